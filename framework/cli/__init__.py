@@ -1,0 +1,50 @@
+"""``bot_manager``: the command-line interface (Typer + Rich).
+
+The CLI parses, calls into ``framework``, and renders; it holds no logic of its own.
+Each verb group lives in its own module and registers itself on :data:`app`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from . import common
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="bot_manager",
+    help="Run and manage Claude-powered Discord bots: one process per bots/<id>.yaml.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold tokens
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: common.HomeOption = None,
+) -> None:
+    """Run and manage Claude-powered Discord bots: one process per bots/<id>.yaml.
+
+    The project folder (bots/, memories/, persistence/, logs/, run/) is BOT_HOME,
+    or the current directory.
+    """
+    if ctx.obj is None:  # tests may pass their own context object
+        ctx.obj = common.CliContext.create(home)
+
+
+def _register_commands() -> None:
+    from . import config_cmds, run_cmd, sandbox_cmd, supervise
+
+    for module in (supervise, config_cmds, run_cmd, sandbox_cmd):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,68 @@
+"""Shared CLI pieces: the context object, consoles, option types, error exit."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from ..paths import list_bot_ids, project_home
+
+__all__ = ["CliContext", "HomeOption", "fail", "out", "err"]
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+HomeOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--home",
+        envvar="BOT_HOME",
+        help="Project folder holding bots/, memories/, persistence/, logs/, run/ (default: current directory).",
+        show_default=False,
+    ),
+]
+
+
+@dataclass
+class CliContext:
+    """What every command needs: the project folder and the environment."""
+
+    home: Path
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @classmethod
+    def create(cls, home: Path | None) -> CliContext:
+        resolved = home.resolve() if home else project_home()
+        return cls(home=resolved)
+
+    def bot_ids(self) -> list[str]:
+        return list_bot_ids(self.home)
+
+    def resolve_targets(self, bot: str | None, all_: bool) -> list[str]:
+        """The bots a verb acts on: one named bot, or every configured bot with ``--all``."""
+        if all_ and bot:
+            fail("give a bot name or --all, not both", code=2)
+        if all_:
+            ids = self.bot_ids()
+            if not ids:
+                fail(f"no bots configured in {self.home / 'bots'}; add a <name>.yaml there", code=1)
+            return ids
+        if not bot:
+            fail("name a bot (e.g. alpha) or pass --all", code=2)
+        if bot not in self.bot_ids():
+            known = ", ".join(self.bot_ids()) or "none"
+            fail(f"no bot named {bot!r}: {self.home / 'bots' / (bot + '.yaml')} does not exist (configured: {known})", code=1)
+        return [bot]
+
+
+def fail(message: str, code: int = 1, hint: str | None = None) -> NoReturn:
+    """Print one red line (plus an optional fix) to stderr and exit with ``code``."""
+    err.print(f"[red]error:[/red] {message}", markup=True)
+    if hint:
+        err.print(f"  {hint}")
+    raise typer.Exit(code)

@@ -1,0 +1,237 @@
+"""Typed schema of ``bots/<id>.yaml`` (seed 004 §6.1), with the spec's defaults.
+
+Every model forbids unknown keys, so a typo is an error rather than a silently ignored
+setting. Secrets never live here: the config names the environment variable that holds
+the Discord token (``discord.token_env_var``), and the value is read from the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "BotConfig",
+    "DiscordConfig",
+    "PersonalityConfig",
+    "ResponseStyle",
+    "EngagementConfig",
+    "ReactiveConfig",
+    "CooldownConfig",
+    "AgenticConfig",
+    "FollowupConfig",
+    "ProactiveConfig",
+    "ApiConfig",
+    "ContextEditingConfig",
+    "ThrottlingConfig",
+    "WebSearchConfig",
+    "RateLimitingConfig",
+    "RateWindow",
+    "RateWindows",
+    "ImagesConfig",
+    "LoggingConfig",
+    "SupervisorConfig",
+    "DEFAULT_MODEL",
+]
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+Usage = Literal["never", "rare", "moderate", "frequent"]
+Snowflake = Annotated[str, Field(pattern=r"^\d{1,20}$")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DiscordConfig(_Section):
+    token_env_var: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    """Name of the environment variable holding this bot's Discord token."""
+    servers: list[Snowflake] = []
+    """Guild ids the bot works in; empty means every guild it is invited to."""
+
+    @field_validator("servers", mode="before")
+    @classmethod
+    def _ids_as_strings(cls, value: object) -> object:
+        # YAML reads an unquoted snowflake as an int; accept it, store the string.
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+
+class ResponseStyle(_Section):
+    formality: Rate = 0.2
+    emoji_usage: Usage = "never"
+    reaction_usage: Usage = "moderate"
+    formatting: Literal["minimal", "moderate", "rich"] = "minimal"
+
+
+class EngagementConfig(_Section):
+    mention_response_rate: Rate = 1.0
+    technical_help_rate: Rate = 0.8
+    humor_response_rate: Rate = 0.4
+    cold_conversation_rate: Rate = 0.1
+    warm_conversation_rate: Rate = 0.25
+    hot_conversation_rate: Rate = 0.4
+
+
+class PersonalityConfig(_Section):
+    base_prompt: Annotated[str, Field(min_length=1)]
+    response_style: ResponseStyle = ResponseStyle()
+    engagement: EngagementConfig = EngagementConfig()
+
+
+class CooldownConfig(_Section):
+    per_user: Annotated[float, Field(ge=0)] = 40
+    single_message: Annotated[float, Field(ge=0)] = 45
+    multi_message: Annotated[float, Field(ge=0)] = 75
+    heavy_activity: Annotated[float, Field(ge=0)] = 105
+
+
+class ReactiveConfig(_Section):
+    enabled: bool = True
+    check_interval_seconds: Annotated[float, Field(gt=0)] = 30
+    context_window: Annotated[int, Field(ge=1, le=100)] = 20
+    cooldowns: CooldownConfig = CooldownConfig()
+
+
+class FollowupConfig(_Section):
+    enabled: bool = True
+    auto_create: bool = True
+    max_pending: Annotated[int, Field(ge=0)] = 20
+    priority_threshold: Literal["low", "medium", "high"] = "medium"
+    follow_up_delay_days: Annotated[float, Field(ge=0)] = 1
+    max_age_days: Annotated[float, Field(gt=0)] = 14
+
+
+class ProactiveConfig(_Section):
+    enabled: bool = True
+    min_idle_hours: Annotated[float, Field(ge=0)] = 1.0
+    max_idle_hours: Annotated[float, Field(ge=0)] = 8.0
+    min_provocation_gap_hours: Annotated[float, Field(ge=0)] = 1.0
+    max_per_day_global: Annotated[int, Field(ge=0)] = 10
+    max_per_day_per_channel: Annotated[int, Field(ge=0)] = 3
+    engagement_threshold: Rate = 0.3
+    learning_window_days: Annotated[float, Field(gt=0)] = 7
+    quiet_hours: tuple[Annotated[int, Field(ge=0, le=24)], Annotated[int, Field(ge=0, le=24)]] = (0, 6)
+    allowed_channels: list[Snowflake] = []
+
+    @field_validator("allowed_channels", mode="before")
+    @classmethod
+    def _ids_as_strings(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _idle_range(self) -> ProactiveConfig:
+        if self.min_idle_hours > self.max_idle_hours:
+            raise ValueError(
+                f"min_idle_hours ({self.min_idle_hours}) must not exceed max_idle_hours ({self.max_idle_hours})"
+            )
+        return self
+
+
+class AgenticConfig(_Section):
+    enabled: bool = True
+    check_interval_hours: Annotated[float, Field(gt=0)] = 1
+    followups: FollowupConfig = FollowupConfig()
+    proactive: ProactiveConfig = ProactiveConfig()
+
+
+class ContextEditingConfig(_Section):
+    enabled: bool = True
+    trigger_tokens: Annotated[int, Field(ge=1000)] = 100_000
+    keep_tool_uses: Annotated[int, Field(ge=0)] = 3
+    exclude_tools: list[str] = ["memory"]
+
+
+class ThrottlingConfig(_Section):
+    min_delay_seconds: Annotated[float, Field(ge=0)] = 1.0
+    max_concurrent: Annotated[int, Field(ge=1)] = 10
+
+
+class WebSearchConfig(_Section):
+    enabled: bool = True
+    max_daily: Annotated[int, Field(ge=0)] = 300
+    max_per_request: Annotated[int, Field(ge=1)] = 3
+
+
+class ApiConfig(_Section):
+    model: Annotated[str, Field(min_length=1)] = DEFAULT_MODEL
+    max_tokens: Annotated[int, Field(ge=1, le=128_000)] = 4096
+    temperature: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    context_editing: ContextEditingConfig = ContextEditingConfig()
+    throttling: ThrottlingConfig = ThrottlingConfig()
+    web_search: WebSearchConfig = WebSearchConfig()
+
+
+class RateWindow(_Section):
+    duration_minutes: Annotated[float, Field(gt=0)]
+    max_responses: Annotated[int, Field(ge=1)]
+
+
+class RateWindows(_Section):
+    short: RateWindow = RateWindow(duration_minutes=5, max_responses=20)
+    long: RateWindow = RateWindow(duration_minutes=60, max_responses=200)
+
+
+class RateLimitingConfig(_Section):
+    windows: RateWindows = RateWindows()
+    ignore_threshold: Annotated[int, Field(ge=1)] = 5
+    engagement_tracking_delay: Annotated[float, Field(ge=0)] = 30
+
+
+class ImagesConfig(_Section):
+    enabled: bool = True
+    max_per_message: Annotated[int, Field(ge=0, le=20)] = 5
+    compression_target: Annotated[float, Field(gt=0.0, le=1.0)] = 0.73
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: str | None = None
+    """Log path relative to the project folder; default ``logs/<bot_id>.log``."""
+    max_size_mb: Annotated[float, Field(gt=0, le=1024)] = 50
+    backup_count: Annotated[int, Field(ge=0, le=100)] = 3
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class SupervisorConfig(_Section):
+    """How the keeper treats this bot's process (not in seed 004; supervisord's names)."""
+
+    startsecs: Annotated[float, Field(ge=0)] = 15
+    """A run that lasts this long counts as a good start and resets the backoff."""
+    startretries: Annotated[int, Field(ge=0)] = 5
+    """Fast crashes in a row before the bot is marked ``fatal``."""
+    backoff_initial_seconds: Annotated[float, Field(ge=0)] = 1.0
+    backoff_max_seconds: Annotated[float, Field(ge=0)] = 60.0
+    stopwaitsecs: Annotated[float, Field(gt=0)] = 10.0
+    """Grace period after SIGTERM before SIGKILL goes to the whole process group."""
+    ready_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    """How long ``spawn`` waits for the bot to report it is connected."""
+
+
+class BotConfig(_Section):
+    bot_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    name: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    discord: DiscordConfig
+    personality: PersonalityConfig
+    reactive: ReactiveConfig = ReactiveConfig()
+    agentic: AgenticConfig = AgenticConfig()
+    api: ApiConfig = ApiConfig()
+    rate_limiting: RateLimitingConfig = RateLimitingConfig()
+    images: ImagesConfig = ImagesConfig()
+    logging: LoggingConfig = LoggingConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
+
+    @property
+    def log_file(self) -> str:
+        return self.logging.file or f"logs/{self.bot_id}.log"

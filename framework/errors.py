@@ -1,0 +1,34 @@
+"""The framework's exception tree.
+
+    FrameworkError
+     +-- ConfigError        a bot config or the environment is invalid (exit code 78)
+     +-- SupervisorError    a process operation failed (spawn, stop, pidfile)
+     +-- StoreError         the message store could not read or write
+     +-- LLMError           a model call failed after every fallback
+
+Messages say what failed, where (file, field, bot, pid) and what to do next.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FrameworkError", "ConfigError", "SupervisorError", "StoreError", "LLMError"]
+
+
+class FrameworkError(Exception):
+    """Root of every error the framework raises on purpose."""
+
+
+class ConfigError(FrameworkError):
+    """A configuration problem a person must fix; never retried."""
+
+
+class SupervisorError(FrameworkError):
+    """A process-management operation failed."""
+
+
+class StoreError(FrameworkError):
+    """The message store failed."""
+
+
+class LLMError(FrameworkError):
+    """A model call failed."""
