@@ -1,7 +1,35 @@
-"""(being written)"""
+"""``bot_manager run BOT``: one bot in the foreground, for systemd, Docker or a terminal."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
 
 import typer
 
+from .common import CliContext
+
+__all__ = ["register"]
+
+
+def run(
+    ctx: typer.Context,
+    bot: Annotated[str, typer.Argument(help="Bot to run (the name of bots/<bot>.yaml).", show_default=False)],
+) -> None:
+    """Run one bot in the foreground, logging to the terminal and logs/<bot>.log.
+
+    For service managers (systemd, Docker, Kubernetes): no keeper, no restarts (leave them
+    to the service manager). SIGTERM or Ctrl-C shut the bot down gracefully; the exit
+    code is 0 after a clean stop, 78 for a configuration error, 1 after a crash.
+    """
+    cli: CliContext = ctx.obj
+    cli.resolve_targets(bot, False)
+    os.environ["BOT_HOME"] = str(cli.home)
+    os.environ.pop("BOT_MANAGER_SUPERVISED", None)
+    from ..runtime.__main__ import main as runtime_main
+
+    raise typer.Exit(runtime_main([bot]))
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command()(run)

@@ -1,0 +1,1 @@
+"""Discord adapter (the only package that imports discord.py)."""

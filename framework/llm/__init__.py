@@ -1,0 +1,1 @@
+"""LLM adapters behind :class:`framework.ports.LLMPort`."""

@@ -1,0 +1,1 @@
+"""The bot process: ``python -m framework.runtime BOT``."""

@@ -1,0 +1,5 @@
+"""Persistence: the SQLite message store."""
+
+from .messages import MessageStore
+
+__all__ = ["MessageStore"]

@@ -1,0 +1,164 @@
+"""The only module that imports discord.py: gateway events in, chat actions out.
+
+Events become :class:`~framework.domain.IncomingMessage` and go to the store and the
+engine; the engine acts through :class:`DiscordChat` (a ``ChatPort``). Each handler's
+errors are contained and logged, as discord.py's own ``on_error`` does, so one bad
+event never takes the bot down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import discord
+import yarl
+
+from ..domain import IncomingMessage
+
+__all__ = ["BotClient", "DiscordChat", "configure_endpoints", "build_intents", "to_incoming"]
+
+_log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[IncomingMessage], Awaitable[Any]]
+
+
+def configure_endpoints(api_base: str | None, gateway_url: str | None) -> None:
+    """Point discord.py at a Discord-compatible server (self-hosted, or the sandbox).
+
+    Both settings are process-wide class attributes in discord.py 2.7; a bot process
+    talks to exactly one Discord, so that is fine here.
+    """
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def build_intents() -> discord.Intents:
+    """Intents of seed 004 §8.1 (message content and members are privileged)."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    intents.reactions = True
+    intents.guilds = True
+    intents.members = True
+    return intents
+
+
+def to_incoming(message: discord.Message, self_id: int | None) -> IncomingMessage:
+    guild = message.guild
+    channel_name = getattr(message.channel, "name", "") or ""
+    return IncomingMessage(
+        message_id=str(message.id),
+        channel_id=str(message.channel.id),
+        guild_id=str(guild.id) if guild else None,
+        author_id=str(message.author.id),
+        author_name=message.author.display_name,
+        content=message.content,
+        timestamp=message.created_at,
+        is_bot=message.author.bot,
+        is_self=self_id is not None and message.author.id == self_id,
+        mentions=tuple(str(u.id) for u in message.mentions),
+        mentions_self=self_id is not None and any(u.id == self_id for u in message.mentions),
+        reference_id=str(message.reference.message_id) if message.reference and message.reference.message_id else None,
+        has_attachments=bool(message.attachments),
+        channel_name=channel_name,
+    )
+
+
+class BotClient(discord.Client):
+    """discord.py client that forwards messages, edits and deletes to the framework."""
+
+    def __init__(
+        self,
+        *,
+        on_incoming: MessageHandler,
+        on_edit: Callable[[str, str | None, datetime], Awaitable[Any]],
+        on_delete: Callable[[str, datetime], Awaitable[Any]],
+        on_connected: Callable[[], Any],
+        servers: list[str] | None = None,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        super().__init__(
+            intents=build_intents(),
+            guild_ready_timeout=guild_ready_timeout,
+            # Replies may ping the person spoken to, never @everyone or a role.
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=True),
+        )
+        self._on_incoming = on_incoming
+        self._on_edit = on_edit
+        self._on_delete = on_delete
+        self._on_connected = on_connected
+        self._servers = set(servers or [])
+        self._announced = False
+
+    def _wanted(self, guild_id: int | None) -> bool:
+        return guild_id is None or not self._servers or str(guild_id) in self._servers
+
+    async def on_ready(self) -> None:
+        _log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
+        if not self._announced:  # on_ready fires again after a fresh IDENTIFY
+            self._announced = True
+            self._on_connected()
+
+    async def on_resumed(self) -> None:
+        _log.info("gateway session resumed")
+
+    async def on_message(self, message: discord.Message) -> None:
+        if not self._wanted(message.guild.id if message.guild else None):
+            return
+        await self._on_incoming(to_incoming(message, self.user.id if self.user else None))
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        if not self._wanted(payload.guild_id):
+            return
+        content = payload.data.get("content")
+        edited = payload.data.get("edited_timestamp")
+        when = datetime.fromisoformat(edited) if edited else datetime.now(timezone.utc)
+        await self._on_edit(str(payload.message_id), content, when)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if not self._wanted(payload.guild_id):
+            return
+        await self._on_delete(str(payload.message_id), datetime.now(timezone.utc))
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        _log.exception("error in Discord event handler %s (the bot keeps running)", event_method)
+
+
+class DiscordChat:
+    """``ChatPort`` on a connected :class:`BotClient`."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    def _channel(self, channel_id: str) -> discord.abc.Messageable:
+        channel = self._client.get_channel(int(channel_id))
+        if channel is None:  # e.g. a DM channel not cached: a partial one can still send
+            return self._client.get_partial_messageable(int(channel_id))
+        return channel  # type: ignore[return-value]
+
+    @asynccontextmanager
+    async def typing(self, channel_id: str) -> AsyncIterator[None]:
+        async with self._channel(channel_id).typing():
+            yield
+
+    async def send(self, channel_id: str, content: str, reply_to: str | None = None) -> str:
+        reference = None
+        if reply_to is not None:
+            reference = discord.MessageReference(
+                message_id=int(reply_to), channel_id=int(channel_id), fail_if_not_exists=False
+            )
+        sent = await self._channel(channel_id).send(content, reference=reference)
+        return str(sent.id)
+
+
+async def cancel_tasks(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel and await the given tasks (clean shutdown)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,126 @@
+"""A loopback stand-in for the Anthropic Messages API.
+
+Two uses: ``bot_manager sandbox`` without an ``ANTHROPIC_API_KEY`` points the bot's real
+SDK at it, and it answers with a line that says plainly it is a stand-in; tests queue
+scripted responses and inspect the requests the bot really sent over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..aiothread import LoopThread
+
+__all__ = ["AnthropicStub", "AnthropicStubThread", "STANDIN_PREFIX"]
+
+STANDIN_PREFIX = "[stand-in model, not Claude: set ANTHROPIC_API_KEY for real replies]"
+
+_ASKED = re.compile(r"is talking to you: (.*?)\nReply to them\.", re.S)
+
+
+def standin_text(body: dict[str, Any]) -> str:
+    """The stand-in's honest reply: it repeats what it was asked."""
+    last = body.get("messages", [{}])[-1].get("content", "")
+    if isinstance(last, list):
+        last = " ".join(b.get("text", "") for b in last if isinstance(b, dict))
+    match = _ASKED.search(last)
+    asked = (match.group(1) if match else last).strip()
+    if len(asked) > 300:
+        asked = asked[:297] + "..."
+    return f"{STANDIN_PREFIX} You said: \u201c{asked}\u201d"
+
+
+@dataclass
+class AnthropicStub:
+    """aiohttp app answering ``POST /v1/messages``; scripted replies first, then the stand-in."""
+
+    script: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    delay_seconds: float = 0.0
+    _runner: web.AppRunner | None = None
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append({"body": body, "authorization": request.headers.get("authorization")})
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        if self.script:
+            scripted = self.script.pop(0)
+            if "status" in scripted:  # an error response
+                return web.Response(
+                    status=scripted["status"],
+                    text=json.dumps({"type": "error", "error": scripted.get("error", {"type": "api_error", "message": "stub error"})}),
+                    content_type="application/json",
+                )
+            content = scripted["content"]
+            stop_reason = scripted.get("stop_reason", "end_turn")
+        else:
+            content = [{"type": "text", "text": standin_text(body)}]
+            stop_reason = "end_turn"
+        reply = {
+            "id": f"msg_stub_{next(self._ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "stub"),
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {"input_tokens": _rough_tokens(body), "output_tokens": 12},
+        }
+        return web.Response(text=json.dumps(reply), content_type="application/json")
+
+
+def _rough_tokens(body: dict[str, Any]) -> int:
+    return max(1, len(json.dumps(body)) // 4)
+
+
+class AnthropicStubThread:
+    """An :class:`AnthropicStub` on its own loop thread, for synchronous callers."""
+
+    def __init__(self) -> None:
+        self.stub = AnthropicStub()
+        self._thread = LoopThread("anthropic-stub")
+
+    def start(self) -> str:
+        self._thread.run(self.stub.start())
+        return self.stub.base_url
+
+    def stop(self) -> None:
+        try:
+            self._thread.run(self.stub.stop())
+        finally:
+            self._thread.close()
+
+    def queue_text(self, text: str) -> None:
+        self._thread.loop.call_soon_threadsafe(self.stub.script.append, {"content": [{"type": "text", "text": text}]})
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self.stub.requests)

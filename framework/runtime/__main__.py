@@ -1,0 +1,66 @@
+"""``python -m framework.runtime BOT``: run one bot in this process (the keeper's child)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+
+from .. import exitcodes
+from ..config import load_bot_config, merged_environ
+from ..errors import ConfigError
+from ..fsutil import atomic_write_json
+from ..paths import BOT_ID_PATTERN, BotPaths, project_home
+from ..redact import Redactor, secret_values
+from .app import BotRuntime
+from .logs import setup_logging
+
+_log = logging.getLogger("framework.runtime")
+
+
+def _report_exit(paths: BotPaths, code: int, error: str) -> None:
+    atomic_write_json(
+        paths.exit_file,
+        {"exit_code": code, "error": error, "at": datetime.now(timezone.utc).isoformat()},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not BOT_ID_PATTERN.match(args[0]):
+        print("usage: python -m framework.runtime BOT", file=sys.stderr)
+        return exitcodes.USAGE
+    bot_id = args[0]
+    home = project_home()
+    environ = merged_environ(home)
+    paths = BotPaths(home, bot_id)
+    paths.exit_file.unlink(missing_ok=True)
+    redact = Redactor(secret_values(environ))
+    try:
+        config = load_bot_config(paths.config, home)
+    except ConfigError as exc:
+        message = redact(str(exc))
+        print(f"configuration error: {message}", file=sys.stderr)
+        _report_exit(paths, exitcodes.CONFIG, message.splitlines()[0])
+        return exitcodes.CONFIG
+    redact = setup_logging(config, home, environ, supervised=environ.get("BOT_MANAGER_SUPERVISED") == "1")
+    _log.info("starting %s (pid %d, model %s)", bot_id, os.getpid(), config.api.model)
+    try:
+        return asyncio.run(BotRuntime(config, paths, environ).run())
+    except ConfigError as exc:
+        message = redact(str(exc))
+        _log.error("configuration error: %s", message)
+        _report_exit(paths, exitcodes.CONFIG, message)
+        return exitcodes.CONFIG
+    except KeyboardInterrupt:
+        return exitcodes.OK
+    except Exception as exc:  # the crash path: logged with traceback, reported, restarted by the keeper
+        _log.exception("crashed")
+        _report_exit(paths, exitcodes.FAILURE, redact(f"{type(exc).__name__}: {exc}"))
+        return exitcodes.FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The parseable conversation log: one JSON object per line, rotated like the main log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ..domain import Decision, IncomingMessage
+from ..logfile import rotating_handler
+
+__all__ = ["ConversationLog"]
+
+_CONTENT_PREVIEW = 200
+
+
+class ConversationLog:
+    """Implements ``DecisionLog``: records what the bot decided about each message and why."""
+
+    def __init__(self, path: Path, bot_id: str, max_size_mb: float, backup_count: int) -> None:
+        self._bot_id = bot_id
+        # A private logger gives us rotation and thread safety without a second mechanism.
+        self._logger = logging.getLogger(f"framework.conversation.{bot_id}")
+        self._logger.propagate = False
+        self._logger.setLevel(logging.INFO)
+        self._handler = rotating_handler(path, max_size_mb, backup_count)
+        self._handler.setFormatter(logging.Formatter("%(message)s"))
+        self._logger.addHandler(self._handler)
+
+    def record(self, message: IncomingMessage, decision: Decision) -> None:
+        entry = {
+            "time": message.timestamp.isoformat(),
+            "bot": self._bot_id,
+            "guild_id": message.guild_id,
+            "channel_id": message.channel_id,
+            "author_id": message.author_id,
+            "author": message.author_name,
+            "message_id": message.message_id,
+            "content": message.content[:_CONTENT_PREVIEW],
+            "decision": decision.action,
+            "reason": decision.reason,
+            "reply_ids": list(decision.reply_ids),
+        }
+        self._logger.info(json.dumps(entry, ensure_ascii=False))
+
+    def close(self) -> None:
+        self._logger.removeHandler(self._handler)
+        self._handler.close()

@@ -1,0 +1,39 @@
+"""Logging setup of one bot process: redacted, to stderr, and (unsupervised) to the rotating file."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Mapping
+
+from ..config import BotConfig
+from ..logfile import DATE_FORMAT, LOG_FORMAT, rotating_handler
+from ..redact import RedactingFormatter, Redactor, secret_values
+
+__all__ = ["setup_logging"]
+
+
+def setup_logging(config: BotConfig, home: Path, environ: Mapping[str, str], supervised: bool) -> Redactor:
+    """Configure the root logger for a bot process and return the redactor it uses.
+
+    Supervised, the keeper copies stderr into ``logs/<bot>.log`` (one writer, one rotation);
+    in the foreground (``bot_manager run``) the process writes that file itself too.
+    """
+    redactor = Redactor(secret_values(environ, [config.discord.token_env_var]))
+    formatter = RedactingFormatter(redactor, fmt=LOG_FORMAT, datefmt=DATE_FORMAT)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(formatter)
+    root.addHandler(stderr)
+    if not supervised:
+        file_handler = rotating_handler(home / config.log_file, config.logging.max_size_mb, config.logging.backup_count)
+        file_handler.setFormatter(formatter)
+        root.addHandler(file_handler)
+    level = (environ.get("LOG_LEVEL") or config.logging.level).upper()
+    root.setLevel(getattr(logging, level, logging.INFO))
+    # Heartbeat chatter from the gateway is noise at INFO.
+    logging.getLogger("discord.gateway").setLevel(max(root.level, logging.WARNING))
+    return redactor

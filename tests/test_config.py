@@ -1,0 +1,144 @@
+"""Config loading: valid and invalid YAML, and error texts that name file, line, field and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from framework.cli import app
+from framework.cli.common import CliContext
+from framework.config import BotConfig, check_bot, load_bot_config, load_settings
+from framework.errors import ConfigError
+
+from .conftest import write_bot
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def error_of(path: Path, home: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_bot_config(path, home)
+    return str(info.value)
+
+
+def test_shipped_alpha_is_valid_and_uses_a_current_model() -> None:
+    config = load_bot_config(REPO / "bots" / "alpha.yaml", REPO)
+    assert config.bot_id == "alpha"
+    assert config.discord.token_env_var == "ALPHA_BOT_TOKEN"
+    assert config.reactive.cooldowns.per_user == 40
+    assert config.rate_limiting.windows.short.max_responses == 20
+    result = check_bot(REPO / "bots" / "alpha.yaml", {"ALPHA_BOT_TOKEN": "x" * 30, "ANTHROPIC_API_KEY": "k" * 20}, REPO)
+    assert result.ok and result.warnings == []
+
+
+def test_defaults_follow_the_spec(project: Path) -> None:
+    config = load_bot_config(project / "bots" / "alpha.yaml", project)
+    assert config.api.model == "claude-sonnet-4-6"
+    assert config.api.max_tokens == 4096
+    assert (config.reactive.check_interval_seconds, config.reactive.context_window) == (30, 20)
+    assert config.agentic.proactive.quiet_hours == (0, 6)
+    assert config.api.context_editing.exclude_tools == ["memory"]
+    assert config.rate_limiting.ignore_threshold == 5
+    assert config.images.compression_target == 0.73
+    assert config.log_file == "logs/alpha.log"
+
+
+def test_yaml_syntax_error_names_file_line_and_column(project: Path) -> None:
+    path = project / "bots" / "alpha.yaml"
+    path.write_text("bot_id: alpha\nname: [unclosed\ndiscord:\n  token_env_var: X\n")
+    message = error_of(path, project)
+    assert message.startswith("bots/alpha.yaml:")
+    line, column = message.split(":")[1:3]
+    assert line.isdigit() and column.isdigit()
+    assert "YAML syntax error" in message
+
+
+def test_schema_error_names_file_line_field_value_and_expectation(project: Path) -> None:
+    path = write_bot(project, extra="reactive:\n  cooldowns:\n    per_user: soon\n")
+    message = error_of(path, project)
+    assert message == "bots/alpha.yaml:9: reactive.cooldowns.per_user: got 'soon', expected a number"
+
+
+def test_out_of_range_and_choice_errors(project: Path) -> None:
+    path = project / "bots" / "alpha.yaml"
+    path.write_text(
+        "bot_id: alpha\nname: A\ndiscord: {token_env_var: T}\n"
+        "personality:\n  base_prompt: hi\n  response_style:\n    emoji_usage: always\n    formality: 3\n"
+    )
+    lines = sorted(error_of(path, project).splitlines())
+    assert lines[0].startswith("bots/alpha.yaml:7: personality.response_style.emoji_usage: got 'always', expected one of")
+    assert "'never'" in lines[0]
+    assert lines[1] == "bots/alpha.yaml:8: personality.response_style.formality: got 3, expected a number <= 1.0"
+
+
+def test_unknown_key_is_rejected_with_a_suggestion(project: Path) -> None:
+    path = write_bot(project, extra="reactive:\n  check_interval_secs: 10\n")
+    assert error_of(path, project) == (
+        "bots/alpha.yaml:8: reactive.check_interval_secs: unknown key; did you mean 'check_interval_seconds'?"
+    )
+
+
+def test_missing_required_field(project: Path) -> None:
+    path = project / "bots" / "alpha.yaml"
+    path.write_text("bot_id: alpha\nname: A\ndiscord: {token_env_var: T}\n")
+    assert error_of(path, project) == "bots/alpha.yaml: personality: required field is missing"
+
+
+def test_bot_id_must_match_file_name(project: Path) -> None:
+    path = write_bot(project, bot_id="beta")
+    path.rename(project / "bots" / "gamma.yaml")
+    message = error_of(project / "bots" / "gamma.yaml", project)
+    assert message == "bots/gamma.yaml:1: bot_id: got 'beta', expected 'gamma' (the file name without .yaml)"
+
+
+def test_snowflakes_written_as_numbers_are_kept_as_strings(project: Path) -> None:
+    path = project / "bots" / "alpha.yaml"
+    path.write_text(
+        "bot_id: alpha\nname: A\ndiscord:\n  token_env_var: T\n  servers: [123456789012345678]\n"
+        "personality: {base_prompt: hi}\n"
+    )
+    assert load_bot_config(path, project).discord.servers == ["123456789012345678"]
+
+
+def test_missing_token_is_named_never_valued(project: Path) -> None:
+    result = check_bot(project / "bots" / "alpha.yaml", {"OTHER": "secret-value-123"}, project)
+    assert not result.ok
+    assert "ALPHA_BOT_TOKEN is not set" in result.errors[0]
+    assert "secret-value-123" not in "".join(result.errors)
+
+
+def test_deprecated_model_warns(project: Path) -> None:
+    path = write_bot(project, extra='api:\n  model: "claude-sonnet-4-5-20250929"\n')
+    result = check_bot(path, {"ALPHA_BOT_TOKEN": "t" * 30}, project)
+    assert result.ok
+    assert result.warnings and "deprecated" in result.warnings[0] and "claude-sonnet-4-6" in result.warnings[0]
+
+
+def test_settings_hold_secrets_as_secret_types(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-from-dotenv-1234567890\nLOG_LEVEL=DEBUG\n")
+    settings = load_settings(tmp_path, {"DISCORD_API_BASE": "http://127.0.0.1:1/api/v10"})
+    assert settings.anthropic_api_key is not None
+    assert settings.anthropic_api_key.get_secret_value() == "sk-ant-from-dotenv-1234567890"
+    assert "sk-ant" not in repr(settings) and "sk-ant" not in str(settings.model_dump())
+    assert settings.discord_api_base == "http://127.0.0.1:1/api/v10"
+    assert settings.log_level == "DEBUG"
+    # the real environment wins over .env
+    assert load_settings(tmp_path, {"LOG_LEVEL": "ERROR"}).log_level == "ERROR"
+
+
+def test_validate_command_exit_codes(project: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(app, ["validate"], obj=CliContext(home=project, environ={"ALPHA_BOT_TOKEN": "t" * 30}))
+    assert ok.exit_code == 0, ok.output
+    assert "ok alpha" in ok.output
+    write_bot(project, extra="rate_limiting:\n  ignore_threshold: 0\n")
+    bad = runner.invoke(app, ["validate", "alpha"], obj=CliContext(home=project, environ={"ALPHA_BOT_TOKEN": "t" * 30}))
+    assert bad.exit_code == 78
+    assert "rate_limiting.ignore_threshold: got 0, expected a number >= 1" in bad.output
+
+
+def test_every_section_is_typed() -> None:
+    sections = {"discord", "personality", "reactive", "agentic", "api", "rate_limiting", "images", "logging"}
+    assert sections <= set(BotConfig.model_fields)
