@@ -1,0 +1,214 @@
+"""Chat with sandboxed bots from a terminal.
+
+What you type is posted as you (a human member) in the chosen channel, #general by
+default, while the bots' replies, typing indicators and reactions print as they happen.
+
+Syntax:
+
+* ``hello everyone``            a message in the channel
+* ``@alpha what's up?``         ``@name`` anywhere in a line mentions that bot or person
+  (a real ``<@id>`` mention, matched case-insensitively on username or display name);
+  an unknown ``@word`` is left as typed
+* ``/dm alpha psst``            a direct message to ``alpha``
+* ``/help``                     this help
+* ``/quit``                     leave (so do Ctrl-D and Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from .thread import SandboxThread
+
+_log = logging.getLogger(__name__)
+
+HELP = (
+    "Type a message and press Enter to post it. @name mentions a bot, "
+    "/dm name text sends a DM, /help shows this, /quit (or Ctrl-D) leaves."
+)
+
+_AT_NAME_RE = re.compile(r"(?<![<\w])@([\w][\w.\-]*)")
+_MENTION_RE = re.compile(r"<@!?(\d+)>")
+#: A bot re-sends typing every few seconds while composing; show it again after this long.
+_TYPING_REPEAT_S = 15.0
+
+
+def _names(users: dict[str, dict[str, Any]]) -> dict[str, str]:
+    by_name: dict[str, str] = {}
+    for uid, info in users.items():
+        by_name.setdefault(info["username"].lower(), uid)
+        by_name.setdefault(str(info["display_name"]).lower(), uid)
+    return by_name
+
+
+def render_mentions(line: str, users: dict[str, dict[str, Any]]) -> str:
+    """Turn ``@name`` into ``<@id>`` for known users; trailing ``.``/``-`` stay text."""
+    by_name = _names(users)
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group(1)
+        core = word.rstrip(".-")
+        uid = by_name.get(core.lower())
+        return match.group(0) if uid is None else f"<@{uid}>{word[len(core):]}"
+
+    return _AT_NAME_RE.sub(replace, line)
+
+
+def display_mentions(content: str, users: dict[str, dict[str, Any]]) -> str:
+    """Turn ``<@id>`` back into ``@name`` for printing."""
+    return _MENTION_RE.sub(
+        lambda m: "@" + users[m.group(1)]["username"] if m.group(1) in users else m.group(0), content
+    )
+
+
+class _Printer:
+    """Formats sandbox events for the person at the terminal."""
+
+    def __init__(self, sandbox: SandboxThread, channel_id: str, human_user_id: str, console: Console) -> None:
+        self.sandbox = sandbox
+        self.channel_id = channel_id
+        self.human = human_user_id
+        self.console = console
+        self.users = sandbox.users()
+        self._typing_shown: dict[tuple[str, str], float] = {}
+
+    def _name(self, user_id: str) -> str:
+        if user_id not in self.users:
+            self.users = self.sandbox.users()
+        return self.users.get(user_id, {}).get("username", user_id)
+
+    def _where(self, event: dict[str, Any]) -> str | None:
+        """A prefix for where it happened, "" for the main channel, None if not ours to show."""
+        if event.get("is_dm"):
+            return "[DM] " if self.human in event.get("recipient_ids", ()) else None
+        if event["channel_id"] == self.channel_id:
+            return ""
+        return f"[{self.sandbox.channel_name(event['channel_id'])}] "
+
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind in ("identify", "resumed"):
+            verb = "connected" if kind == "identify" else "reconnected"
+            self.console.print(Text(f"● {self._name(event['user_id'])} {verb}", style="dim"))
+            return
+        if kind == "disconnect":
+            self.console.print(Text(f"● {self._name(event['user_id'])} disconnected", style="dim"))
+            return
+        if kind not in ("message", "edit", "delete", "reaction", "typing"):
+            return
+        where = self._where(event)
+        if where is None:
+            return
+        if kind == "typing":
+            self._typing(event, where)
+            return
+        actor = event.get("user_id") if kind == "reaction" else event["author_id"]
+        if actor == self.human:
+            return  # the terminal already shows what you typed
+        author = event["author_name"]
+        content = display_mentions(event["content"], self.users)
+        if kind == "message":
+            self._typing_shown.pop((event["author_id"], event["channel_id"]), None)
+            line = Text(where)
+            line.append(author, style="bold cyan")
+            ref = event["message"].get("referenced_message")
+            if ref:
+                line.append(f" (replying to {ref['author']['username']})", style="dim")
+            line.append(": " + content)
+            for attachment in event["message"].get("attachments", []):
+                line.append(f" [attachment: {attachment['filename']}]", style="dim")
+            self.console.print(line)
+        elif kind == "edit":
+            self.console.print(Text(f"{where}{author} edited their message: {content}", style="italic"))
+        elif kind == "delete":
+            self.console.print(Text(f"{where}{author}'s message was deleted: {_excerpt(content)}", style="dim"))
+        else:
+            self.console.print(
+                Text(f"{where}{event['user_name']} reacted {event['emoji']} to {author}: {_excerpt(content)}")
+            )
+
+    def _typing(self, event: dict[str, Any], where: str) -> None:
+        if event["user_id"] == self.human:
+            return
+        key = (event["user_id"], event["channel_id"])
+        now = time.monotonic()
+        if now - self._typing_shown.get(key, -_TYPING_REPEAT_S) < _TYPING_REPEAT_S:
+            return
+        self._typing_shown[key] = now
+        self.console.print(Text(f"{where}{event['user_name']} is typing…", style="dim italic"))
+
+    def run(self, events: queue.Queue[dict[str, Any] | None]) -> None:
+        while (event := events.get()) is not None:
+            try:
+                self.handle(event)
+            except Exception:  # one odd event must not silence the rest of the chat
+                _log.exception("could not display sandbox event %r", event.get("type"))
+
+
+def _excerpt(text: str, width: int = 40) -> str:
+    text = " ".join(text.split())
+    return f"“{text if len(text) <= width else text[: width - 1] + '…'}”"
+
+
+def run_terminal_chat(
+    sandbox: SandboxThread,
+    channel_id: str,
+    human_user_id: str,
+    console: Console,
+    input_fn: Callable[[], str] = input,
+) -> None:
+    """Read lines with *input_fn* and post them as *human_user_id* until ``/quit`` or EOF.
+
+    Bot activity is printed to *console* from a background thread while this one waits
+    for input. Everything already observed is printed before this returns.
+    """
+    console.print(Text(f"You are @{sandbox.users()[human_user_id]['username']} in "
+                       f"{sandbox.channel_name(channel_id)}. {HELP}", style="bold"))
+    events: queue.Queue[dict[str, Any] | None] = sandbox.subscribe()  # type: ignore[assignment]
+    printer = _Printer(sandbox, channel_id, human_user_id, console)
+    thread = threading.Thread(target=printer.run, args=(events,), name="sandbox-chat-printer", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                line = input_fn().strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            if line == "/help":
+                console.print(HELP)
+            elif line.startswith("/dm"):
+                _send_dm(sandbox, human_user_id, line, console)
+            elif line.startswith("/"):
+                console.print(f"Unknown command {line.split()[0]}. {HELP}")
+            else:
+                sandbox.inject_message(channel_id, human_user_id, render_mentions(line, sandbox.users()))
+    finally:
+        sandbox.unsubscribe(events)  # type: ignore[arg-type]
+        events.put(None)  # after everything already queued, so it all gets printed
+        thread.join(5.0)
+
+
+def _send_dm(sandbox: SandboxThread, human_user_id: str, line: str, console: Console) -> None:
+    parts = line.split(maxsplit=2)
+    if len(parts) < 3:
+        console.print("Usage: /dm name message")
+        return
+    users = sandbox.users()
+    uid = _names(users).get(parts[1].lstrip("@").lower())
+    if uid is None or uid == human_user_id:
+        console.print(f"No such user: {parts[1]}")
+        return
+    sandbox.inject_dm(human_user_id, uid, render_mentions(parts[2], users))

@@ -1,0 +1,291 @@
+"""In-memory world of the sandbox: users, bot accounts, guilds, channels, messages.
+
+Pure data and bookkeeping, no I/O: the REST and gateway layers call these methods and
+turn the results into Discord payloads (see :mod:`framework.sandbox.payloads`).
+Ids are always strings here, the way Discord emits them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import seed
+
+#: Mentions discord.py and the Discord client write into content: <@id> and legacy <@!id>.
+MENTION_RE = re.compile(r"<@!?(\d+)>")
+
+TEXT_CHANNEL = 0
+DM_CHANNEL = 1
+
+MESSAGE_DEFAULT = 0
+MESSAGE_REPLY = 19
+
+
+def utcnow_iso() -> str:
+    """Current time in the ISO 8601 form Discord uses in payloads."""
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+@dataclass
+class User:
+    """A Discord user; ``bot`` marks bot accounts."""
+
+    id: str
+    username: str
+    global_name: str | None = None
+    bot: bool = False
+
+
+@dataclass
+class BotAccount:
+    """A bot token and the user it logs in as; ``intents`` is the last IDENTIFY's."""
+
+    token: str
+    user: User
+    intents: int | None = None
+
+
+@dataclass
+class Channel:
+    """A guild text channel (``guild_id`` set) or a DM channel (``recipients`` set)."""
+
+    id: str
+    type: int
+    name: str | None = None
+    guild_id: str | None = None
+    position: int = 0
+    topic: str | None = None
+    recipients: list[str] = field(default_factory=list)
+    last_message_id: str | None = None
+
+
+@dataclass
+class Guild:
+    """A guild; ``members`` maps user id to joined-at timestamp, in join order."""
+
+    id: str
+    name: str
+    owner_id: str
+    channel_ids: list[str] = field(default_factory=list)
+    members: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Attachment:
+    """A stored upload; ``data`` is served back at ``/attachments/{channel}/{id}/{filename}``."""
+
+    id: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Reaction:
+    """One emoji on a message and the users who added it, in order."""
+
+    emoji: dict[str, Any]
+    users: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Message:
+    """A stored message."""
+
+    id: str
+    channel_id: str
+    guild_id: str | None
+    author_id: str
+    content: str
+    timestamp: str
+    type: int = MESSAGE_DEFAULT
+    edited_timestamp: str | None = None
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    mention_ids: list[str] = field(default_factory=list)
+    reference_id: str | None = None
+    reply_ping_id: str | None = None
+    reactions: dict[str, Reaction] = field(default_factory=dict)
+    nonce: str | int | None = None
+    tts: bool = False
+
+
+class SandboxState:
+    """Everything the sandbox knows; one instance per :class:`SandboxServer`."""
+
+    def __init__(self) -> None:
+        self.ids = seed.SnowflakeGenerator()
+        self.users: dict[str, User] = {}
+        self.bots_by_token: dict[str, BotAccount] = {}
+        self.guilds: dict[str, Guild] = {}
+        self.channels: dict[str, Channel] = {}
+        # Per channel, oldest first; ids rise, so list order is id order.
+        self.messages: dict[str, list[Message]] = {}
+        self._seed()
+
+    def _seed(self) -> None:
+        guild = Guild(id=seed.GUILD_ID, name=seed.GUILD_NAME, owner_id=seed.HUMAN_USER_ID)
+        self.guilds[guild.id] = guild
+        for position, (cid, name, topic) in enumerate(seed.SEED_CHANNELS):
+            self.channels[cid] = Channel(
+                id=cid, type=TEXT_CHANNEL, name=name, guild_id=guild.id, position=position, topic=topic
+            )
+            self.messages[cid] = []
+            guild.channel_ids.append(cid)
+        for uid, username, display in seed.SEED_HUMANS:
+            self.users[uid] = User(id=uid, username=username, global_name=display)
+            guild.members[uid] = seed.SEED_TIMESTAMP
+
+    # -- accounts ---------------------------------------------------------------------
+
+    def add_bot(self, token: str, username: str) -> tuple[BotAccount, bool]:
+        """Register a bot joined to every guild; returns (account, created)."""
+        existing = self.bots_by_token.get(token)
+        if existing is not None:
+            if existing.user.username != username:
+                raise ValueError(f"token already registered for bot {existing.user.username!r}")
+            return existing, False
+        uid = seed.bot_user_id(username, set(self.users))
+        user = User(id=uid, username=username, global_name=username, bot=True)
+        self.users[uid] = user
+        account = BotAccount(token=token, user=user)
+        self.bots_by_token[token] = account
+        for guild in self.guilds.values():
+            guild.members[uid] = utcnow_iso()
+        return account, True
+
+    def add_human(self, username: str, global_name: str | None = None) -> User:
+        """Add a human member to every guild (ids are stable per username)."""
+        for user in self.users.values():
+            if user.username == username and not user.bot:
+                return user
+        uid = seed.human_user_id(username, set(self.users))
+        user = User(id=uid, username=username, global_name=global_name or username)
+        self.users[uid] = user
+        for guild in self.guilds.values():
+            guild.members[uid] = utcnow_iso()
+        return user
+
+    def user_by_name(self, name: str) -> User | None:
+        """Case-insensitive lookup by username or display name."""
+        lowered = name.lower()
+        for user in self.users.values():
+            if user.username.lower() == lowered or (user.global_name or "").lower() == lowered:
+                return user
+        return None
+
+    # -- channels ---------------------------------------------------------------------
+
+    def can_access(self, user_id: str, channel: Channel) -> bool:
+        """Whether *user_id* sees *channel* (guild member, or DM recipient)."""
+        if channel.guild_id is not None:
+            return user_id in self.guilds[channel.guild_id].members
+        return user_id in channel.recipients
+
+    def dm_channel(self, a: str, b: str) -> Channel:
+        """The DM channel between users *a* and *b*, created on first use."""
+        pair = sorted((a, b))
+        for channel in self.channels.values():
+            if channel.type == DM_CHANNEL and sorted(channel.recipients) == pair:
+                return channel
+        channel = Channel(id=self.ids.next(), type=DM_CHANNEL, recipients=pair)
+        self.channels[channel.id] = channel
+        self.messages[channel.id] = []
+        return channel
+
+    # -- messages ---------------------------------------------------------------------
+
+    def find_message(self, channel_id: str, message_id: str) -> Message | None:
+        """The message *message_id* in *channel_id*, or None."""
+        for message in self.messages.get(channel_id, ()):
+            if message.id == message_id:
+                return message
+        return None
+
+    def create_message(
+        self,
+        channel: Channel,
+        author_id: str,
+        content: str,
+        *,
+        reference: Message | None = None,
+        mention_reply_author: bool = True,
+        embeds: list[dict[str, Any]] | None = None,
+        files: list[tuple[str, str, bytes]] | None = None,
+        nonce: str | int | None = None,
+        tts: bool = False,
+    ) -> Message:
+        """Store a new message; *files* are (filename, content_type, data)."""
+        # A reply pings the replied-to author unless allowed_mentions.replied_user is false.
+        reply_ping = reference.author_id if reference is not None and mention_reply_author else None
+        message = Message(
+            id=self.ids.next(),
+            channel_id=channel.id,
+            guild_id=channel.guild_id,
+            author_id=author_id,
+            content=content,
+            timestamp=utcnow_iso(),
+            type=MESSAGE_REPLY if reference is not None else MESSAGE_DEFAULT,
+            embeds=list(embeds or []),
+            attachments=[Attachment(self.ids.next(), name, ctype, data) for name, ctype, data in files or []],
+            mention_ids=self._mentions(content, reply_ping),
+            reference_id=reference.id if reference is not None else None,
+            reply_ping_id=reply_ping,
+            nonce=nonce,
+            tts=tts,
+        )
+        self.messages[channel.id].append(message)
+        channel.last_message_id = message.id
+        return message
+
+    def _mentions(self, content: str, reply_ping: str | None) -> list[str]:
+        """Known user ids mentioned in *content*, plus the pinged reply author."""
+        ids = [uid for uid in dict.fromkeys(MENTION_RE.findall(content)) if uid in self.users]
+        if reply_ping is not None and reply_ping not in ids:
+            ids.append(reply_ping)
+        return ids
+
+    def edit_message(self, message: Message, content: str | None, embeds: list[dict[str, Any]] | None) -> None:
+        """Apply an edit and stamp ``edited_timestamp``."""
+        if content is not None:
+            message.content = content
+            message.mention_ids = self._mentions(content, message.reply_ping_id)
+        if embeds is not None:
+            message.embeds = list(embeds)
+        message.edited_timestamp = utcnow_iso()
+
+    def delete_message(self, message: Message) -> None:
+        """Remove a message from its channel."""
+        self.messages[message.channel_id].remove(message)
+
+    def history(
+        self,
+        channel_id: str,
+        limit: int = 50,
+        before: str | None = None,
+        after: str | None = None,
+        around: str | None = None,
+    ) -> list[Message]:
+        """Messages for ``GET /channels/{id}/messages``, newest first for every cursor.
+
+        discord.py takes the next ``before`` cursor from the last element and the next
+        ``after`` cursor from the first, so ``after`` returns the *limit* messages just
+        after the cursor, still newest first.
+        """
+        limit = max(1, min(100, limit))
+        items = self.messages.get(channel_id, [])
+        if around is not None:
+            # Centre the window on the cursor, shifting it when it hits either end.
+            index = next((i for i, m in enumerate(items) if int(m.id) >= int(around)), len(items))
+            start = max(0, min(index - limit // 2, len(items) - limit))
+            return list(reversed(items[start : start + limit]))
+        if after is not None:
+            selected = [m for m in items if int(m.id) > int(after)][:limit]
+        else:
+            if before is not None:
+                items = [m for m in items if int(m.id) < int(before)]
+            selected = items[-limit:]
+        return list(reversed(selected))

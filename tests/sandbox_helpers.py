@@ -1,0 +1,123 @@
+"""Helpers for driving the real discord.py client against the sandbox in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import discord
+import yarl
+
+DEFAULT_TIMEOUT = 5.0
+
+
+@contextlib.contextmanager
+def redirect_discord(api_base: str, gateway_url: str) -> Iterator[None]:
+    """Point discord.py's REST base and default gateway at the sandbox; restore after."""
+    old_base = discord.http.Route.BASE
+    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    discord.http.Route.BASE = api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE = old_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+def full_intents() -> discord.Intents:
+    """Default intents plus message_content, members and reactions."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    intents.members = True
+    intents.reactions = True
+    return intents
+
+
+class RecordingClient(discord.Client):
+    """A discord.Client that records every dispatched event and every handler error."""
+
+    def __init__(self, harness: BotHarness, **options: Any) -> None:
+        super().__init__(**options)
+        self.harness = harness
+
+    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        self.harness.record(event, args)
+        super().dispatch(event, *args, **kwargs)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        # Client.on_error only logs: record so a crashing handler fails the test.
+        self.harness.errors.append((event_method, sys.exc_info()[1]))
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # The default sleeps 5 s before every re-IDENTIFY.
+        return None
+
+
+class BotHarness:
+    """One real discord.py client: start it, wait on its events, close it."""
+
+    def __init__(self, token: str, *, intents: discord.Intents | None = None) -> None:
+        self.token = token
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+        self.errors: list[tuple[str, BaseException | None]] = []
+        self._waiters: list[tuple[str, Callable[..., bool], asyncio.Future[tuple[Any, ...]]]] = []
+        self.client = RecordingClient(self, intents=intents or full_intents(), guild_ready_timeout=0.05)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def user_id(self) -> str:
+        assert self.client.user is not None
+        return str(self.client.user.id)
+
+    def record(self, event: str, args: tuple[Any, ...]) -> None:
+        self.events.append((event, args))
+        for name, check, future in list(self._waiters):
+            if name == event and not future.done():
+                try:
+                    if check(*args):
+                        future.set_result(args)
+                except Exception as exc:
+                    future.set_exception(exc)
+
+    def count(self, event: str) -> int:
+        return sum(1 for name, _ in self.events if name == event)
+
+    def seen(self, event: str) -> list[tuple[Any, ...]]:
+        return [args for name, args in self.events if name == event]
+
+    async def wait(
+        self, event: str, check: Callable[..., bool] = lambda *a: True, timeout: float = DEFAULT_TIMEOUT
+    ) -> tuple[Any, ...]:
+        """Args of the first *event* (already seen or upcoming) for which *check(*args)* holds."""
+        for name, args in self.events:
+            if name == event and check(*args):
+                return args
+        future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+        entry = (event, check, future)
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._waiters.remove(entry)
+
+    async def start(self, timeout: float = DEFAULT_TIMEOUT) -> BotHarness:
+        """Log in and connect; returns once on_ready fired (raises the start error if any)."""
+        self._task = asyncio.create_task(self.client.start(self.token))
+        ready = asyncio.ensure_future(self.wait("ready", timeout=timeout))
+        done, _ = await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()
+            raise RuntimeError("client stopped before on_ready")
+        ready.result()
+        return self
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, DEFAULT_TIMEOUT)
