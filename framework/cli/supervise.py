@@ -1,7 +1,272 @@
-"""(being written)"""
+"""``spawn``, ``stop``, ``restart``, ``status``, ``logs``, ``list``: the process verbs.
+
+Parse, call :mod:`framework.supervisor`, render. The config models (pydantic) are
+imported inside the verbs that need them, so ``status`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .. import exitcodes
+from ..paths import BotPaths
+from ..supervisor.control import SpawnRequest, SpawnResult, StopResult, Supervisor
+from ..supervisor.logtail import follow, last_log_lines
+from ..supervisor.statusview import collect_status, render_status
+from .common import CliContext, err, fail, out
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..config import BotConfig
+
+__all__ = ["register"]
+
+BotArgument = Annotated[
+    Optional[str], typer.Argument(help="Bot id: the name of bots/<id>.yaml.", show_default=False)
+]
+AllOption = Annotated[bool, typer.Option("--all", help="Act on every bot configured in bots/.")]
+
+
+def _supervisor(cli: CliContext) -> Supervisor:
+    return Supervisor(cli.home, cli.environ)
+
+
+def _validated(cli: CliContext, bot_ids: list[str]) -> tuple[dict[str, BotConfig], int]:
+    """Configs that pass ``validate``; errors printed. Returns (configs, count of invalid)."""
+    from ..config import check_bot, merged_environ
+
+    environ = merged_environ(cli.home, cli.environ)
+    configs: dict[str, BotConfig] = {}
+    invalid = 0
+    for bot_id in bot_ids:
+        result = check_bot(BotPaths(cli.home, bot_id).config, environ, cli.home)
+        for warning in result.warnings:
+            err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        if result.ok and result.config is not None:
+            configs[bot_id] = result.config
+            continue
+        invalid += 1
+        for line in result.errors:
+            err.print(f"[red]error:[/red] {escape(line)}")
+    return configs, invalid
+
+
+def _stopwaitsecs(cli: CliContext, bot_id: str) -> float:
+    from ..config import load_bot_config
+    from ..config.models import SupervisorConfig
+    from ..errors import ConfigError
+
+    try:
+        return load_bot_config(BotPaths(cli.home, bot_id).config, cli.home).supervisor.stopwaitsecs
+    except ConfigError:
+        # The bot may have been started before its config broke; stop it anyway.
+        return SupervisorConfig().stopwaitsecs
+
+
+def _log_path(cli: CliContext, bot_id: str) -> Path:
+    from ..config import load_bot_config
+    from ..errors import ConfigError
+
+    try:
+        return cli.home / load_bot_config(BotPaths(cli.home, bot_id).config, cli.home).log_file
+    except ConfigError:
+        return BotPaths(cli.home, bot_id).log
+
+
+def _print_spawn(result: SpawnResult) -> None:
+    for note in result.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}")
+    if result.ok:
+        out.print(f"[green]{escape(result.message)}[/green]")
+        return
+    err.print(f"[red]error:[/red] {escape(result.message)}")
+    if result.log_tail:
+        err.print(f"last {len(result.log_tail)} lines of the log (`bot_manager logs {result.bot_id}` for more):")
+        for line in result.log_tail:
+            err.print(f"  {escape(line)}")
+
+
+def _print_stop(result: StopResult) -> None:
+    for note in result.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}")
+    out.print(escape(result.message))
+
+
+def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
+    requests = [
+        SpawnRequest(bot_id, cfg.supervisor.ready_timeout_seconds, cli.home / cfg.log_file) for bot_id, cfg in configs.items()
+    ]
+    results = _supervisor(cli).spawn(requests)
+    for result in results:
+        _print_spawn(result)
+    return all(r.ok for r in results)
+
+
+def _do_stop(cli: CliContext, bot_ids: list[str]) -> bool:
+    results = _supervisor(cli).stop([(bot_id, _stopwaitsecs(cli, bot_id)) for bot_id in bot_ids])
+    for result in results:
+        _print_stop(result)
+    return all(r.ok for r in results)
+
+
+def spawn(ctx: typer.Context, bot: BotArgument = None, all_: AllOption = False) -> None:
+    """Start a bot in the background, supervised by a keeper process.
+
+    Validates the config first (exit 78 when invalid), then waits until the bot reports
+    it is connected. If it cannot start, prints why and the last lines of its log (exit
+    1). The keeper restarts the bot after a crash, with backoff, and gives up after
+    repeated fast crashes; `bot_manager status` shows what it is doing.
+    """
+    cli: CliContext = ctx.obj
+    bot_ids = cli.resolve_targets(bot, all_)
+    configs, invalid = _validated(cli, bot_ids)
+    ok = _do_spawn(cli, configs) if configs else True
+    if invalid:
+        raise typer.Exit(exitcodes.CONFIG)
+    if not ok:
+        raise typer.Exit(exitcodes.FAILURE)
+
+
+def stop(ctx: typer.Context, bot: BotArgument = None, all_: AllOption = False) -> None:
+    """Stop a bot: SIGTERM to its keeper, SIGKILL to its process group after the grace period.
+
+    The grace period is the bot's supervisor.stopwaitsecs plus a few seconds. Stopping a
+    bot that is not running is not an error. A stale pidfile (the process is gone, or
+    its pid now belongs to another program) is reported and removed, never signalled.
+    """
+    cli: CliContext = ctx.obj
+    if not _do_stop(cli, cli.resolve_targets(bot, all_)):
+        raise typer.Exit(exitcodes.FAILURE)
+
+
+def restart(ctx: typer.Context, bot: BotArgument = None, all_: AllOption = False) -> None:
+    """Stop a bot, then spawn it again (the config is validated before anything stops)."""
+    cli: CliContext = ctx.obj
+    bot_ids = cli.resolve_targets(bot, all_)
+    configs, invalid = _validated(cli, bot_ids)
+    if invalid:
+        err.print("nothing was stopped; fix the config and run restart again")
+        raise typer.Exit(exitcodes.CONFIG)
+    stopped = _do_stop(cli, bot_ids)
+    if not (stopped and _do_spawn(cli, configs)):
+        raise typer.Exit(exitcodes.FAILURE)
+
+
+def status(
+    ctx: typer.Context,
+    bot: BotArgument = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list, one object per bot (name, state, pid, uptime_s, ...).")
+    ] = False,
+    sample: Annotated[
+        float,
+        typer.Option(
+            "--sample",
+            min=0,
+            help="Measure current CPU over this many seconds (one window shared by all bots); "
+            "0 shows the average since each bot started.",
+        ),
+    ] = 0.0,
+) -> None:
+    """Show each bot's state, pid, uptime, restarts, CPU, memory and last error.
+
+    States: starting, running, backoff (waiting to restart after a crash), stopping,
+    stopped, crashed (its keeper is gone without a clean stop), fatal (gave up; the last
+    error says why). Without BOT, every configured bot is shown.
+    """
+    cli: CliContext = ctx.obj
+    bot_ids = cli.resolve_targets(bot, False) if bot else cli.bot_ids()
+    rows = collect_status(cli.home, bot_ids, cpu_sample=sample)
+    if as_json:
+        sys.stdout.write(json.dumps([row.to_json() for row in rows], indent=2) + "\n")
+        return
+    if not rows:
+        out.print(f"no bots configured in {escape(str(cli.home / 'bots'))}")
+        return
+    out.print(render_status(rows))
+
+
+def logs(
+    ctx: typer.Context,
+    bot: Annotated[str, typer.Argument(help="Bot id: the name of bots/<id>.yaml.", show_default=False)],
+    follow_: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines as they are written, across log rotation (Ctrl-C to stop).")
+    ] = False,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="How many of the last lines to print first.")] = 50,
+) -> None:
+    """Print the last lines of a bot's log (its output plus the keeper's events)."""
+    cli: CliContext = ctx.obj
+    bot_id = cli.resolve_targets(bot, False)[0]
+    path = _log_path(cli, bot_id)
+    try:
+        end = path.stat().st_size
+    except FileNotFoundError:
+        if not follow_:
+            fail(f"{bot_id} has no log yet ({path})", hint=f"start it with `bot_manager spawn {bot_id}`")
+        end = 0
+
+    def _write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    try:
+        _write("".join(line + "\n" for line in last_log_lines(path, lines, end)))
+        if follow_:
+            follow(path, _write, offset=end)
+    except KeyboardInterrupt:
+        # Ctrl-C is how one leaves `logs -f`: a normal exit, not an error.
+        raise typer.Exit(exitcodes.OK) from None
+    except BrokenPipeError:
+        # `bot_manager logs alpha | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(exitcodes.OK) from None
+
+
+def list_bots(ctx: typer.Context) -> None:
+    """List the configured bots (bots/*.yaml) with their state and description.
+
+    A config that does not load is listed as invalid with its first error; run
+    `bot_manager validate BOT` for all of them.
+    """
+    from ..config import load_bot_config
+    from ..errors import ConfigError
+
+    cli: CliContext = ctx.obj
+    bot_ids = cli.bot_ids()
+    if not bot_ids:
+        out.print(f"no bots configured in {escape(str(cli.home / 'bots'))}; add a <name>.yaml there")
+        return
+    states = {row.name: row.state for row in collect_status(cli.home, bot_ids)}
+    table = Table(header_style="bold")
+    table.add_column("bot", no_wrap=True)
+    table.add_column("name")
+    table.add_column("state", no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for bot_id in bot_ids:
+        try:
+            config = load_bot_config(BotPaths(cli.home, bot_id).config, cli.home)
+        except ConfigError as exc:
+            first = str(exc).splitlines()[0]
+            table.add_row(bot_id, "-", "[red]invalid[/red]", f"[red]{escape(first)}[/red]")
+            continue
+        table.add_row(bot_id, escape(config.name), states.get(bot_id, "stopped"), escape(config.description or "-"))
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command()(spawn)
+    app.command()(stop)
+    app.command()(restart)
+    app.command()(status)
+    app.command()(logs)
+    app.command("list")(list_bots)

@@ -1,0 +1,16 @@
+"""Process lifecycle: states, pidfile with create time, the keeper, spawn/stop/status, log tail.
+
+Modules (the CLI uses ``control``, ``statusview`` and ``logtail``)::
+
+    states.py       BotState and the run/<bot>.state.json record
+    pidfile.py      run/<bot>.pid (pid + create_time), staleness, the keeper's lock
+    process_ops.py  every OS call (spawn, kill, killpg, wait, create_time) behind ProcessOps
+    machine.py      Keeper: the state machine (backoff, startretries, stop) over ProcessOps
+    keeper.py       `python -m framework.supervisor.keeper BOT`: wires the real OS to Keeper
+    control.py      Supervisor: spawn and stop keepers from the CLI
+    statusview.py   status rows (psutil) and render_status(rows) -> Table
+    logtail.py      last lines, tail(path, offset, limit), follow across rotation
+
+Nothing is imported here: ``python -m framework.supervisor.keeper`` must not find its
+own module already imported, and ``status`` should load only what it uses.
+"""

@@ -1,0 +1,186 @@
+"""The keeper process: ``python -m framework.supervisor.keeper BOT``.
+
+``bot_manager spawn`` starts it detached (new session, no terminal, stdio to /dev/null).
+It holds ``run/<bot>.lock``, writes ``run/<bot>.pid`` and ``run/<bot>.state.json``, runs
+the bot runtime as its child and copies the child's output, redacted, into the bot's
+rotating log file together with its own events. The state machine is
+:class:`~framework.supervisor.machine.Keeper`; this module only wires the real OS to it.
+
+Test hook: ``--child-cmd '["python", "fake_bot.py", "alpha"]'`` (a JSON list, hidden from
+``--help``) replaces the runtime command, used verbatim. It is a command-line argument
+of the keeper on purpose, not an environment variable, so nothing inherited by a real
+deployment can switch it on; ``Supervisor(child_cmd=...)`` passes it.
+
+Keeper exit codes: 0 stopped, 1 fatal, 78 the bot config does not load, 75 another
+keeper already holds the lock (the second ``spawn`` in a race).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from types import FrameType
+
+from .. import exitcodes
+from ..errors import ConfigError, SupervisorError
+from ..logfile import DATE_FORMAT, LOG_FORMAT, rotating_handler
+from ..paths import BOT_ID_PATTERN, BotPaths, project_home
+from ..redact import Redactor, secret_values
+from .machine import Keeper, KeeperSettings
+from .pidfile import EXIT_LOCKED, KeeperLock
+from .process_ops import ProcessOps, SystemClock
+from .states import BotState, KeeperStatus, write_state
+
+__all__ = ["main", "runtime_command", "lock_path", "EXIT_LOCKED", "LogSink"]
+
+_log = logging.getLogger(__name__)
+
+
+def runtime_command(bot_id: str) -> list[str]:
+    """The command of the real bot runtime, as the process contract specifies."""
+    return [sys.executable, "-u", "-m", "framework.runtime", bot_id]
+
+
+def lock_path(paths: BotPaths) -> Path:
+    return paths.run_dir / f"{paths.bot_id}.lock"
+
+
+class _KeeperFormatter(logging.Formatter):
+    """Child lines go in verbatim (the runtime formats its own); keeper events get a prefix."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "raw", False):
+            return record.getMessage()
+        return super().format(record)
+
+
+class LogSink:
+    """Writes into the bot's log file through one rotating handler (thread-safe)."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        handler.setFormatter(_KeeperFormatter(LOG_FORMAT, DATE_FORMAT))
+        self._handler = handler
+
+    def event(self, level: int, message: str) -> None:
+        self._emit(level, message, raw=False)
+
+    def output(self, line: str) -> None:
+        self._emit(logging.INFO, line, raw=True)
+
+    def _emit(self, level: int, message: str, raw: bool) -> None:
+        # A record built by hand: args=None so a '%' in a child's line is never formatted.
+        record = logging.LogRecord("supervisor", level, __file__, 0, message, None, None)
+        record.raw = raw
+        self._handler.handle(record)
+
+    def close(self) -> None:
+        self._handler.close()
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m framework.supervisor.keeper",
+        description="Supervise one bot runtime (started by `bot_manager spawn`; not meant to be run by hand).",
+    )
+    parser.add_argument("bot", help="bot id (bots/<bot>.yaml)")
+    parser.add_argument("--child-cmd", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not BOT_ID_PATTERN.match(args.bot):
+        parser.error(f"invalid bot id {args.bot!r}")
+    if args.child_cmd is not None:
+        try:
+            cmd = json.loads(args.child_cmd)
+        except ValueError:
+            parser.error("--child-cmd must be a JSON list of strings")
+        if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
+            parser.error("--child-cmd must be a non-empty JSON list of strings")
+        args.child_cmd = cmd
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    home = project_home()
+    paths = BotPaths(home, args.bot)
+    lock = KeeperLock(lock_path(paths))
+    try:
+        lock.acquire()
+    except SupervisorError:
+        # Another keeper owns this bot and its files: leave everything to it.
+        return EXIT_LOCKED
+    try:
+        return _supervise(args.bot, home, paths, args.child_cmd or runtime_command(args.bot))
+    finally:
+        lock.release()
+
+
+def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> int:
+    # Imported here: pydantic and ruamel are the keeper's heaviest imports, and the
+    # lock check above should not wait for them.
+    from ..config import load_bot_config, merged_environ
+
+    clock = SystemClock()
+
+    def give_up(code: int, reason: str) -> int:
+        # Nothing was started; the state file is the only place `spawn` can read why.
+        write_state(
+            paths.state_file,
+            KeeperStatus(BotState.FATAL, last_exit_code=code, last_error=reason, updated_at=clock.time()),
+        )
+        return code
+
+    try:
+        config = load_bot_config(paths.config, home)
+    except ConfigError as exc:
+        return give_up(exitcodes.CONFIG, str(exc).splitlines()[0])
+    environ = dict(os.environ)
+    env = {**environ, "BOT_HOME": str(home), "PYTHONUNBUFFERED": "1", "BOT_MANAGER_SUPERVISED": "1"}
+    redact = Redactor(secret_values(merged_environ(home, environ), [config.discord.token_env_var]))
+    log_path = home / config.log_file
+    try:
+        handler = rotating_handler(log_path, config.logging.max_size_mb, config.logging.backup_count)
+    except OSError as exc:
+        return give_up(exitcodes.FAILURE, f"cannot open the log file {log_path}: {exc.strerror or exc}")
+    sink = LogSink(handler)
+    keeper = Keeper(
+        bot_id,
+        paths,
+        command,
+        ops=ProcessOps(),
+        clock=clock,
+        settings=KeeperSettings.from_config(config.supervisor),
+        sink=sink,
+        env=env,
+        redact=redact,
+    )
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        keeper.request_stop()
+
+    def _on_hangup(signum: int, frame: FrameType | None) -> None:
+        _log.debug("ignoring SIGHUP")
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    # There is no terminal (new session), but a stray SIGHUP must not kill the keeper and
+    # orphan the bot. A handler rather than SIG_IGN: exec resets handlers, so the runtime
+    # starts with default dispositions, whereas an ignored signal would stay ignored.
+    signal.signal(signal.SIGHUP, _on_hangup)
+    try:
+        return keeper.run()
+    except Exception as exc:  # the keeper's own bug: record it where `status` and `logs` show it
+        sink.event(logging.ERROR, redact(traceback.format_exc().rstrip()))
+        keeper.abort(f"keeper error: {type(exc).__name__}: {exc}")
+        return exitcodes.FAILURE
+    finally:
+        sink.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
