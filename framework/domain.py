@@ -22,6 +22,7 @@ class IncomingMessage:
     is_bot: bool = False
     is_self: bool = False  # written by this bot
     mentions: tuple[str, ...] = ()
+    mention_names: tuple[tuple[str, str], ...] = ()  # (user id, display name) of each mention
     mentions_self: bool = False
     reference_id: str | None = None
     has_attachments: bool = False

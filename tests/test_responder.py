@@ -36,7 +36,6 @@ def make(llm: ScriptedLLM, store: ListStore | None = None) -> tuple[MentionRespo
         bot_name="Alpha", persona_prompt="You are dry and brief.", store=store or ListStore(), llm=llm,
         chat=chat, decisions=decisions, clock=CLOCK,
     )
-    responder.remember_name(BOT_ID, "Alpha")
     return responder, chat, decisions
 
 
@@ -44,7 +43,9 @@ async def test_mention_gets_one_reply_under_typing_with_context() -> None:
     store = ListStore([stored(i, "sam", f"line {i}") for i in range(25)])
     llm = ScriptedLLM(["sure thing"])
     responder, chat, decisions = make(llm, store)
-    decision = await responder.handle(incoming(f"<@{BOT_ID}> what now?", mid="77", mentions_self=True))
+    decision = await responder.handle(
+        incoming(f"<@{BOT_ID}> what now?", mid="77", mentions_self=True, mention_names=((BOT_ID, "Alpha"),))
+    )
     assert decision.action == "reply" and decision.reason == "mentioned"
     # typing shows while the model works; the reply goes out as it stops
     assert chat.events == [("typing-start", "c", None), ("typing-stop", "c", None), ("send", "sure thing", "77")]

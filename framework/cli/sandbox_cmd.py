@@ -1,7 +1,157 @@
-"""(being written)"""
+"""``bot_manager sandbox [BOT]``: try a bot offline against a loopback Discord server.
+
+The sandbox gets its own project folder, ``run/sandbox/`` (never committed), holding a
+copy of the bot's config; so a sandbox session never mixes its messages into the real
+bot's history or memories, and never collides with the real bot if it is running.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
+from .. import exitcodes
+from ..config import load_bot_config, merged_environ
+from ..errors import ConfigError
+from ..paths import BotPaths
+from .common import CliContext, err, fail, out
+
+__all__ = ["register", "sandbox_home"]
+
+STANDIN_API_KEY = "sandbox-standin-key"
+
+
+def sandbox_home(home: Path) -> Path:
+    return home / "run" / "sandbox"
+
+
+def _prepare_home(home: Path, bot_id: str) -> Path:
+    """A fresh sandbox project folder with a copy of the bot's config."""
+    target = sandbox_home(home)
+    shutil.rmtree(target, ignore_errors=True)
+    (target / "bots").mkdir(parents=True)
+    shutil.copy2(BotPaths(home, bot_id).config, target / "bots" / f"{bot_id}.yaml")
+    return target
+
+
+def _scripted_input(
+    lines: list[str],
+    addressed: Callable[[str], bool],
+    wait_reply: Callable[[int], None],
+    event_count: Callable[[], int],
+) -> Callable[[], str]:
+    """An ``input()`` stand-in: posts each line, first waiting for the bot to answer the
+    previous one when that line was addressed to it (a reply is owed only then)."""
+    pending: Iterator[str] = iter(lines)
+    mark: int | None = None  # sandbox event count when an addressed line was posted
+
+    def next_line() -> str:
+        nonlocal mark
+        if mark is not None:
+            wait_reply(mark)
+            mark = None
+        try:
+            line = next(pending)
+        except StopIteration:
+            raise EOFError from None
+        if addressed(line):
+            mark = event_count()
+        out.print(f"[bold]you>[/bold] {line}")
+        return line
+
+    return next_line
+
+
+def sandbox(
+    ctx: typer.Context,
+    bot: Annotated[str, typer.Argument(help="Bot to try (the name of bots/<bot>.yaml).")] = "alpha",
+    say: Annotated[
+        Optional[list[str]],
+        typer.Option("--say", help="Post this line and wait for the bot's answer (repeatable); no prompt, exits after."),
+    ] = None,
+    reply_timeout: Annotated[float, typer.Option(help="With --say: seconds to wait for each answer.")] = 60.0,
+) -> None:
+    """Chat with a bot offline: a loopback Discord server, the bot, and you in the terminal.
+
+    Starts a Discord-compatible server on 127.0.0.1 with a seeded guild (#general, #random,
+    you and dana), spawns the bot against it, and posts what you type as the user 'you'.
+    Mention the bot with @name (e.g. @alpha hi). Without ANTHROPIC_API_KEY the bot answers
+    through a local stand-in model that says it is one. /quit or Ctrl-D ends the session
+    and stops the bot.
+    """
+    from ..llm.stub_server import AnthropicStub
+    from ..sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
+    from ..sandbox.chat import run_terminal_chat
+    from ..supervisor.control import SpawnRequest, Supervisor
+
+    cli: CliContext = ctx.obj
+    cli.resolve_targets(bot, False)
+    try:
+        config = load_bot_config(BotPaths(cli.home, bot).config, cli.home)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+        raise typer.Exit(exitcodes.CONFIG) from None
+    home = _prepare_home(cli.home, bot)
+    environ = merged_environ(cli.home, cli.environ)
+    token = f"sandbox.{bot}.{secrets.token_urlsafe(16)}"
+
+    server = SandboxThread().start()
+    stub: AnthropicStub | None = None
+    supervisor: Supervisor | None = None
+    try:
+        bot_user_id = server.add_bot(token, bot)
+        env = {
+            **environ,
+            config.discord.token_env_var: token,
+            "DISCORD_API_BASE": server.api_base,
+            "DISCORD_GATEWAY_URL": server.gateway_url,
+        }
+        if not (environ.get("ANTHROPIC_API_KEY") or "").strip():
+            stub = AnthropicStub()
+            server.run(stub.start())
+            env.update(ANTHROPIC_API_KEY=STANDIN_API_KEY, ANTHROPIC_BASE_URL=stub.base_url)
+            out.print("[yellow]No ANTHROPIC_API_KEY: the bot answers through a local stand-in model, not Claude.[/yellow]")
+        supervisor = Supervisor(home, env)
+        out.print(f"Starting {bot} against the sandbox at {server.api_base} ...")
+        result = supervisor.spawn([SpawnRequest(bot, config.supervisor.ready_timeout_seconds, home / config.log_file)])[0]
+        if not result.ok:
+            err.print(f"[red]error:[/red] {result.message}", markup=True, highlight=False)
+            for line in result.log_tail:
+                err.print(f"  {line}", markup=False, highlight=False)
+            raise typer.Exit(exitcodes.FAILURE)
+        out.print(f"{bot} is connected (pid {result.child_pid}); its log: {home / config.log_file}")
+
+        input_fn: Callable[[], str] = input
+        if say:
+            def wait_reply(since: int) -> None:
+                server.wait_for_event(
+                    lambda e: e["type"] == "message" and e["author_id"] == bot_user_id,
+                    timeout=reply_timeout,
+                    since=since,
+                )
+
+            mention = re.compile(rf"@{re.escape(bot)}\b", re.IGNORECASE)
+            input_fn = _scripted_input(
+                list(say), lambda line: bool(mention.search(line)), wait_reply, lambda: len(server.events())
+            )
+        run_terminal_chat(server, GENERAL_CHANNEL_ID, HUMAN_USER_ID, out, input_fn=input_fn)
+    except TimeoutError:
+        fail(f"{bot} did not answer within {reply_timeout:.0f} s; see {home / config.log_file}")
+    finally:
+        if supervisor is not None:
+            supervisor.stop([(bot, config.supervisor.stopwaitsecs)])
+        if stub is not None:
+            server.run(stub.stop())
+        server.stop()
+    out.print(f"Sandbox closed; {bot} stopped.")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command()(sandbox)

@@ -63,6 +63,7 @@ def to_incoming(message: discord.Message, self_id: int | None) -> IncomingMessag
         is_bot=message.author.bot,
         is_self=self_id is not None and message.author.id == self_id,
         mentions=tuple(str(u.id) for u in message.mentions),
+        mention_names=tuple((str(u.id), u.display_name) for u in message.mentions),
         mentions_self=self_id is not None and any(u.id == self_id for u in message.mentions),
         reference_id=str(message.reference.message_id) if message.reference and message.reference.message_id else None,
         has_attachments=bool(message.attachments),

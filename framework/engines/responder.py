@@ -91,6 +91,8 @@ class MentionResponder:
     async def handle(self, message: IncomingMessage) -> Decision:
         """Decide about one stored message; reply when it is addressed to the bot."""
         self.remember_name(message.author_id, message.author_name)
+        for user_id, name in message.mention_names:
+            self.remember_name(user_id, name)
         if message.is_self:
             return self._log(message, Decision("ignore", "own message"))
         if message.is_bot:

@@ -1,0 +1,172 @@
+"""End to end, all real and offline: `bot_manager spawn` starts the keeper and the bot
+process, the bot's real discord.py client connects to the loopback sandbox, a mention
+makes it type and answer with text from the loopback Anthropic stub (real SDK, real
+HTTP), every message lands in SQLite, and `stop` leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from framework.llm.stub_server import AnthropicStub
+from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
+
+from .conftest import write_bot
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "sandbox.alpha.e2e-token-0123456789"
+FAST_SUPERVISOR = """\
+supervisor:
+  startsecs: 5
+  startretries: 2
+  backoff_initial_seconds: 0.1
+  backoff_max_seconds: 0.2
+  stopwaitsecs: 5
+  ready_timeout_seconds: 30
+"""
+
+pytestmark = pytest.mark.slow
+
+
+def gone(pid: int) -> bool:
+    """No such process, or only a zombie waiting for whichever init adopted it."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@dataclass
+class World:
+    home: Path
+    sandbox: SandboxThread
+    stub: AnthropicStub
+    bot_user_id: str
+    env: dict[str, str]
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(REPO / "bot_manager.py"), "--home", str(self.home), *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout, cwd=self.home,
+        )
+
+    def status(self) -> dict[str, object]:
+        result = self.cli("status", "alpha", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)[0]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    write_bot(tmp_path, extra=FAST_SUPERVISOR)
+    sandbox = SandboxThread().start()
+    stub = AnthropicStub()
+    sandbox.run(stub.start())
+    bot_user_id = sandbox.add_bot(TOKEN, "alpha")
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("ANTHROPIC_", "DISCORD_", "GROQ_"))
+    }
+    env.update(
+        ALPHA_BOT_TOKEN=TOKEN,
+        DISCORD_API_BASE=sandbox.api_base,
+        DISCORD_GATEWAY_URL=sandbox.gateway_url,
+        ANTHROPIC_API_KEY="test-anthropic-key",
+        ANTHROPIC_BASE_URL=stub.base_url,
+    )
+    world = World(tmp_path, sandbox, stub, bot_user_id, env)
+    try:
+        yield world
+    finally:
+        world.cli("stop", "--all")
+        sandbox.run(stub.stop())
+        sandbox.stop()
+
+
+def test_spawn_mention_reply_store_stop(world: World) -> None:
+    world.stub.script.append({"content": [{"type": "text", "text": "pong, from the stub"}]})
+    spawned = world.cli("spawn", "alpha")
+    assert spawned.returncode == 0, spawned.stdout + spawned.stderr
+    status = world.status()
+    assert status["state"] == "running"
+    bot_pid = int(status["pid"])  # type: ignore[arg-type]
+    keeper_pid = psutil.Process(bot_pid).ppid()
+
+    mark = len(world.sandbox.events())
+    asked = world.sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{world.bot_user_id}> ping?")
+    typing = world.sandbox.wait_for_event(
+        lambda e: e["type"] == "typing" and e["user_id"] == world.bot_user_id, timeout=20, since=mark
+    )
+    reply = world.sandbox.wait_for_event(
+        lambda e: e["type"] == "message" and e["author_id"] == world.bot_user_id, timeout=20, since=mark
+    )
+    assert typing["index"] < reply["index"]
+    assert reply["content"] == "pong, from the stub"
+    assert reply["message"]["message_reference"]["message_id"] == asked["id"]
+
+    request = world.stub.requests[0]
+    assert request["authorization"] == "Bearer test-anthropic-key"
+    assert "You are a terse test bot." in request["body"]["system"]
+    assert "ping?" in request["body"]["messages"][-1]["content"]
+
+    stopped = world.cli("stop", "alpha")
+    assert stopped.returncode == 0, stopped.stderr
+    assert gone(bot_pid) and gone(keeper_pid)
+    assert world.status()["state"] == "stopped"
+
+    with sqlite3.connect(world.home / "persistence" / "alpha" / "messages.db") as db:
+        rows = db.execute("SELECT message_id, author_id, is_bot, content FROM messages ORDER BY timestamp").fetchall()
+    assert (asked["id"], HUMAN_USER_ID, 0, f"<@{world.bot_user_id}> ping?") in rows
+    assert (reply["message_id"], world.bot_user_id, 1, "pong, from the stub") in rows  # its own message too
+
+    decisions = [json.loads(line) for line in (world.home / "logs" / "alpha.conversation.jsonl").read_text().splitlines()]
+    assert {"message_id": asked["id"], "decision": "reply", "reason": "mentioned"}.items() <= decisions[-1].items()
+    log = (world.home / "logs" / "alpha.log").read_text()
+    assert "alpha is ready" in log
+    assert TOKEN not in log and "test-anthropic-key" not in log
+
+
+def test_rejected_token_is_a_config_error_and_never_retried(world: World) -> None:
+    world.env["ALPHA_BOT_TOKEN"] = "not.the.right-token-at-all"
+    spawned = world.cli("spawn", "alpha")
+    assert spawned.returncode == 1
+    assert "ALPHA_BOT_TOKEN" in spawned.stdout + spawned.stderr
+    status = world.status()
+    assert status["state"] == "fatal"
+    assert status["last_exit_code"] == 78
+    assert status["restarts"] == 0
+    assert "Discord rejected the token" in str(status["last_error"])
+    assert "not.the.right-token-at-all" not in spawned.stdout + spawned.stderr
+
+
+def test_run_in_foreground_stops_gracefully_on_sigterm(world: World) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bot_manager.py"), "--home", str(world.home), "run", "alpha"],
+        env=world.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        # answering a mention proves it is connected and working before we stop it
+        world.sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{world.bot_user_id}> there?")
+        world.sandbox.wait_for_event(
+            lambda e: e["type"] == "message" and e["author_id"] == world.bot_user_id, timeout=30
+        )
+        ready = world.home / "run" / "alpha.ready"
+        assert ready.exists()
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "shutting down" in output
+    assert not ready.exists()
+    assert (world.home / "logs" / "alpha.log").exists()  # foreground mode writes the file itself
