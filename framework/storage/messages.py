@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -110,8 +111,12 @@ class MessageStore:
     async def close(self) -> None:
         """Flush the WAL into the main file (so the committed .db is whole) and close."""
         try:
-            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             await self._db.commit()
+            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            # Nothing is lost: the WAL holds every committed row and SQLite replays it
+            # on the next open. Only the tidy single-file state is missed.
+            _log.warning("could not checkpoint %s on close: %s", self.path, exc)
         finally:
             await self._db.close()
 
@@ -162,30 +167,28 @@ class MessageStore:
         return cursor.rowcount > 0
 
     async def get(self, message_id: str) -> StoredMessage | None:
-        async with self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?", (message_id,)) as cur:
-            row = await cur.fetchone()
-        return _row_to_message(row) if row else None
+        rows = list(await self._db.execute_fetchall(f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?", (message_id,)))
+        return _row_to_message(rows[0]) if rows else None
 
     async def get_recent(self, channel_id: str, limit: int = 20, include_deleted: bool = False) -> list[StoredMessage]:
         """The last ``limit`` messages of a channel, oldest first."""
         where = "" if include_deleted else "AND deleted_at IS NULL"
-        async with self._db.execute(
+        # execute_fetchall runs whole in the worker thread: no cursor is left open if the
+        # caller is cancelled mid-read (an open cursor blocks the checkpoint on close).
+        rows = await self._db.execute_fetchall(
             f"SELECT {_COLUMNS} FROM messages WHERE channel_id = ? {where} ORDER BY timestamp DESC LIMIT ?",
             (channel_id, limit),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [_row_to_message(r) for r in reversed(list(rows))]
 
     async def get_since(self, channel_id: str, since: datetime) -> list[StoredMessage]:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             f"SELECT {_COLUMNS} FROM messages WHERE channel_id = ? AND timestamp > ? AND deleted_at IS NULL "
             "ORDER BY timestamp",
             (channel_id, _ts(since)),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [_row_to_message(r) for r in rows]
 
     async def count(self) -> int:
-        async with self._db.execute("SELECT COUNT(*) FROM messages") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        rows = list(await self._db.execute_fetchall("SELECT COUNT(*) FROM messages"))
+        return int(rows[0][0])
