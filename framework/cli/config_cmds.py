@@ -8,7 +8,6 @@ import typer
 from rich.markup import escape
 
 from .. import exitcodes
-from ..config import check_bot, merged_environ
 from ..paths import BotPaths
 from .common import CliContext, err, fail, out
 
@@ -25,6 +24,8 @@ def validate(
     what was expected), missing token variables (by name, never the value) and
     deprecated model ids. Exits 78 when any config is invalid.
     """
+    from ..config import check_bot, merged_environ  # pydantic models: only when validating
+
     cli: CliContext = ctx.obj
     ids = [bot] if bot else cli.bot_ids()
     if not ids:

@@ -17,7 +17,6 @@ from typing import Annotated, Optional
 import typer
 
 from .. import exitcodes
-from ..config import load_bot_config, merged_environ
 from ..errors import ConfigError
 from ..paths import BotPaths
 from .common import CliContext, err, fail, out
@@ -85,6 +84,7 @@ def sandbox(
     through a local stand-in model that says it is one. /quit or Ctrl-D ends the session
     and stops the bot.
     """
+    from ..config import load_bot_config, merged_environ
     from ..llm.stub_server import AnthropicStub
     from ..sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
     from ..sandbox.chat import run_terminal_chat
