@@ -170,3 +170,22 @@ def test_run_in_foreground_stops_gracefully_on_sigterm(world: World) -> None:
     assert "shutting down" in output
     assert not ready.exists()
     assert (world.home / "logs" / "alpha.log").exists()  # foreground mode writes the file itself
+
+
+def test_sandbox_command_answers_offline_through_the_standin(tmp_path: Path) -> None:
+    """The quickstart path: no Discord, no Anthropic key; the bot answers and says it is a stand-in."""
+    write_bot(tmp_path, extra=FAST_SUPERVISOR)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "DISCORD_", "ALPHA_"))}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bot_manager.py"), "--home", str(tmp_path), "sandbox", "alpha",
+         "--say", "hello room", "--say", "@alpha are you real?"],
+        env=env, capture_output=True, text=True, timeout=90,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "alpha (replying to you): [stand-in model, not Claude" in result.stdout
+    assert "are you real?" in result.stdout.split("alpha (replying to you):")[1]
+    assert "Sandbox closed; alpha stopped." in result.stdout
+    # the sandbox keeps its own project folder: the real bot's history is untouched
+    assert not (tmp_path / "persistence" / "alpha").exists()
+    assert (tmp_path / "run" / "sandbox" / "persistence" / "alpha" / "messages.db").exists()
+    assert not list((tmp_path / "run" / "sandbox" / "run").glob("*.pid"))

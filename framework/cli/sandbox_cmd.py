@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import signal
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,9 +31,18 @@ def sandbox_home(home: Path) -> Path:
     return home / "run" / "sandbox"
 
 
-def _prepare_home(home: Path, bot_id: str) -> Path:
-    """A fresh sandbox project folder with a copy of the bot's config."""
+def _prepare_home(home: Path, bot_id: str, stopwaitsecs: float) -> Path:
+    """A fresh sandbox project folder with a copy of the bot's config.
+
+    A bot left over from a session that was killed outright is stopped first: wiping
+    its pidfile would otherwise orphan it.
+    """
+    from ..supervisor.control import Supervisor
+
     target = sandbox_home(home)
+    leftovers = [p.stem for p in (target / "run").glob("*.pid")]
+    if leftovers:
+        Supervisor(target, {}).stop([(bot, stopwaitsecs) for bot in leftovers])
     shutil.rmtree(target, ignore_errors=True)
     (target / "bots").mkdir(parents=True)
     shutil.copy2(BotPaths(home, bot_id).config, target / "bots" / f"{bot_id}.yaml")
@@ -67,6 +77,10 @@ def _scripted_input(
     return next_line
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def sandbox(
     ctx: typer.Context,
     bot: Annotated[str, typer.Argument(help="Bot to try (the name of bots/<bot>.yaml).")] = "alpha",
@@ -98,13 +112,16 @@ def sandbox(
         for line in str(exc).splitlines():
             err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
         raise typer.Exit(exitcodes.CONFIG) from None
-    home = _prepare_home(cli.home, bot)
+    home = _prepare_home(cli.home, bot, config.supervisor.stopwaitsecs)
     environ = merged_environ(cli.home, cli.environ)
     token = f"sandbox.{bot}.{secrets.token_urlsafe(16)}"
 
     server = SandboxThread().start()
     stub: AnthropicStub | None = None
     supervisor: Supervisor | None = None
+    # A closed terminal (SIGHUP) or a kill (SIGTERM) must still stop the bot: turn both
+    # into KeyboardInterrupt, which ends the chat and runs the cleanup below.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         bot_user_id = server.add_bot(token, bot)
         env = {
@@ -144,7 +161,11 @@ def sandbox(
         run_terminal_chat(server, GENERAL_CHANNEL_ID, HUMAN_USER_ID, out, input_fn=input_fn)
     except TimeoutError:
         fail(f"{bot} did not answer within {reply_timeout:.0f} s; see {home / config.log_file}")
+    except KeyboardInterrupt:
+        out.print()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if supervisor is not None:
             supervisor.stop([(bot, config.supervisor.stopwaitsecs)])
         if stub is not None:
