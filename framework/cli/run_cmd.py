@@ -26,9 +26,10 @@ def run(
     cli.resolve_targets(bot, False)
     os.environ["BOT_HOME"] = str(cli.home)
     os.environ.pop("BOT_MANAGER_SUPERVISED", None)
+    from ..runtime.__main__ import exit_now
     from ..runtime.__main__ import main as runtime_main
 
-    raise typer.Exit(runtime_main([bot]))
+    exit_now(runtime_main([bot]))
 
 
 def register(app: typer.Typer) -> None:

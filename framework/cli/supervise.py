@@ -47,7 +47,7 @@ def _validated(cli: CliContext, bot_ids: list[str]) -> tuple[dict[str, BotConfig
     configs: dict[str, BotConfig] = {}
     invalid = 0
     for bot_id in bot_ids:
-        result = check_bot(BotPaths(cli.home, bot_id).config, environ, cli.home)
+        result = check_bot(BotPaths(cli.home, bot_id).config, environ, cli.home, check_model=False)
         for warning in result.warnings:
             err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
         if result.ok and result.config is not None:

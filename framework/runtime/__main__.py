@@ -62,5 +62,18 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.FAILURE
 
 
+def exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown, once everything is closed and flushed.
+
+    With the anthropic SDK loaded, tearing down the interpreter takes ~0.4 s (measured)
+    of a ~0.5 s stop; by the time ``main`` returns the gateway session, the database and
+    the log files are closed, so nothing is left for the teardown to do but free memory.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -53,7 +53,12 @@ class BotRuntime:
         from ..llm.anthropic_llm import AnthropicLLM
         from ..storage import MessageStore
 
+        from ..config.modelcatalog import deprecation_warning
+
         config, paths = self.config, self.paths
+        warning = deprecation_warning(config.api.model)
+        if warning:
+            _log.warning("api.model: %s", warning)
         token = (self.environ.get(config.discord.token_env_var) or "").strip()
         if not token:
             raise ConfigError(
