@@ -142,3 +142,14 @@ def test_validate_command_exit_codes(project: Path) -> None:
 def test_every_section_is_typed() -> None:
     sections = {"discord", "personality", "reactive", "agentic", "api", "rate_limiting", "images", "logging"}
     assert sections <= set(BotConfig.model_fields)
+
+
+def test_help_texts_describe_arguments_and_options() -> None:
+    runner = CliRunner()
+    for verb in ("spawn", "stop", "restart", "run", "status", "logs", "list", "validate", "sandbox"):
+        result = runner.invoke(app, [verb, "--help"], obj=CliContext(home=REPO))
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.output
+    spawn = runner.invoke(app, ["spawn", "--help"], obj=CliContext(home=REPO)).output
+    assert "bots/<id>.yaml" in spawn  # argument help survives the click version
+    assert "Act on every bot configured in bots/." in spawn

@@ -14,11 +14,11 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="bot_manager",
-    help="Run and manage Claude-powered Discord bots: one process per bots/<id>.yaml.",
+    help="Run and manage Claude-powered Discord bots: one process per `bots/<id>.yaml`.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold tokens
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",  # reflows docstring paragraphs to the terminal width
 )
 
 
@@ -27,7 +27,7 @@ def _root(
     ctx: typer.Context,
     home: common.HomeOption = None,
 ) -> None:
-    """Run and manage Claude-powered Discord bots: one process per bots/<id>.yaml.
+    """Run and manage Claude-powered Discord bots: one process per `bots/<id>.yaml`.
 
     The project folder (bots/, memories/, persistence/, logs/, run/) is BOT_HOME,
     or the current directory.

@@ -14,9 +14,9 @@ __all__ = ["register"]
 
 def run(
     ctx: typer.Context,
-    bot: Annotated[str, typer.Argument(help="Bot to run (the name of bots/<bot>.yaml).", show_default=False)],
+    bot: Annotated[str, typer.Argument(help="Bot to run (the name of `bots/<bot>.yaml`).", show_default=False)],
 ) -> None:
-    """Run one bot in the foreground, logging to the terminal and logs/<bot>.log.
+    """Run one bot in the foreground, logging to the terminal and `logs/<bot>.log`.
 
     For service managers (systemd, Docker, Kubernetes): no keeper, no restarts (leave them
     to the service manager). SIGTERM or Ctrl-C shut the bot down gracefully; the exit

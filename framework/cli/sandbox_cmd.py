@@ -83,7 +83,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def sandbox(
     ctx: typer.Context,
-    bot: Annotated[str, typer.Argument(help="Bot to try (the name of bots/<bot>.yaml).")] = "alpha",
+    bot: Annotated[str, typer.Argument(help="Bot to try (the name of `bots/<bot>.yaml`).")] = "alpha",
     say: Annotated[
         Optional[list[str]],
         typer.Option("--say", help="Post this line and wait for the bot's answer (repeatable); no prompt, exits after."),

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 BotArgument = Annotated[
-    Optional[str], typer.Argument(help="Bot id: the name of bots/<id>.yaml.", show_default=False)
+    Optional[str], typer.Argument(help="Bot id: the name of `bots/<id>.yaml`.", show_default=False)
 ]
 AllOption = Annotated[bool, typer.Option("--all", help="Act on every bot configured in bots/.")]
 
@@ -196,7 +196,7 @@ def status(
 
 def logs(
     ctx: typer.Context,
-    bot: Annotated[str, typer.Argument(help="Bot id: the name of bots/<id>.yaml.", show_default=False)],
+    bot: Annotated[str, typer.Argument(help="Bot id: the name of `bots/<id>.yaml`.", show_default=False)],
     follow_: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines as they are written, across log rotation (Ctrl-C to stop).")
     ] = False,
