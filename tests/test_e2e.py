@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from framework.fsutil import read_json
 from framework.llm.stub_server import AnthropicStub
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 
@@ -36,6 +38,18 @@ supervisor:
 """
 
 pytestmark = pytest.mark.slow
+
+
+def wait_for_state(home: Path, state: str, timeout: float) -> dict[str, object]:
+    """Wait for the keeper (another process) to write ``state``; its state file is the only signal."""
+    deadline = time.monotonic() + timeout
+    state_file = home / "run" / "alpha.state.json"
+    while time.monotonic() < deadline:
+        data = read_json(state_file)
+        if isinstance(data, dict) and data.get("state") == state:
+            return data
+        time.sleep(0.05)
+    raise AssertionError(f"alpha never reached {state!r}; last state file: {read_json(state_file)}")
 
 
 def gone(pid: int) -> bool:
@@ -189,3 +203,23 @@ def test_sandbox_command_answers_offline_through_the_standin(tmp_path: Path) -> 
     assert not (tmp_path / "persistence" / "alpha").exists()
     assert (tmp_path / "run" / "sandbox" / "persistence" / "alpha" / "messages.db").exists()
     assert not list((tmp_path / "run" / "sandbox" / "run").glob("*.pid"))
+
+
+def test_real_crash_loop_backs_off_then_goes_fatal(world: World) -> None:
+    """Discord unreachable: the real runtime crashes each time; the keeper retries with
+    backoff, then gives up with a readable reason."""
+    world.env["DISCORD_API_BASE"] = "http://127.0.0.1:9/api/v10"  # discard port: connection refused
+    world.env["DISCORD_GATEWAY_URL"] = "ws://127.0.0.1:9/gateway"
+    spawned = world.cli("spawn", "alpha")
+    assert spawned.returncode == 1  # spawn reports the first crash, with the log tail
+    assert "crashed while starting" in spawned.stderr + spawned.stdout
+    # the keeper keeps retrying in the background until it gives up
+    status = wait_for_state(world.home, "fatal", timeout=60)
+    assert status["restarts"] == 2  # startretries: 2 in FAST_SUPERVISOR
+    assert status["last_exit_code"] == 1
+    assert "ClientConnectorError" in str(status["last_error"])  # why it crashed, from the runtime
+    cli_status = world.status()
+    assert cli_status["state"] == "fatal" and cli_status["last_error"] == status["last_error"]
+    log = (world.home / "logs" / "alpha.log").read_text()
+    assert log.count("restarting in") == 2
+    assert "Traceback" in log  # the crash itself is in the log, not lost
