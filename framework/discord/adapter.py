@@ -71,6 +71,12 @@ def to_incoming(message: discord.Message, self_id: int | None) -> IncomingMessag
     )
 
 
+# Bots never join voice: without this, every start logs two warnings about missing
+# voice libraries that send people looking for a problem that isn't there.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
 class BotClient(discord.Client):
     """discord.py client that forwards messages, edits and deletes to the framework."""
 
