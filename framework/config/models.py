@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "BotConfig",
@@ -42,6 +42,16 @@ Usage = Literal["never", "rare", "moderate", "frequent"]
 Snowflake = Annotated[str, Field(pattern=r"^\d{1,20}$")]
 
 
+def _ints_as_strings(value: object) -> object:
+    # YAML reads an unquoted snowflake as an int; accept it, keep the string.
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+    return value
+
+
+SnowflakeList = Annotated[list[Snowflake], BeforeValidator(_ints_as_strings)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -49,16 +59,8 @@ class _Section(BaseModel):
 class DiscordConfig(_Section):
     token_env_var: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
     """Name of the environment variable holding this bot's Discord token."""
-    servers: list[Snowflake] = []
+    servers: SnowflakeList = []
     """Guild ids the bot works in; empty means every guild it is invited to."""
-
-    @field_validator("servers", mode="before")
-    @classmethod
-    def _ids_as_strings(cls, value: object) -> object:
-        # YAML reads an unquoted snowflake as an int; accept it, store the string.
-        if isinstance(value, list):
-            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-        return value
 
 
 class ResponseStyle(_Section):
@@ -116,14 +118,7 @@ class ProactiveConfig(_Section):
     engagement_threshold: Rate = 0.3
     learning_window_days: Annotated[float, Field(gt=0)] = 7
     quiet_hours: tuple[Annotated[int, Field(ge=0, le=24)], Annotated[int, Field(ge=0, le=24)]] = (0, 6)
-    allowed_channels: list[Snowflake] = []
-
-    @field_validator("allowed_channels", mode="before")
-    @classmethod
-    def _ids_as_strings(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-        return value
+    allowed_channels: SnowflakeList = []
 
     @model_validator(mode="after")
     def _idle_range(self) -> ProactiveConfig:

@@ -2,7 +2,8 @@
 
 Two uses: ``bot_manager sandbox`` without an ``ANTHROPIC_API_KEY`` points the bot's real
 SDK at it, and it answers with a line that says plainly it is a stand-in; tests queue
-scripted responses and inspect the requests the bot really sent over HTTP.
+scripted responses and inspect the requests the bot really sent over HTTP. Synchronous
+callers run it on the sandbox's loop thread: ``sandbox.run(stub.start())``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..aiothread import LoopThread
 
-__all__ = ["AnthropicStub", "AnthropicStubThread", "STANDIN_PREFIX"]
+__all__ = ["AnthropicStub", "STANDIN_PREFIX", "standin_text"]
 
 STANDIN_PREFIX = "[stand-in model, not Claude: set ANTHROPIC_API_KEY for real replies]"
 
@@ -99,28 +99,3 @@ class AnthropicStub:
 
 def _rough_tokens(body: dict[str, Any]) -> int:
     return max(1, len(json.dumps(body)) // 4)
-
-
-class AnthropicStubThread:
-    """An :class:`AnthropicStub` on its own loop thread, for synchronous callers."""
-
-    def __init__(self) -> None:
-        self.stub = AnthropicStub()
-        self._thread = LoopThread("anthropic-stub")
-
-    def start(self) -> str:
-        self._thread.run(self.stub.start())
-        return self.stub.base_url
-
-    def stop(self) -> None:
-        try:
-            self._thread.run(self.stub.stop())
-        finally:
-            self._thread.close()
-
-    def queue_text(self, text: str) -> None:
-        self._thread.loop.call_soon_threadsafe(self.stub.script.append, {"content": [{"type": "text", "text": text}]})
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        return list(self.stub.requests)
