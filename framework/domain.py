@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["IncomingMessage", "StoredMessage", "ChatTurn", "LLMRequest", "LLMReply", "Decision"]
+__all__ = ["IncomingMessage", "StoredMessage", "Decision"]
 
 
 @dataclass(frozen=True)
@@ -50,28 +50,6 @@ class StoredMessage:
     reference_id: str | None = None
     edited_at: datetime | None = None
     deleted: bool = False
-
-
-@dataclass(frozen=True)
-class ChatTurn:
-    role: str  # "user" | "assistant"
-    content: str
-
-
-@dataclass(frozen=True)
-class LLMRequest:
-    system: str
-    turns: tuple[ChatTurn, ...]
-    max_tokens: int = 1024
-
-
-@dataclass(frozen=True)
-class LLMReply:
-    text: str
-    model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    stop_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from .domain import Decision, IncomingMessage, LLMReply, LLMRequest, StoredMessage
+from .domain import Decision, IncomingMessage, StoredMessage
+from .llm.types import LLMReply, LLMRequest
 
 __all__ = ["ChatPort", "LLMPort", "MessageStorePort", "DecisionLog"]
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
-from framework.domain import Decision, IncomingMessage, LLMReply, LLMRequest, StoredMessage
+from framework.domain import Decision, IncomingMessage, StoredMessage
+from framework.llm.types import LLMReply, LLMRequest
 from framework.errors import LLMError
 
 

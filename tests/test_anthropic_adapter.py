@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from framework.domain import ChatTurn, LLMRequest
+from framework.llm.types import ChatTurn, LLMRequest
 from framework.errors import LLMError
 from framework.llm.anthropic_llm import AnthropicLLM
 from framework.llm.stub_server import STANDIN_PREFIX, AnthropicStub

@@ -154,6 +154,100 @@ class WebSearchConfig(_Section):
     max_per_request: Annotated[int, Field(ge=1)] = 3
 
 
+class ThinkingConfig(_Section):
+    enabled: bool = False
+    budget_tokens: Annotated[int, Field(ge=1024)] = 2048
+
+
+class CacheConfig(_Section):
+    enabled: bool = True
+    ttl: Literal["5m", "1h"] = "5m"
+
+
+class FallbackModel(_Section):
+    """One model of a fallback waterfall with its own sampling settings."""
+
+    model: Annotated[str, Field(min_length=1)]
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    extra_body: dict[str, object] = {}
+
+
+# Ana's Groq waterfall (seed 000), de-duplicated, with her per-model settings.
+ANA_GROQ_MODELS = (
+    FallbackModel(model="moonshotai/kimi-k2-instruct", max_tokens=80, temperature=0.88, top_p=0.92),
+    FallbackModel(model="llama-3.1-8b-instant", max_tokens=70, temperature=0.86, top_p=0.90),
+    FallbackModel(model="qwen/qwen3-32b", max_tokens=65, temperature=0.82, top_p=0.90),
+)
+
+
+class GroqFallbackConfig(_Section):
+    enabled: bool = True
+    models: list[FallbackModel] = list(ANA_GROQ_MODELS)
+
+    @field_validator("models")
+    @classmethod
+    def _dedupe(cls, models: list[FallbackModel]) -> list[FallbackModel]:
+        seen: set[str] = set()
+        unique = []
+        for m in models:  # Ana listed llama-3.1-8b-instant twice; call each model once
+            if m.model not in seen:
+                seen.add(m.model)
+                unique.append(m)
+        return unique
+
+
+class OpenAICompatibleProvider(_Section):
+    """Any OpenAI-compatible chat-completions API: Gemini, OpenRouter, a local server."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """Also the key prefix: keys come from <NAME>_API_KEY or <NAME>_API_KEY_1..N."""
+    base_url: Annotated[str, Field(pattern=r"^https?://")]
+    models: Annotated[list[FallbackModel], Field(min_length=1)]
+    key_required: bool = True
+    """False for a local server that takes no key."""
+
+
+class FallbackConfig(_Section):
+    groq: GroqFallbackConfig = GroqFallbackConfig()
+    openai_compatible: list[OpenAICompatibleProvider] = []
+    static_lines: list[str] = [
+        "brain's buffering, give me a minute",
+        "hold on, my thoughts are stuck in traffic",
+        "can't think straight right now, ask me again in a bit",
+    ]
+    """Said only where a reply is owed (a mention, a DM) and every provider failed."""
+
+
+class RouterConfig(_Section):
+    request_deadline_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """One request may take this long across every retry, key and provider."""
+    max_retry_after_seconds: Annotated[float, Field(ge=0)] = 10.0
+    """A rate limit asking for a longer wait fails over instead of waiting."""
+
+
+class Price(_Section):
+    """US dollars per million tokens."""
+
+    input: Annotated[float, Field(ge=0)]
+    output: Annotated[float, Field(ge=0)]
+    cache_read: Annotated[float, Field(ge=0)] | None = None
+    cache_write: Annotated[float, Field(ge=0)] | None = None
+    web_search_per_1k: Annotated[float, Field(ge=0)] = 0.0
+
+
+DEFAULT_PRICES = {
+    # Anthropic list prices for Sonnet-class models: cache writes 1.25x (5 min), reads 0.1x.
+    "claude-sonnet-4-6": Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75, web_search_per_1k=10.0),
+}
+
+
+class BudgetConfig(_Section):
+    daily_tokens: Annotated[int, Field(ge=0)] = 1_000_000
+    """Past this (UTC day), the bot answers only what it owes, on the cheapest chain."""
+
+
 class ApiConfig(_Section):
     model: Annotated[str, Field(min_length=1)] = DEFAULT_MODEL
     max_tokens: Annotated[int, Field(ge=1, le=128_000)] = 4096
@@ -161,6 +255,19 @@ class ApiConfig(_Section):
     context_editing: ContextEditingConfig = ContextEditingConfig()
     throttling: ThrottlingConfig = ThrottlingConfig()
     web_search: WebSearchConfig = WebSearchConfig()
+    thinking: ThinkingConfig = ThinkingConfig()
+    cache: CacheConfig = CacheConfig()
+    tool_loop_max_iterations: Annotated[int, Field(ge=1, le=50)] = 8
+    fallback: FallbackConfig = FallbackConfig()
+    router: RouterConfig = RouterConfig()
+    budget: BudgetConfig = BudgetConfig()
+    prices: dict[str, Price] = dict(DEFAULT_PRICES)
+
+
+class MemoryConfig(_Section):
+    enabled: bool = True
+    max_file_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
+    """A memory file may not grow past this; the model is told so."""
 
 
 class RateWindow(_Section):
@@ -226,6 +333,7 @@ class BotConfig(_Section):
     images: ImagesConfig = ImagesConfig()
     logging: LoggingConfig = LoggingConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
+    memory: MemoryConfig = MemoryConfig()
 
     @property
     def log_file(self) -> str:

@@ -11,7 +11,8 @@ import logging
 import re
 
 from ..clock import Clock
-from ..domain import ChatTurn, Decision, IncomingMessage, LLMRequest, StoredMessage
+from ..domain import Decision, IncomingMessage, StoredMessage
+from ..llm.types import ChatTurn, LLMRequest
 from ..errors import LLMError
 from ..ports import ChatPort, DecisionLog, LLMPort, MessageStorePort
 from .text import split_message

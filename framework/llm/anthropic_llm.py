@@ -11,7 +11,7 @@ from typing import Any
 
 import anthropic
 
-from ..domain import LLMReply, LLMRequest
+from .types import LLMReply, LLMRequest, Usage
 from ..errors import LLMError
 
 __all__ = ["AnthropicLLM"]
@@ -70,8 +70,7 @@ class AnthropicLLM:
         return LLMReply(
             text=text,
             model=response.model,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
+            usage=Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
             stop_reason=response.stop_reason,
         )
 
