@@ -68,7 +68,9 @@ class AnthropicStub:
 
     async def _messages(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.requests.append({"body": body, "authorization": request.headers.get("authorization")})
+        self.requests.append(
+            {"body": body, "authorization": request.headers.get("authorization"), "headers": dict(request.headers)}
+        )
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         if self.script:
@@ -81,9 +83,11 @@ class AnthropicStub:
                 )
             content = scripted["content"]
             stop_reason = scripted.get("stop_reason", "end_turn")
+            scripted_usage = scripted.get("usage")
         else:
             content = [{"type": "text", "text": standin_text(body)}]
             stop_reason = "end_turn"
+            scripted_usage = None
         reply = {
             "id": f"msg_stub_{next(self._ids)}",
             "type": "message",
@@ -94,6 +98,8 @@ class AnthropicStub:
             "stop_sequence": None,
             "usage": {"input_tokens": _rough_tokens(body), "output_tokens": 12},
         }
+        if scripted_usage is not None:
+            reply["usage"] = scripted_usage
         return web.Response(text=json.dumps(reply), content_type="application/json")
 
 
