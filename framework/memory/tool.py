@@ -1,0 +1,261 @@
+"""The client-side memory tool ``memory_20250818``: one bot's ``memories/<bot_id>/`` as ``/memories``.
+
+Claude calls it natively (``anthropic_param``); providers without the native tool (Groq,
+OpenAI-compatible) get the same commands as a function declaration (``function_schema``).
+Either way the provider's tool loop calls :meth:`MemoryTool.run` with the model's arguments
+and the conversation's scope; a refusal raises :class:`ToolError`, whose message goes back
+to the model as an error result.
+
+Layers: ``paths`` (what a path means and who may touch it), ``locks`` (no lost updates),
+``commands``/``fileops`` (the blocking file work, run in a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..llm.types import ConversationScope, ToolError
+from .commands import MemoryFiles
+from .fileops import Jail
+from .locks import PathLocks
+from .paths import Parts, check_read, check_write, parse_memory_path, scope_prefix, virtual_path
+
+__all__ = ["MemoryTool", "COMMANDS"]
+
+_log = logging.getLogger(__name__)
+
+COMMANDS = ("view", "create", "str_replace", "insert", "delete", "rename")
+
+_T = TypeVar("_T")
+
+_DESCRIPTION = (
+    "Persistent memory: a directory of UTF-8 text files under /memories that survives between "
+    "conversations. This conversation may only use its own folder (/memories/servers/<guild id>/ in a "
+    "server, /memories/dms/<user id>/ in a DM); view /memories to find it. Commands: "
+    "view (path, optional view_range [start, end], 1-based, end -1 = to the end; a directory lists 2 levels), "
+    "create (path, file_text; refuses an existing file), "
+    "str_replace (path, old_str, new_str; old_str must occur exactly once), "
+    "insert (path, insert_line, insert_text; 0 = at the top, the line count = at the end), "
+    "delete (path; a file or a whole directory), "
+    "rename (old_path, new_path; the destination must not exist)."
+)
+
+_SCHEMA: dict[str, Any] = {
+    "name": "memory",
+    "description": _DESCRIPTION,
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "command": {"type": "string", "enum": list(COMMANDS), "description": "The operation to perform."},
+            "path": {
+                "type": "string",
+                "description": "Path of the file or directory, starting with /memories (all commands but rename).",
+            },
+            "view_range": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "minItems": 2,
+                "maxItems": 2,
+                "description": "view only: [start, end] lines, 1-based and inclusive; end -1 means to the end.",
+            },
+            "file_text": {"type": "string", "description": "create only: the content of the new file."},
+            "old_str": {"type": "string", "description": "str_replace only: the exact text to replace (unique)."},
+            "new_str": {"type": "string", "description": "str_replace only: the replacement text."},
+            "insert_line": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "insert only: insert after this line; 0 inserts at the top.",
+            },
+            "insert_text": {"type": "string", "description": "insert only: the text to insert."},
+            "old_path": {"type": "string", "description": "rename only: the current path."},
+            "new_path": {"type": "string", "description": "rename only: the new path (must not exist)."},
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    },
+}
+
+
+async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
+    """Run blocking file work in a worker thread without blocking the event loop.
+
+    A thread cannot be interrupted: when the caller is cancelled we still wait for the work
+    to finish before re-raising, so the path locks the caller holds cover the whole write and
+    no other command can overlap it.
+    """
+    task = asyncio.create_task(asyncio.to_thread(func, *args), name=f"memory:{getattr(func, '__name__', 'io')}")
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                continue  # already cancelling; the one CancelledError below is enough
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller is gone, the outcome no longer matters
+        raise
+
+
+def _text_arg(args: dict[str, Any], key: str, command: str, default: str | None = None) -> str:
+    value = args.get(key, default)
+    if value is None:
+        raise ToolError(f"`{key}` is required for the {command} command.")
+    if not isinstance(value, str):
+        raise ToolError(f"`{key}` must be a string, got {type(value).__name__}.")
+    return value
+
+
+def _int_arg(args: dict[str, Any], key: str, command: str) -> int:
+    value = args.get(key)
+    if value is None:
+        raise ToolError(f"`{key}` is required for the {command} command.")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ToolError(f"`{key}` must be an integer, got {type(value).__name__}.")
+    return value
+
+
+def _view_range_arg(args: dict[str, Any]) -> tuple[int, int] | None:
+    value = args.get("view_range")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+    ):
+        raise ToolError(f"Invalid `view_range` parameter: {value!r}. It should be [start, end], two integers.")
+    return (value[0], value[1])
+
+
+class MemoryTool:
+    """The memory tool for one bot, rooted at ``memories/<bot_id>/`` (shown to the model as /memories).
+
+    ``MemoryTool(root, max_file_bytes=65536)``; ``max_file_bytes`` is ``MemoryConfig.max_file_bytes``.
+
+    Semantics (Anthropic's ``memory_20250818`` commands, with the SDK's output texts):
+
+    * ``view``: a directory lists up to 2 levels, hidden items skipped; a file is shown with
+      line numbers, ``view_range=[start, end]`` 1-based inclusive, ``end=-1`` to the end,
+      ranges outside the file are errors.
+    * ``create``: makes a new file and **refuses an existing one** ("File ... already exists"),
+      as Anthropic documents and the SDK's filesystem tool does (``O_EXCL``); the model edits
+      with str_replace/insert or deletes first.
+    * ``str_replace``: exactly one occurrence; none or several (with their lines) is an error.
+    * ``insert``: ``insert_line`` 0 = top, n_lines = append; outside ``[0, n_lines]`` is an error.
+    * ``delete``: a file or a whole directory. ``rename``: refuses an existing destination.
+
+    Confinement and privacy: see :mod:`framework.memory.paths` (each conversation may touch
+    only ``/memories/servers/<guild_id>/`` or ``/memories/dms/<user_id>/``; ``/memories`` and
+    that folder itself can never be deleted, renamed or overwritten) and
+    :mod:`framework.memory.fileops` (no symlink is followed below the root).
+
+    Writes are atomic (temp file + ``os.replace``), files 0600 and new folders 0700, content
+    must be UTF-8 text within ``max_file_bytes`` (checked on the resulting file).
+    """
+
+    name = "memory"
+
+    def __init__(self, root: Path, *, max_file_bytes: int = 65536) -> None:
+        if max_file_bytes < 1:
+            raise ValueError("max_file_bytes must be positive")
+        self.root = Path(root)
+        self.max_file_bytes = max_file_bytes
+        self._files = MemoryFiles(Jail(self.root), max_file_bytes=max_file_bytes)
+        self._locks = PathLocks()
+        self._handlers: dict[str, Callable[[dict[str, Any], Parts], Awaitable[str]]] = {
+            "view": self._view,
+            "create": self._create,
+            "str_replace": self._str_replace,
+            "insert": self._insert,
+            "delete": self._delete,
+            "rename": self._rename,
+        }
+
+    def anthropic_param(self) -> dict[str, Any]:
+        """The native tool definition for the Anthropic Messages API."""
+        return {"type": "memory_20250818", "name": "memory"}
+
+    def function_schema(self) -> dict[str, Any]:
+        """The same commands as an OpenAI-style function declaration (a fresh copy each call)."""
+        return copy.deepcopy(_SCHEMA)
+
+    async def run(self, args: dict[str, Any], scope: ConversationScope) -> str:
+        """Execute one command inside ``scope``; raise ToolError to refuse or report a failure."""
+        if not isinstance(args, dict):
+            raise ToolError("The memory tool expects an object of arguments with a `command`.")
+        command = args.get("command")
+        handler = self._handlers.get(command) if isinstance(command, str) else None
+        if handler is None:
+            raise ToolError(f"Unknown command {command!r}; expected one of: {', '.join(COMMANDS)}.")
+        prefix = scope_prefix(scope)
+        try:
+            return await handler(args, prefix)
+        except ToolError:
+            # Not the message: it may quote old_str, and file contents never go to the log.
+            _log.debug("memory %s refused in %s", command, virtual_path(prefix))
+            raise
+
+    def _parse(self, args: dict[str, Any], key: str, command: str) -> Parts:
+        try:
+            parts = parse_memory_path(args.get(key), key)
+        except ToolError:
+            raw = args.get(key)
+            _log.debug("memory %s: bad %s %r", command, key, raw[:100] if isinstance(raw, str) else raw)
+            raise
+        return parts
+
+    async def _view(self, args: dict[str, Any], prefix: Parts) -> str:
+        parts = self._parse(args, "path", "view")
+        view_range = _view_range_arg(args)
+        check_read(parts, prefix)
+        _log.debug("memory view %s", virtual_path(parts))
+        # No lock: writes replace files atomically, so a read sees the old or the new file.
+        return await _in_thread(self._files.view, parts, prefix, view_range)
+
+    async def _create(self, args: dict[str, Any], prefix: Parts) -> str:
+        parts = self._parse(args, "path", "create")
+        check_write(parts, prefix, "write to")
+        file_text = _text_arg(args, "file_text", "create")
+        _log.debug("memory create %s", virtual_path(parts))
+        async with self._locks.hold(parts):
+            return await _in_thread(self._files.create, parts, file_text)
+
+    async def _str_replace(self, args: dict[str, Any], prefix: Parts) -> str:
+        parts = self._parse(args, "path", "str_replace")
+        check_write(parts, prefix, "edit")
+        old_str = _text_arg(args, "old_str", "str_replace")
+        new_str = _text_arg(args, "new_str", "str_replace", default="")  # omitted = delete the text
+        _log.debug("memory str_replace %s", virtual_path(parts))
+        async with self._locks.hold(parts):
+            return await _in_thread(self._files.str_replace, parts, old_str, new_str)
+
+    async def _insert(self, args: dict[str, Any], prefix: Parts) -> str:
+        parts = self._parse(args, "path", "insert")
+        check_write(parts, prefix, "edit")
+        insert_line = _int_arg(args, "insert_line", "insert")
+        insert_text = _text_arg(args, "insert_text", "insert")
+        _log.debug("memory insert %s at line %d", virtual_path(parts), insert_line)
+        async with self._locks.hold(parts):
+            return await _in_thread(self._files.insert, parts, insert_line, insert_text)
+
+    async def _delete(self, args: dict[str, Any], prefix: Parts) -> str:
+        parts = self._parse(args, "path", "delete")
+        check_write(parts, prefix, "delete")
+        _log.debug("memory delete %s", virtual_path(parts))
+        async with self._locks.hold(parts):
+            return await _in_thread(self._files.delete, parts)
+
+    async def _rename(self, args: dict[str, Any], prefix: Parts) -> str:
+        old_parts = self._parse(args, "old_path", "rename")
+        new_parts = self._parse(args, "new_path", "rename")
+        check_write(old_parts, prefix, "rename")
+        check_write(new_parts, prefix, "rename onto")
+        _log.debug("memory rename %s -> %s", virtual_path(old_parts), virtual_path(new_parts))
+        async with self._locks.hold(old_parts, new_parts):
+            return await _in_thread(self._files.rename, old_parts, new_parts)
