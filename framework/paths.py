@@ -12,6 +12,7 @@ Layout (ARCHITECTURE.md)::
     run/<bot>.state.json            keeper's view: state, child pid, restarts, last exit
     run/<bot>.ready                 written by the runtime once connected to Discord
     run/<bot>.exit.json             written by the runtime when it exits on an error
+    run/<bot>.runtime.lock          held by the running bot process (one instance per bot)
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ class BotPaths:
     @property
     def ready_file(self) -> Path:
         return self.run_dir / f"{self.bot_id}.ready"
+
+    @property
+    def runtime_lock(self) -> Path:
+        return self.run_dir / f"{self.bot_id}.runtime.lock"
 
     @property
     def exit_file(self) -> Path:

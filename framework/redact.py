@@ -18,7 +18,7 @@ _SECRET_NAME = re.compile(r"(TOKEN|API_KEY(_\d+)?|SECRET|PASSWORD)$", re.IGNOREC
 _SHAPES = [
     re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),  # Anthropic keys
     re.compile(r"gsk_[A-Za-z0-9]{16,}"),  # Groq keys
-    re.compile(r"[MNO][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}"),  # Discord bot tokens
+    re.compile(r"[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]*"),  # Discord bot tokens, even cut short
     re.compile(r"(?i)(authorization:\s*(?:bot|bearer)\s+)[^\s'\"]+"),
 ]
 _MIN_SECRET_LEN = 6  # shorter values would redact ordinary words

@@ -9,6 +9,7 @@ and what was expected, in one line, e.g.::
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -16,13 +17,17 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import ConfigError
+from ..redact import Redactor
 from .models import BotConfig
 from .modelcatalog import deprecation_warning
 
 __all__ = ["load_bot_config", "check_bot", "CheckResult", "display_path"]
+
+_REDACT = Redactor()
 
 
 def display_path(path: Path, home: Path | None = None) -> str:
@@ -44,6 +49,13 @@ def _read_yaml(path: Path, shown: str) -> Any:
         raise ConfigError(f"{shown}: cannot read ({exc.strerror})") from None
     try:
         return YAML(typ="rt", pure=True).load(text)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        first = exc.context_mark.line + 1 if exc.context_mark is not None else "?"
+        key = re.search(r'found duplicate key "([^"]+)"', str(exc.problem))
+        name = key.group(1) if key else "a key"
+        raise ConfigError(f"{shown}{where}: duplicate key '{name}' (the mapping starting at line {first} has it already)") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
@@ -136,8 +148,14 @@ def _format_error(shown: str, data: Any, err: Mapping[str, Any]) -> str:
         return f"{where}: {dotted}: unknown key{hint}"
     if err["type"] == "missing":
         return f"{where}: {dotted}: required field is missing"
+    if loc == ("discord", "token_env_var"):
+        # Never echo this value: people paste the token itself here.
+        return (
+            f"{where}: {dotted}: expected the NAME of the environment variable that holds the token "
+            "(e.g. ALPHA_BOT_TOKEN), not the token itself; put the token in .env"
+        )
     value = err.get("input")
-    shown_value = repr(_plain(value))
+    shown_value = _REDACT(repr(_plain(value)))  # a secret pasted into any field stays hidden
     if len(shown_value) > 60:
         shown_value = shown_value[:57] + "..."
     if err["type"] == "value_error":
@@ -157,8 +175,11 @@ def load_bot_config(path: Path, home: Path | None = None) -> BotConfig:
     """Parse and validate one bot config; raise ``ConfigError`` naming every problem."""
     shown = display_path(path, home)
     data = _read_yaml(path, shown)
+    if data is None:
+        raise ConfigError(f"{shown}: the file is empty; copy bots/alpha.yaml as a starting point")
     if not isinstance(data, CommentedMap):
-        raise ConfigError(f"{shown}: expected a mapping of settings at the top level, got {type(data).__name__}")
+        kind = "a list" if isinstance(data, CommentedSeq) else f"a single value ({data!r:.40})"
+        raise ConfigError(f"{shown}: expected settings (key: value lines) at the top level, got {kind}")
     try:
         config = BotConfig.model_validate(_plain(data))
     except ValidationError as exc:

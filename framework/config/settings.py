@@ -13,7 +13,7 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "load_settings", "merged_environ"]
 
@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     log_level: str | None = None
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what load_settings passes in: it has already merged .env and the
+        # environment (dropping empty values), and tests pass their own environment.
+        return (init_settings,)
+
 
 def merged_environ(home: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``home/.env`` overlaid by the real environment (the environment wins)."""
@@ -41,6 +54,7 @@ def merged_environ(home: Path, environ: Mapping[str, str] | None = None) -> dict
 def load_settings(home: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from ``home/.env`` and the environment (environment wins)."""
     env = merged_environ(home, environ)
-    values = {k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields and v != ""}
+    # An empty variable (ANTHROPIC_API_KEY= copied from .env.example) means "not set".
+    values = {k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields and v.strip()}
     values.setdefault("bot_home", str(home))
-    return Settings.model_validate(values)
+    return Settings(**values)

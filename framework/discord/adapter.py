@@ -8,7 +8,6 @@ event never takes the bot down.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -123,15 +122,22 @@ class BotClient(discord.Client):
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         if not self._wanted(payload.guild_id):
             return
-        content = payload.data.get("content")
         edited = payload.data.get("edited_timestamp")
-        when = datetime.fromisoformat(edited) if edited else datetime.now(timezone.utc)
-        await self._on_edit(str(payload.message_id), content, when)
+        if not edited:  # an embed/link-preview update, not an edit by the author
+            return
+        await self._on_edit(str(payload.message_id), payload.data.get("content"), datetime.fromisoformat(edited))
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if not self._wanted(payload.guild_id):
             return
         await self._on_delete(str(payload.message_id), datetime.now(timezone.utc))
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        if not self._wanted(payload.guild_id):
+            return
+        now = datetime.now(timezone.utc)
+        for message_id in payload.message_ids:  # a moderator's purge
+            await self._on_delete(str(message_id), now)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         _log.exception("error in Discord event handler %s (the bot keeps running)", event_method)
@@ -163,9 +169,3 @@ class DiscordChat:
         sent = await self._channel(channel_id).send(content, reference=reference)
         return str(sent.id)
 
-
-async def cancel_tasks(tasks: set[asyncio.Task[Any]]) -> None:
-    """Cancel and await the given tasks (clean shutdown)."""
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import sys
@@ -27,6 +28,23 @@ def _report_exit(paths: BotPaths, code: int, error: str) -> None:
     )
 
 
+def _single_instance_lock(paths: BotPaths) -> int | None:
+    """Hold an exclusive lock for this bot for the life of the process, or None if taken.
+
+    Both `spawn` (through the keeper) and `run` come through here, so two copies of one
+    bot, which would answer everything twice, can never run at once. The kernel drops
+    the lock when the process dies, however it dies.
+    """
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(paths.runtime_lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not BOT_ID_PATTERN.match(args[0]):
@@ -46,9 +64,23 @@ def main(argv: list[str] | None = None) -> int:
         _report_exit(paths, exitcodes.CONFIG, message.splitlines()[0])
         return exitcodes.CONFIG
     redact = setup_logging(config, home, environ, supervised=environ.get("BOT_MANAGER_SUPERVISED") == "1")
+    lock = _single_instance_lock(paths)
+    if lock is None:
+        message = (
+            f"{bot_id} is already running in another process ({paths.runtime_lock} is held); "
+            f"stop it first (`bot_manager stop {bot_id}`, or Ctrl-C where `bot_manager run {bot_id}` runs)"
+        )
+        _log.error("%s", message)
+        _report_exit(paths, exitcodes.FAILURE, message)
+        return exitcodes.FAILURE
+    # The SDKs read these themselves when no base URL is passed: an empty one (copied
+    # from .env.example) would replace the real endpoint with ''.
+    for name in ("ANTHROPIC_BASE_URL", "GROQ_BASE_URL"):
+        if os.environ.get(name) == "":
+            del os.environ[name]
     _log.info("starting %s (pid %d, model %s)", bot_id, os.getpid(), config.api.model)
     try:
-        return asyncio.run(BotRuntime(config, paths, environ).run())
+        return asyncio.run(BotRuntime(config, paths, environ, redact=redact).run())
     except ConfigError as exc:
         message = redact(str(exc))
         _log.error("configuration error: %s", message)

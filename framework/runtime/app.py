@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..clock import Clock, SystemClock
 from ..config import BotConfig, load_settings
@@ -34,12 +34,21 @@ def _is_loopback(url: str | None) -> bool:
 class BotRuntime:
     """One bot: Discord client, message store, model, responder; started by :meth:`run`."""
 
-    def __init__(self, config: BotConfig, paths: BotPaths, environ: Mapping[str, str], clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: BotConfig,
+        paths: BotPaths,
+        environ: Mapping[str, str],
+        clock: Clock | None = None,
+        redact: Callable[[str], str] = str,
+    ) -> None:
         self.config = config
+        self.redact = redact
         self.paths = paths
         self.environ = environ
         self.clock = clock or SystemClock()
         self._stop = asyncio.Event()
+        self._closing = False  # set first thing on shutdown: no new work is accepted after it
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def request_stop(self) -> None:
@@ -78,26 +87,37 @@ class BotRuntime:
             temperature=config.api.temperature,
         )
         decisions = ConversationLog(
-            paths.home / "logs" / f"{config.bot_id}.conversation.jsonl",
+            paths.conversation_log,
             config.bot_id,
             config.logging.max_size_mb,
             config.logging.backup_count,
+            redact=self.redact,
         )
         configure_endpoints(settings.discord_api_base, settings.discord_gateway_url)
 
         async def on_incoming(message: IncomingMessage) -> None:
+            if self._closing:  # discord.py may still deliver events while it closes
+                return
             await store.add(message)
-            if message.is_self:
+            if message.is_self or self._closing:
                 return
             # The gateway handler returns at once; the reply is written in its own task.
             task = asyncio.create_task(responder.handle(message), name=f"{config.bot_id}:reply:{message.message_id}")
             self._tasks.add(task)
             task.add_done_callback(self._task_done)
 
+        async def on_edit(message_id: str, content: str | None, edited_at: datetime) -> None:
+            if not self._closing:
+                await store.mark_edited(message_id, content, edited_at)
+
+        async def on_delete(message_id: str, deleted_at: datetime) -> None:
+            if not self._closing:
+                await store.mark_deleted(message_id, deleted_at)
+
         client = BotClient(
             on_incoming=on_incoming,
-            on_edit=store.mark_edited,
-            on_delete=store.mark_deleted,
+            on_edit=on_edit,
+            on_delete=on_delete,
             on_connected=self._report_ready,
             servers=config.discord.servers,
             # On a loopback server the guild arrives in milliseconds; 0.05 s is the
@@ -141,19 +161,25 @@ class BotRuntime:
             _log.info("shutting down")
             return 0
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
+            # The signal handlers stay installed while shutting down, so a second Ctrl-C
+            # cannot interrupt the database checkpoint half-way.
             stop_task.cancel()
             await self._shutdown(client, client_task, store, llm, decisions)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
 
     async def _shutdown(self, client: Any, client_task: asyncio.Task[Any], store: Any, llm: Any, decisions: ConversationLog) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await client.close()  # closes the gateway session and the HTTP session
+        self._closing = True
+        await client.close()  # closes the gateway session and the HTTP session: no new events
         if not client_task.done():
             client_task.cancel()
         await asyncio.gather(client_task, return_exceptions=True)
+        while self._tasks:  # a reply may have been scheduled while the client closed
+            pending = list(self._tasks)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._tasks.difference_update(pending)
         await store.close()  # checkpoints the WAL into messages.db
         await llm.close()
         decisions.close()

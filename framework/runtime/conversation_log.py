@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Callable
 
 from ..domain import Decision, IncomingMessage
 from ..logfile import rotating_handler
@@ -17,8 +18,16 @@ _CONTENT_PREVIEW = 200
 class ConversationLog:
     """Implements ``DecisionLog``: records what the bot decided about each message and why."""
 
-    def __init__(self, path: Path, bot_id: str, max_size_mb: float, backup_count: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        bot_id: str,
+        max_size_mb: float,
+        backup_count: int,
+        redact: Callable[[str], str] = str,
+    ) -> None:
         self._bot_id = bot_id
+        self._redact = redact  # the file is committed: a pasted key must not land in git
         # A private logger gives us rotation and thread safety without a second mechanism.
         self._logger = logging.getLogger(f"framework.conversation.{bot_id}")
         self._logger.propagate = False
@@ -41,7 +50,7 @@ class ConversationLog:
             "reason": decision.reason,
             "reply_ids": list(decision.reply_ids),
         }
-        self._logger.info(json.dumps(entry, ensure_ascii=False))
+        self._logger.info(self._redact(json.dumps(entry, ensure_ascii=False)))
 
     def close(self) -> None:
         self._logger.removeHandler(self._handler)
