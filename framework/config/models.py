@@ -311,13 +311,22 @@ class SupervisorConfig(_Section):
     startsecs: Annotated[float, Field(ge=0)] = 15
     """A run that lasts this long counts as a good start and resets the backoff."""
     startretries: Annotated[int, Field(ge=0)] = 5
-    """Fast crashes in a row before the bot is marked ``fatal``."""
+    """Restarts after fast crashes in a row; the next fast crash marks the bot ``fatal``."""
     backoff_initial_seconds: Annotated[float, Field(ge=0)] = 1.0
     backoff_max_seconds: Annotated[float, Field(ge=0)] = 60.0
     stopwaitsecs: Annotated[float, Field(gt=0)] = 10.0
     """Grace period after SIGTERM before SIGKILL goes to the whole process group."""
     ready_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     """How long ``spawn`` waits for the bot to report it is connected."""
+
+    @model_validator(mode="after")
+    def _backoff_range(self) -> SupervisorConfig:
+        if self.backoff_initial_seconds > self.backoff_max_seconds:
+            raise ValueError(
+                f"backoff_initial_seconds ({self.backoff_initial_seconds}) must not exceed "
+                f"backoff_max_seconds ({self.backoff_max_seconds})"
+            )
+        return self
 
 
 class BotConfig(_Section):

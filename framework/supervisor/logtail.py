@@ -112,7 +112,11 @@ class Follower:
             return b""  # rotated away and not recreated yet; keep the old handle for now
         held = os.fstat(fh.fileno())
         if (st.st_ino, st.st_dev) != (held.st_ino, held.st_dev):
-            # Rotated: the old file is drained (read returned nothing); switch to the new one.
+            # Rotated. Lines may have reached the old file between our empty read and the
+            # stat: drain it once more before switching to the new one.
+            tail = fh.read(limit)
+            if tail:
+                return tail
             fh.close()
             self._fh = None
             self._offset = 0
