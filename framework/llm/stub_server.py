@@ -80,6 +80,7 @@ class AnthropicStub:
                     status=scripted["status"],
                     text=json.dumps({"type": "error", "error": scripted.get("error", {"type": "api_error", "message": "stub error"})}),
                     content_type="application/json",
+                    headers=scripted.get("headers"),  # optional, e.g. {"retry-after": "2"}
                 )
             content = scripted["content"]
             stop_reason = scripted.get("stop_reason", "end_turn")
