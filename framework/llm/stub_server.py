@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .prompt_cache_emulator import PromptCacheEmulator
+
 
 __all__ = ["AnthropicStub", "STANDIN_PREFIX", "standin_text"]
 
@@ -44,6 +46,7 @@ class AnthropicStub:
     script: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     delay_seconds: float = 0.0
+    cache: PromptCacheEmulator | None = None  # emulate the prompt cache in the usage it reports
     _runner: web.AppRunner | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     port: int = 0
@@ -99,6 +102,8 @@ class AnthropicStub:
             "stop_sequence": None,
             "usage": {"input_tokens": _rough_tokens(body), "output_tokens": 12},
         }
+        if self.cache is not None:
+            reply["usage"] = {**reply["usage"], **self.cache.usage(body)}
         if scripted_usage is not None:
             reply["usage"] = scripted_usage
         return web.Response(text=json.dumps(reply), content_type="application/json")
