@@ -7,7 +7,9 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -16,7 +18,11 @@ from typer.testing import CliRunner
 
 from framework.cli import app
 from framework.cli.common import CliContext
-from framework.supervisor.statusview import StatusRow, render_status
+from framework.config.models import DEFAULT_PRICES
+from framework.llm.types import Usage, UsageRecord
+from framework.paths import BotPaths
+from framework.storage.ledger import UsageLedger
+from framework.supervisor.statusview import StatusRow, collect_status, render_status
 
 TOKEN_VAR = "ALPHA_TOKEN"
 STATUS_FIELDS = {"name", "state", "pid", "uptime_s", "restarts", "cpu_percent", "rss_bytes", "last_exit_code", "last_error"}
@@ -108,6 +114,63 @@ def test_status_json_has_the_stable_fields(home: Path) -> None:
     assert 89 <= alpha["uptime_s"] < 120
     assert alpha["rss_bytes"] > 0 and alpha["cpu_percent"] >= 0
     assert rows["beta"]["state"] == "stopped" and rows["beta"]["pid"] is None
+
+
+def test_render_status_shows_usage_today() -> None:
+    rows = [
+        StatusRow("alpha", "running", pid=4321, tokens_today=1_234_567, cost_today_usd=3.2),
+        StatusRow("beta", "stopped", tokens_today=950, cost_today_usd=0.004),
+        StatusRow("gamma", "stopped", tokens_today=12_345, cost_today_usd=None),  # no priced call
+        StatusRow("delta", "stopped"),  # no ledger yet
+    ]
+    buf = io.StringIO()
+    Console(file=buf, width=160, color_system=None).print(render_status(rows))
+    lines = {line.split()[1]: line for line in buf.getvalue().splitlines() if line.startswith("│ ") and line.split()[1]}
+    assert "tokens" in buf.getvalue() and "cost" in buf.getvalue() and "today" in buf.getvalue()
+    assert "1.23M" in lines["alpha"] and "$3.20" in lines["alpha"]
+    assert "950" in lines["beta"] and "<$0.01" in lines["beta"]
+    assert "12.3k" in lines["gamma"]
+    cells = [cell.strip() for cell in lines["delta"].split("│")]
+    assert cells[8:10] == ["-", "-"]  # tokens today, cost today
+
+
+async def write_ledger(home: Path, bot_id: str, when: datetime, calls: list[tuple[str, Usage]]) -> None:
+    clock = SimpleNamespace(now=lambda: when)
+    ledger = await UsageLedger.open(BotPaths(home, bot_id).database, DEFAULT_PRICES, clock)
+    for model, usage in calls:
+        await ledger.record(UsageRecord(bot_id, "anthropic", model, "ANTHROPIC_API_KEY", "reply", usage, 0.5, True))
+    await ledger.close()
+
+
+async def test_collect_status_reads_the_day_of_now(home: Path) -> None:
+    noon = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    await write_ledger(home, "alpha", noon - timedelta(days=1), [("claude-sonnet-4-6", Usage(5, 5))])
+    await write_ledger(home, "alpha", noon, [("claude-sonnet-4-6", Usage(1_000_000, 0, cache_read_tokens=200_000))])
+    [row] = collect_status(home, ["alpha"], now=noon.timestamp())
+    assert (row.tokens_today, row.cost_today_usd) == (1_200_000, 3.06)  # $3 input + 200k reads at $0.30/M
+    [row] = collect_status(home, ["alpha"], now=(noon + timedelta(days=1)).timestamp())
+    assert (row.tokens_today, row.cost_today_usd) == (0, 0.0)
+
+
+async def test_status_shows_tokens_and_cost_today(home: Path) -> None:
+    write_bot(home, "beta")  # no database: nulls, and no file is created
+    write_bot(home, "gamma")  # only unpriced calls: tokens but no cost
+    day = datetime.now(timezone.utc)
+    await write_ledger(home, "alpha", day, [("claude-sonnet-4-6", Usage(1_000_000, 100_000)), ("mystery", Usage(10, 0))])
+    await write_ledger(home, "gamma", day, [("mystery", Usage(300, 0))])
+    result = invoke(home, "status", "--json")
+    table = invoke(home, "status")
+    if datetime.now(timezone.utc).date() != day.date():
+        pytest.skip("the UTC day changed during the test")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert STATUS_FIELDS | {"tokens_today", "cost_today_usd"} <= set(rows["alpha"])
+    assert (rows["alpha"]["tokens_today"], rows["alpha"]["cost_today_usd"]) == (1_100_010, 4.5)
+    assert (rows["beta"]["tokens_today"], rows["beta"]["cost_today_usd"]) == (None, None)
+    assert (rows["gamma"]["tokens_today"], rows["gamma"]["cost_today_usd"]) == (300, None)
+    assert not BotPaths(home, "beta").database.exists()
+    assert table.exit_code == 0, table.output
+    assert "1.10M" in table.stdout and "$4.50" in table.stdout
 
 
 def test_status_of_an_active_bot_without_keeper_is_crashed(home: Path) -> None:

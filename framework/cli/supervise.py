@@ -164,7 +164,10 @@ def status(
     ctx: typer.Context,
     bot: BotArgument = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list, one object per bot (name, state, pid, uptime_s, ...).")
+        bool, typer.Option(
+            "--json",
+            help="Print a JSON list, one object per bot (name, state, pid, uptime_s, ..., tokens_today, cost_today_usd).",
+        )
     ] = False,
     sample: Annotated[
         float,
@@ -176,11 +179,15 @@ def status(
         ),
     ] = 0.0,
 ) -> None:
-    """Show each bot's state, pid, uptime, restarts, CPU, memory and last error.
+    """Show each bot's state, pid, uptime, restarts, CPU, memory, usage today and last error.
 
     States: starting, running, backoff (waiting to restart after a crash), stopping,
     stopped, crashed (its keeper is gone without a clean stop), fatal (gave up; the last
     error says why). Without BOT, every configured bot is shown.
+
+    Tokens and cost today (UTC day) come from the bot's usage ledger in
+    persistence/<bot>/messages.db; the cost is estimated from the prices in its config
+    when each call was made, and "-" means no ledger yet (or no priced call).
     """
     cli: CliContext = ctx.obj
     bot_ids = cli.resolve_targets(bot, False) if bot else cli.bot_ids()

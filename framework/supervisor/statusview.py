@@ -4,12 +4,17 @@ Budget: 10 bots in under 300 ms of wall time. Nothing here imports the config mo
 and nothing waits by default: CPU is the average since each process started (from its
 cpu_times). ``status --sample S`` measures current CPU instead, over one shared window
 for every process (prime ``cpu_percent``, sleep once, read), never one interval per bot.
+
+Today's tokens and estimated cost come from each bot's usage ledger through
+:func:`~framework.storage.ledger.read_today_summary`: one read-only row lookup per bot
+(the ledger keeps per-day totals), which never waits on a bot that is writing.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -22,7 +27,15 @@ from .pidfile import PidStatus, check_pidfile
 from .process_ops import ProcessOps
 from .states import ACTIVE_STATES, BotState, read_state
 
-__all__ = ["StatusRow", "collect_status", "render_status", "format_uptime", "format_bytes"]
+__all__ = [
+    "StatusRow",
+    "collect_status",
+    "render_status",
+    "format_uptime",
+    "format_bytes",
+    "format_tokens",
+    "format_cost",
+]
 
 _STATE_STYLE = {
     "running": "green",
@@ -50,6 +63,9 @@ class StatusRow:
     last_error: str | None = None
     keeper_pid: int | None = None
     note: str | None = None  # e.g. why the bot counts as crashed
+    # From the usage ledger, for the current UTC day; None when the bot has no ledger yet.
+    tokens_today: int | None = None
+    cost_today_usd: float | None = None  # None also when no call today had a known price
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +121,8 @@ def collect_status(
     """
     ops = ops or ProcessOps()
     now = time.time() if now is None else now
-    rows = [_base_row(home, bot_id, ops, now) for bot_id in bot_ids]
+    today = datetime.fromtimestamp(now, timezone.utc)
+    rows = [_with_usage(_base_row(home, bot_id, ops, now), home, today) for bot_id in bot_ids]
     procs: dict[int, psutil.Process] = {}
     for row in rows:
         if row.pid is None:
@@ -120,6 +137,17 @@ def collect_status(
     if procs and cpu_sample > 0:
         sleep(cpu_sample)
     return [_with_metrics(row, procs.get(row.pid) if row.pid else None, cpu_sample > 0, now) for row in rows]
+
+
+def _with_usage(row: StatusRow, home: Path, today: datetime) -> StatusRow:
+    # Imported on use: every CLI verb imports this module, only status and list read ledgers.
+    from ..storage.ledger import read_today_summary
+
+    summary = read_today_summary(BotPaths(home, row.name).database, today)
+    if summary is None:
+        return row
+    cost = None if summary.cost_usd is None else round(summary.cost_usd, 6)
+    return replace(row, tokens_today=summary.tokens, cost_today_usd=cost)
 
 
 def _with_metrics(row: StatusRow, proc: psutil.Process | None, sampled: bool, now: float) -> StatusRow:
@@ -165,6 +193,25 @@ def format_bytes(n: int | None) -> str:
     return f"{size:.1f} GiB"
 
 
+def format_tokens(n: int | None) -> str:
+    """Compact token count: 950, 12.3k, 4.56M."""
+    if n is None:
+        return "-"
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.2f}M"
+
+
+def format_cost(usd: float | None) -> str:
+    if usd is None:
+        return "-"
+    if 0 < usd < 0.01:
+        return "<$0.01"  # spent something, but "$0.00" would read as nothing
+    return f"${usd:,.2f}"
+
+
 def _dash(value: object) -> str:
     return "-" if value is None else str(value)
 
@@ -179,6 +226,9 @@ def render_status(rows: Iterable[StatusRow]) -> Table:
     table.add_column("restarts", justify="right", no_wrap=True)
     table.add_column("cpu", justify="right", no_wrap=True)
     table.add_column("mem", justify="right", no_wrap=True)
+    # Two-line headers keep these columns as narrow as their values ("93.50M", "$12.34").
+    table.add_column("tokens\ntoday", justify="right", no_wrap=True)
+    table.add_column("cost\ntoday", justify="right", no_wrap=True)
     table.add_column("exit", justify="right", no_wrap=True)
     table.add_column("last error", overflow="fold")
     for row in rows:
@@ -193,6 +243,8 @@ def render_status(rows: Iterable[StatusRow]) -> Table:
             str(row.restarts),
             "-" if row.cpu_percent is None else f"{row.cpu_percent:.1f}%",
             format_bytes(row.rss_bytes),
+            format_tokens(row.tokens_today),
+            format_cost(row.cost_today_usd),
             _dash(row.last_exit_code),
             Text(error or "-"),
         )
