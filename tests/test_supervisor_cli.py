@@ -52,7 +52,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def invoke(home: Path, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    context = CliContext(home=home, environ={TOKEN_VAR: "token-value-123456"} if env is None else env)
+    context = CliContext(home=home, environ={TOKEN_VAR: "token-value-123456", "ANTHROPIC_API_KEY": "test-key-123456"} if env is None else env)
     return CliRunner().invoke(app, list(args), obj=context)
 
 
@@ -305,7 +305,7 @@ def test_list_shows_invalid_configs_without_crashing(home: Path) -> None:
 def test_cli_import_stays_light() -> None:
     code = (
         "import sys, framework.cli\n"
-        "heavy = [m for m in ('discord', 'anthropic', 'aiohttp', 'groq') if m in sys.modules]\n"
+        "heavy = [m for m in ('discord', 'anthropic', 'aiohttp', 'groq', 'aiosqlite', 'pydantic') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
