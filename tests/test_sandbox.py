@@ -22,7 +22,10 @@ from framework.sandbox import (
     GENERAL_CHANNEL_ID,
     GUILD_ID,
     HUMAN_USER_ID,
+    MODERATORS_ROLE_ID,
+    OTHER_GUILD_ID,
     RANDOM_CHANNEL_ID,
+    VIEW_CHANNEL,
     SandboxServer,
     SandboxThread,
 )
@@ -456,3 +459,135 @@ def test_main_serves_until_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+# -- guild structure: second guild, roles, overwrites, pins, threads ------------------
+
+
+async def test_second_guild_roles_and_owner(server: SandboxServer, start_bot: StartBot) -> None:
+    bot = await start_bot()
+    main, other = bot.client.get_guild(int(GUILD_ID)), bot.client.get_guild(int(OTHER_GUILD_ID))
+    assert main is not None and other is not None
+    assert other.name == "Elsewhere" and [c.name for c in other.text_channels] == ["lobby"]
+    assert {m.name for m in other.members} == {"dana", "alpha", "beta"}  # you are not in Elsewhere
+    assert main.owner_id == other.owner_id == int(DANA_USER_ID)
+    you, dana = main.get_member(int(HUMAN_USER_ID)), main.get_member(int(DANA_USER_ID))
+    assert you is not None and dana is not None
+    assert [r.name for r in you.roles] == ["@everyone", "Regulars"]
+    assert [r.name for r in dana.roles] == ["@everyone", "Moderators"]
+    moderators = main.get_role(int(MODERATORS_ROLE_ID))
+    assert moderators is not None and moderators.permissions.manage_messages and moderators.permissions.pin_messages
+    assert main.get_channel(int(GENERAL_CHANNEL_ID)).topic == "Talk to the bots here"  # type: ignore[union-attr]
+    assert [r.name for r in await main.fetch_roles()][0] == "@everyone"
+    erin = server.add_human("erin")
+    (joined,) = await bot.wait("member_join")
+    assert joined.id == int(erin) and joined.guild.id == main.id  # extra humans join the main guild only
+    assert other.get_member(int(erin)) is None
+
+
+def test_permission_arithmetic() -> None:
+    from framework.sandbox.models import Channel, Guild, Overwrite
+    from framework.sandbox.perms import ALL_PERMISSIONS, SEND_MESSAGES, channel_permissions
+
+    guild = Guild(id="1", name="g", owner_id="9", members={"2": "", "3": "", "9": ""}, member_roles={"3": ["r"]})
+    channel = Channel(id="5", type=0, guild_id="1", overwrites=[
+        Overwrite(id="1", type=0, deny=VIEW_CHANNEL),  # @everyone: hidden
+        Overwrite(id="r", type=0, allow=VIEW_CHANNEL),  # role r: shown
+        Overwrite(id="3", type=1, deny=SEND_MESSAGES),  # member 3: read-only
+    ])
+    assert channel_permissions(guild, channel, "2") == 0  # no VIEW_CHANNEL: nothing at all
+    three = channel_permissions(guild, channel, "3")
+    assert three & VIEW_CHANNEL and not three & SEND_MESSAGES
+    assert channel_permissions(guild, channel, "9") == ALL_PERMISSIONS  # the owner ignores overwrites
+    assert channel_permissions(guild, channel, "7") == 0  # not a member
+
+
+async def test_hidden_channel_is_hidden_from_the_bot(server: SandboxServer, start_bot: StartBot) -> None:
+    bot = await start_bot()
+    secret = server.add_channel("secret", topic="no bots")
+    (created,) = await bot.wait("guild_channel_create")
+    assert created.id == int(secret) and created.topic == "no bots"
+    server.set_channel_overwrite(secret, bot.user_id, deny=VIEW_CHANNEL)
+    _before, after = await bot.wait("guild_channel_update", lambda _b, a: a.id == int(secret))
+    assert isinstance(after, discord.TextChannel)
+    assert not after.permissions_for(after.guild.me).view_channel
+    assert after.permissions_for(after.guild.get_member(int(HUMAN_USER_ID))).view_channel  # type: ignore[arg-type]
+    await server.inject_message(secret, HUMAN_USER_ID, "bots never see this")
+    await server.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, "marker")
+    await bot.wait("message", is_message("marker"))
+    assert not any(m.content == "bots never see this" for (m,) in bot.seen("message"))
+    with pytest.raises(discord.Forbidden) as exc:
+        await after.fetch_message(int(server.messages(secret)[0]["id"]))
+    assert exc.value.code == 50001
+    # Humans are bound too: hide it from you and you cannot post there.
+    server.set_channel_overwrite(secret, HUMAN_USER_ID, deny=VIEW_CHANNEL)
+    with pytest.raises(PermissionError):
+        await server.inject_message(secret, HUMAN_USER_ID, "nope")
+    server.set_channel_overwrite(secret, HUMAN_USER_ID)  # no bits: the overwrite is removed
+    await server.inject_message(secret, HUMAN_USER_ID, "back again")
+
+
+async def test_pins_through_discord_py(server: SandboxServer, start_bot: StartBot) -> None:
+    bot = await start_bot()
+    channel = bot.client.get_channel(int(RANDOM_CHANNEL_ID))
+    assert isinstance(channel, discord.TextChannel)
+    sent = [await server.inject_message(RANDOM_CHANNEL_ID, DANA_USER_ID, f"p{i}") for i in range(55)]
+    for message in sent:
+        assert server.pin_message(RANDOM_CHANNEL_ID, message["id"])
+    assert not server.pin_message(RANDOM_CHANNEL_ID, sent[0]["id"])  # already pinned
+    pinned_channel, last_pin = await bot.wait("guild_channel_pins_update")
+    assert pinned_channel.id == channel.id and last_pin is not None
+    everything = [m async for m in channel.pins(limit=None)]  # two pages: `before` is the last pinned_at
+    assert [m.content for m in everything] == [f"p{i}" for i in reversed(range(55))]
+    assert everything[0].pinned and everything[0].pinned_at is not None
+    older = [m.content async for m in channel.pins(before=everything[2].pinned_at, limit=2)]
+    assert older == ["p51", "p50"]
+    assert server.pinned_ids(RANDOM_CHANNEL_ID)[:2] == [sent[54]["id"], sent[53]["id"]]
+
+    mine = await channel.send("pin me")
+    with pytest.raises(discord.Forbidden) as exc:  # @everyone may not pin
+        await mine.pin()
+    assert exc.value.code == 50013
+    server.set_member_roles(bot.user_id, [MODERATORS_ROLE_ID])
+    await bot.wait("member_update", lambda _b, after: after.id == int(bot.user_id))
+    await mine.pin()
+    await server.wait_for(lambda e: e["type"] == "pin" and e["message_id"] == str(mine.id))
+    assert (await channel.fetch_message(mine.id)).pinned
+    await mine.unpin()
+    assert str(mine.id) not in server.pinned_ids(RANDOM_CHANNEL_ID)
+    auth = {"Authorization": f"Bot {ALPHA}"}
+    async with aiohttp.ClientSession() as http:  # the older route other clients use
+        async with http.get(f"{server.api_base}/channels/{RANDOM_CHANNEL_ID}/pins", headers=auth) as resp:
+            legacy = await resp.json()
+    assert [m["content"] for m in legacy[:2]] == ["p54", "p53"] and legacy[0]["pinned"] is True
+    await server.delete_message(RANDOM_CHANNEL_ID, sent[54]["id"])
+    assert server.pinned_ids(RANDOM_CHANNEL_ID)[0] == sent[53]["id"]  # a deleted message is unpinned
+
+
+async def test_threads_through_discord_py(server: SandboxServer, start_bot: StartBot) -> None:
+    alpha = await start_bot()
+    thread_id = server.create_thread(GENERAL_CHANNEL_ID, "plans", HUMAN_USER_ID)
+    (created,) = await alpha.wait("thread_create")
+    assert isinstance(created, discord.Thread) and created.id == int(thread_id)
+    assert created.parent_id == int(GENERAL_CHANNEL_ID) and created.owner_id == int(HUMAN_USER_ID)
+    await server.inject_message(thread_id, DANA_USER_ID, "in the thread")
+    (message,) = await alpha.wait("message", is_message("in the thread"))
+    assert isinstance(message.channel, discord.Thread) and message.channel.id == int(thread_id)
+
+    private_id = server.create_thread(GENERAL_CHANNEL_ID, "mods", DANA_USER_ID, private=True)
+    guild = alpha.client.get_guild(int(GUILD_ID))
+    assert guild is not None
+    (plans,) = await guild.active_threads()  # a private thread is for its members and thread managers
+    assert plans.name == "plans" and plans.message_count == 1 and plans.created_at is not None
+    fetched = await alpha.client.fetch_channel(int(thread_id))
+    assert isinstance(fetched, discord.Thread) and fetched.type == discord.ChannelType.public_thread
+    assert (await fetched.fetch_member(int(HUMAN_USER_ID))).id == int(HUMAN_USER_ID)
+    with pytest.raises(discord.NotFound):
+        await fetched.fetch_member(int(DANA_USER_ID))
+
+    server.set_member_roles(alpha.user_id, [MODERATORS_ROLE_ID])  # Moderators manage threads
+    assert {t.name for t in await guild.active_threads()} == {"plans", "mods"}
+    beta = await start_bot(BETA)  # a bot connecting later finds the threads it may see in GUILD_CREATE
+    beta_guild = beta.client.get_guild(int(GUILD_ID))
+    assert beta_guild is not None and [t.id for t in beta_guild.threads] == [int(thread_id)]
+    assert beta_guild.get_thread(int(private_id)) is None

@@ -2,7 +2,9 @@
 
 Each event is a dict with a ``type`` (``message``, ``edit``, ``delete``, ``reaction``,
 ``reaction_remove``, ``typing``, ``identify``, ``resumed``, ``resume_rejected``,
-``disconnect``) and an ``index``, its position in :attr:`EventBus.events`.
+``disconnect``; for guild structure ``channel_create``, ``channel_update``,
+``role_create``, ``member_update``, ``thread_create``, ``pin``, ``unpin``) and an
+``index``, its position in :attr:`EventBus.events`.
 """
 
 from __future__ import annotations

@@ -218,7 +218,11 @@ class GatewayHub:
     def dispatch_channel(self, channel: Channel, t: str, build: Builder, guild_intent: int, dm_intent: int) -> None:
         """Dispatch an event in *channel*: guild rules for guild channels, recipients for DMs."""
         if channel.guild_id is not None:
-            self.dispatch_guild(channel.guild_id, t, build, guild_intent)
+            # Discord sends a channel's events only to those who can view the channel.
+            def visible(session: Session) -> dict[str, Any] | None:
+                return build(session) if self.state.can_access(session.user_id, channel) else None
+
+            self.dispatch_guild(channel.guild_id, t, visible, guild_intent)
             return
         for session in self.live_sessions():
             if session.user_id in channel.recipients and session.handles_guild(None) and session.has(dm_intent):

@@ -8,23 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .state import DM_CHANNEL, Attachment, Channel, Guild, Message, SandboxState, User
+from .models import DM_CHANNEL, PRIVATE_THREAD, Attachment, Channel, Guild, Message, Role, User
+from .perms import EVERYONE_PERMISSIONS
+from .state import SandboxState
 
-# @everyone may read, write, react, attach and embed everywhere: enough for any bot the
-# framework runs, and permission checks in discord.py (e.g. Member.guild_permissions) pass.
-EVERYONE_PERMISSIONS = (
-    (1 << 0)  # CREATE_INSTANT_INVITE
-    | (1 << 6)  # ADD_REACTIONS
-    | (1 << 10)  # VIEW_CHANNEL
-    | (1 << 11)  # SEND_MESSAGES
-    | (1 << 14)  # EMBED_LINKS
-    | (1 << 15)  # ATTACH_FILES
-    | (1 << 16)  # READ_MESSAGE_HISTORY
-    | (1 << 18)  # USE_EXTERNAL_EMOJIS
-    | (1 << 26)  # CHANGE_NICKNAME
-    | (1 << 35)  # CREATE_PUBLIC_THREADS
-    | (1 << 38)  # SEND_MESSAGES_IN_THREADS
-)
+# EVERYONE_PERMISSIONS moved to .perms; imported here for everyone_role and for old importers.
+
+#: A thread auto-archives after a day of inactivity (Discord's default), in minutes.
+AUTO_ARCHIVE_MINUTES = 1440
 
 
 def user_payload(user: User) -> dict[str, Any]:
@@ -46,7 +37,7 @@ def user_payload(user: User) -> dict[str, Any]:
 def member_payload(state: SandboxState, guild: Guild, user_id: str, *, with_user: bool = True) -> dict[str, Any]:
     """A guild member object; ``with_user=False`` gives the partial form messages carry."""
     data: dict[str, Any] = {
-        "roles": [],
+        "roles": list(guild.member_roles.get(user_id, [])),
         "joined_at": guild.members[user_id],
         "nick": None,
         "avatar": None,
@@ -73,6 +64,8 @@ def channel_payload(state: SandboxState, channel: Channel, viewer_id: str | None
             "flags": 0,
             "recipients": [user_payload(state.users[uid]) for uid in others],
         }
+    if channel.is_thread:
+        return thread_payload(channel, viewer_id)
     return {
         "id": channel.id,
         "type": channel.type,
@@ -84,23 +77,64 @@ def channel_payload(state: SandboxState, channel: Channel, viewer_id: str | None
         "last_message_id": channel.last_message_id,
         "rate_limit_per_user": 0,
         "parent_id": None,
-        "permission_overwrites": [],
+        "permission_overwrites": [
+            {"id": o.id, "type": o.type, "allow": str(o.allow), "deny": str(o.deny)} for o in channel.overwrites
+        ],
         "flags": 0,
     }
 
 
+def thread_payload(thread: Channel, viewer_id: str | None = None) -> dict[str, Any]:
+    """A thread channel (type 11 or 12) with its metadata; ``member`` when *viewer_id* joined it."""
+    data: dict[str, Any] = {
+        "id": thread.id,
+        "type": thread.type,
+        "guild_id": thread.guild_id,
+        "parent_id": thread.parent_id,
+        "owner_id": thread.owner_id,
+        "name": thread.name,
+        "last_message_id": thread.last_message_id,
+        "rate_limit_per_user": 0,
+        "message_count": thread.message_count,
+        "total_message_sent": thread.message_count,
+        "member_count": min(50, len(thread.thread_members)),  # Discord stops counting at 50
+        "flags": 0,
+        "thread_metadata": {
+            "archived": thread.archived,
+            "auto_archive_duration": AUTO_ARCHIVE_MINUTES,
+            "archive_timestamp": thread.created_at,
+            "locked": False,
+            "create_timestamp": thread.created_at,
+            **({"invitable": True} if thread.type == PRIVATE_THREAD else {}),
+        },
+    }
+    if viewer_id is not None and viewer_id in thread.thread_members:
+        data["member"] = thread_member_payload(thread, viewer_id)
+    return data
+
+
+def thread_member_payload(thread: Channel, user_id: str) -> dict[str, Any]:
+    """A thread member object (join time approximated by the thread's creation)."""
+    return {"id": thread.id, "user_id": user_id, "join_timestamp": thread.created_at, "flags": 0}
+
+
 def everyone_role(guild: Guild) -> dict[str, Any]:
     """The @everyone role, whose id is the guild id."""
+    return role_payload(Role(id=guild.id, name="@everyone", permissions=EVERYONE_PERMISSIONS, position=0))
+
+
+def role_payload(role: Role) -> dict[str, Any]:
+    """A role object."""
     return {
-        "id": guild.id,
-        "name": "@everyone",
-        "color": 0,
-        "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-        "hoist": False,
+        "id": role.id,
+        "name": role.name,
+        "color": role.color,
+        "colors": {"primary_color": role.color, "secondary_color": None, "tertiary_color": None},
+        "hoist": role.hoist,
         "icon": None,
         "unicode_emoji": None,
-        "position": 0,
-        "permissions": str(EVERYONE_PERMISSIONS),
+        "position": role.position,
+        "permissions": str(role.permissions),
         "managed": False,
         "mentionable": False,
         "flags": 0,
@@ -138,7 +172,7 @@ def guild_payload(state: SandboxState, guild: Guild, member_ids: list[str], view
         "premium_progress_bar_enabled": False,
         "preferred_locale": "en-US",
         "features": [],
-        "roles": [everyone_role(guild)],
+        "roles": [everyone_role(guild), *(role_payload(r) for r in guild.roles.values())],
         "emojis": [],
         "stickers": [],
         "joined_at": guild.members.get(viewer_id),
@@ -147,7 +181,7 @@ def guild_payload(state: SandboxState, guild: Guild, member_ids: list[str], view
         "member_count": len(guild.members),
         "members": [member_payload(state, guild, uid) for uid in member_ids],
         "channels": [channel_payload(state, state.channels[cid]) for cid in guild.channel_ids],
-        "threads": [],
+        "threads": [thread_payload(t, viewer_id) for t in state.active_threads(guild, viewer_id)],
         "presences": [],
         "voice_states": [],
         "stage_instances": [],
@@ -203,7 +237,7 @@ def message_payload(
         ],
         "embeds": [] if redact else list(message.embeds),
         "components": [],
-        "pinned": False,
+        "pinned": message.pinned,
         "flags": 0,
     }
     if message.reactions:

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import payloads
+from . import payloads, seed
 from .actions import Actions, emoji_from_key
 from .state import Channel, Guild, Message, SandboxState
 
@@ -124,7 +124,7 @@ class RestApi:
 
     async def get_application(self, request: web.Request) -> web.Response:
         me = self.state.users[self._me(request)]
-        owner = self.state.users[next(iter(self.state.guilds.values())).owner_id]
+        owner = self.state.users[seed.HUMAN_USER_ID]  # the person running the sandbox owns its bots
         return json_response({
             "id": me.id, "name": me.username, "description": "", "icon": None, "bot_public": False,
             "bot_require_code_grant": False, "owner": payloads.user_payload(owner), "verify_key": "0" * 64,

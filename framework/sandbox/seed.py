@@ -1,4 +1,9 @@
-"""The sandbox's seeded world: one guild, two text channels, two humans.
+"""The sandbox's seeded world: two guilds, their channels and roles, two humans.
+
+``Sandbox`` (:data:`GUILD_ID`) has #general and #random, the humans ``you`` and
+``dana`` and the roles Regulars (you) and Moderators (dana, who also owns it).
+``Elsewhere`` (:data:`OTHER_GUILD_ID`) has #lobby and only ``dana``: ``you`` is not in
+it, so "another server" can be tried. Every bot account joins both.
 
 Ids are fixed snowflake-looking strings so tests, logs and a bot's memory refer to the
 same people and channels across sandbox restarts. Bot accounts get ids derived from
@@ -9,6 +14,8 @@ from __future__ import annotations
 
 import time
 import zlib
+
+from .perms import MANAGE_MESSAGES, MANAGE_THREADS, PIN_MESSAGES
 
 #: Discord's epoch (2015-01-01T00:00:00Z) in milliseconds; snowflake = (ms - epoch) << 22 | ...
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -21,6 +28,15 @@ HUMAN_USER_ID = "1310000000000000010"
 HUMAN_USERNAME = "you"
 DANA_USER_ID = "1310000000000000011"
 DANA_USERNAME = "dana"
+MODERATORS_ROLE_ID = "1310000000000000020"
+REGULARS_ROLE_ID = "1310000000000000021"
+
+OTHER_GUILD_ID = "1320000000000000000"
+OTHER_GUILD_NAME = "Elsewhere"
+LOBBY_CHANNEL_ID = "1320000000000000001"
+
+#: dana owns both guilds; ``you`` is an ordinary member, so channel overwrites bind it.
+GUILD_OWNER_ID = DANA_USER_ID
 
 #: Joined-at stamp used for every seeded member.
 SEED_TIMESTAMP = "2024-12-01T00:00:00.000000+00:00"
@@ -36,6 +52,24 @@ SEED_HUMANS: tuple[tuple[str, str, str], ...] = (
     (HUMAN_USER_ID, HUMAN_USERNAME, "You"),
     (DANA_USER_ID, DANA_USERNAME, "Dana"),
 )
+
+#: Roles of the seeded guild besides @everyone: (id, name, permissions), lowest first.
+SEED_ROLES: tuple[tuple[str, str, int], ...] = (
+    (REGULARS_ROLE_ID, "Regulars", 0),
+    (MODERATORS_ROLE_ID, "Moderators", MANAGE_MESSAGES | PIN_MESSAGES | MANAGE_THREADS),
+)
+
+#: Role ids of the seeded guild's humans.
+SEED_MEMBER_ROLES: dict[str, tuple[str, ...]] = {
+    HUMAN_USER_ID: (REGULARS_ROLE_ID,),
+    DANA_USER_ID: (MODERATORS_ROLE_ID,),
+}
+
+#: The second guild's text channels: (id, name, topic).
+OTHER_CHANNELS: tuple[tuple[str, str, str], ...] = ((LOBBY_CHANNEL_ID, "lobby", "Another server entirely"),)
+
+#: Seeded humans in the second guild (``you`` is deliberately not one of them).
+OTHER_HUMANS: tuple[str, ...] = (DANA_USER_ID,)
 
 _BOT_ID_BASE = 1_310_000_000_001_000_000
 _USER_ID_BASE = 1_310_000_000_002_000_000

@@ -6,8 +6,10 @@ Point discord.py at it with two class attributes (reference doc, section 1)::
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(server.gateway_url)
 
 Everything bots do arrives over REST or the gateway; everything humans do is injected
-through the ``inject_*`` methods. Both end up as observer events (see :meth:`subscribe`
-and :meth:`wait_for`; :mod:`framework.sandbox.events` lists their types).
+through the ``inject_*`` methods, and guild structure (channels, permission overwrites,
+roles, threads, pins) is shaped with the :class:`~framework.sandbox.controls.StructureControls`
+methods. All of it ends up as observer events (see :meth:`subscribe` and
+:meth:`wait_for`; :mod:`framework.sandbox.events` lists their types).
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from typing import Any
 from aiohttp import web
 
 from .actions import Actions
+from .controls import StructureControls
 from .events import EventBus
 from .gateway import GatewayHub
+from .guild_actions import GuildActions
 from .rest import ApiError, RestApi, json_response
-from .state import Channel, Message, SandboxState
+from .rest_structure import StructureRest
+from .seed import GUILD_ID
+from .state import SandboxState
 
 _log = logging.getLogger(__name__)
 
@@ -32,7 +38,7 @@ API_PREFIX = "/api/v10"
 _API_PREFIX_RE = re.compile(r"^/api/v\d+")
 
 
-class SandboxServer(EventBus):
+class SandboxServer(EventBus, StructureControls):
     """A Discord REST + gateway stand-in on loopback, with a test-facing API.
 
     Attributes tests read: ``requests`` ((method, path, query) of every HTTP request,
@@ -48,7 +54,9 @@ class SandboxServer(EventBus):
         self.unknown_routes: list[tuple[str, str]] = []
         self.gateway = GatewayHub(self.state, self._emit)
         self.actions = Actions(self.state, self.gateway, self._emit, lambda: self.base_url)
+        self.guild_actions = GuildActions(self.state, self.gateway, self._emit)
         self.rest = RestApi(self.state, self.actions, lambda: self.gateway_url)
+        self.structure_rest = StructureRest(self.rest, self.guild_actions)
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port = 0
@@ -58,6 +66,8 @@ class SandboxServer(EventBus):
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on *host*:*port* (0 picks a free port; see :attr:`port`)."""
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024 * 1024)
+        # Structure routes first: /messages/pins must not be taken for a message id.
+        app.add_routes(self.structure_rest.routes(API_PREFIX))
         app.add_routes(self.rest.routes(API_PREFIX))
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment)
@@ -103,7 +113,7 @@ class SandboxServer(EventBus):
     # -- accounts -------------------------------------------------------------------
 
     def add_bot(self, token: str, username: str) -> str:
-        """Register a bot account joined to the seeded guild; returns its user id.
+        """Register a bot account joined to every seeded guild; returns its user id.
 
         Re-adding the same token and name returns the same id. Connected bots with the
         members intent get GUILD_MEMBER_ADD.
@@ -115,32 +125,14 @@ class SandboxServer(EventBus):
         return account.user.id
 
     def add_human(self, username: str, display_name: str | None = None) -> str:
-        """Add another human member to the guild; returns the user id."""
+        """Add another human member to the main guild; returns the user id."""
         before = set(self.state.users)
         user = self.state.add_human(username, display_name)
         if user.id not in before:
-            for guild_id in self.state.guilds:
-                self.actions.member_joined(guild_id, user.id)
+            self.actions.member_joined(GUILD_ID, user.id)
         return user.id
 
     # -- acting as a human ----------------------------------------------------------
-
-    def _channel(self, channel_id: str | int) -> Channel:
-        channel = self.state.channels.get(str(channel_id))
-        if channel is None:
-            raise LookupError(f"unknown channel {channel_id}")
-        return channel
-
-    def _message(self, channel_id: str | int, message_id: str | int) -> Message:
-        message = self.state.find_message(str(channel_id), str(message_id))
-        if message is None:
-            raise LookupError(f"unknown message {message_id} in channel {channel_id}")
-        return message
-
-    def _user(self, user_id: str | int) -> str:
-        if str(user_id) not in self.state.users:
-            raise LookupError(f"unknown user {user_id}")
-        return str(user_id)
 
     async def inject_message(
         self,

@@ -7,113 +7,42 @@ Ids are always strings here, the way Discord emits them.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import seed
+from .models import (
+    DM_CHANNEL,
+    MESSAGE_DEFAULT,
+    MESSAGE_REPLY,
+    PRIVATE_THREAD,
+    PUBLIC_THREAD,
+    TEXT_CHANNEL,
+    Attachment,
+    BotAccount,
+    Channel,
+    Guild,
+    Message,
+    Overwrite,
+    Reaction,
+    Role,
+    User,
+    utcnow_iso,
+)
+from .structure import GuildStructure
+
+# The data classes moved to .models; they stay importable from here.
+__all__ = [
+    "DM_CHANNEL", "MESSAGE_DEFAULT", "MESSAGE_REPLY", "PRIVATE_THREAD", "PUBLIC_THREAD", "TEXT_CHANNEL",
+    "Attachment", "BotAccount", "Channel", "Guild", "Message", "Overwrite", "Reaction", "Role", "User",
+    "MENTION_RE", "SandboxState", "utcnow_iso",
+]
 
 #: Mentions discord.py and the Discord client write into content: <@id> and legacy <@!id>.
 MENTION_RE = re.compile(r"<@!?(\d+)>")
 
-TEXT_CHANNEL = 0
-DM_CHANNEL = 1
 
-MESSAGE_DEFAULT = 0
-MESSAGE_REPLY = 19
-
-
-def utcnow_iso() -> str:
-    """Current time in the ISO 8601 form Discord uses in payloads."""
-    return dt.datetime.now(dt.timezone.utc).isoformat()
-
-
-@dataclass
-class User:
-    """A Discord user; ``bot`` marks bot accounts."""
-
-    id: str
-    username: str
-    global_name: str | None = None
-    bot: bool = False
-
-
-@dataclass
-class BotAccount:
-    """A bot token and the user it logs in as; ``intents`` is the last IDENTIFY's."""
-
-    token: str
-    user: User
-    intents: int | None = None
-
-
-@dataclass
-class Channel:
-    """A guild text channel (``guild_id`` set) or a DM channel (``recipients`` set)."""
-
-    id: str
-    type: int
-    name: str | None = None
-    guild_id: str | None = None
-    position: int = 0
-    topic: str | None = None
-    recipients: list[str] = field(default_factory=list)
-    last_message_id: str | None = None
-
-
-@dataclass
-class Guild:
-    """A guild; ``members`` maps user id to joined-at timestamp, in join order."""
-
-    id: str
-    name: str
-    owner_id: str
-    channel_ids: list[str] = field(default_factory=list)
-    members: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Attachment:
-    """A stored upload; ``data`` is served back at ``/attachments/{channel}/{id}/{filename}``."""
-
-    id: str
-    filename: str
-    content_type: str
-    data: bytes
-
-
-@dataclass
-class Reaction:
-    """One emoji on a message and the users who added it, in order."""
-
-    emoji: dict[str, Any]
-    users: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Message:
-    """A stored message."""
-
-    id: str
-    channel_id: str
-    guild_id: str | None
-    author_id: str
-    content: str
-    timestamp: str
-    type: int = MESSAGE_DEFAULT
-    edited_timestamp: str | None = None
-    embeds: list[dict[str, Any]] = field(default_factory=list)
-    attachments: list[Attachment] = field(default_factory=list)
-    mention_ids: list[str] = field(default_factory=list)
-    reference_id: str | None = None
-    reply_ping_id: str | None = None
-    reactions: dict[str, Reaction] = field(default_factory=dict)
-    nonce: str | int | None = None
-    tts: bool = False
-
-
-class SandboxState:
+class SandboxState(GuildStructure):
     """Everything the sandbox knows; one instance per :class:`SandboxServer`."""
 
     def __init__(self) -> None:
@@ -125,19 +54,6 @@ class SandboxState:
         # Per channel, oldest first; ids rise, so list order is id order.
         self.messages: dict[str, list[Message]] = {}
         self._seed()
-
-    def _seed(self) -> None:
-        guild = Guild(id=seed.GUILD_ID, name=seed.GUILD_NAME, owner_id=seed.HUMAN_USER_ID)
-        self.guilds[guild.id] = guild
-        for position, (cid, name, topic) in enumerate(seed.SEED_CHANNELS):
-            self.channels[cid] = Channel(
-                id=cid, type=TEXT_CHANNEL, name=name, guild_id=guild.id, position=position, topic=topic
-            )
-            self.messages[cid] = []
-            guild.channel_ids.append(cid)
-        for uid, username, display in seed.SEED_HUMANS:
-            self.users[uid] = User(id=uid, username=username, global_name=display)
-            guild.members[uid] = seed.SEED_TIMESTAMP
 
     # -- accounts ---------------------------------------------------------------------
 
@@ -158,15 +74,14 @@ class SandboxState:
         return account, True
 
     def add_human(self, username: str, global_name: str | None = None) -> User:
-        """Add a human member to every guild (ids are stable per username)."""
+        """Add a human member to the main guild (ids are stable per username)."""
         for user in self.users.values():
             if user.username == username and not user.bot:
                 return user
         uid = seed.human_user_id(username, set(self.users))
         user = User(id=uid, username=username, global_name=global_name or username)
         self.users[uid] = user
-        for guild in self.guilds.values():
-            guild.members[uid] = utcnow_iso()
+        self.guilds[seed.GUILD_ID].members[uid] = utcnow_iso()
         return user
 
     def user_by_name(self, name: str) -> User | None:
@@ -178,12 +93,6 @@ class SandboxState:
         return None
 
     # -- channels ---------------------------------------------------------------------
-
-    def can_access(self, user_id: str, channel: Channel) -> bool:
-        """Whether *user_id* sees *channel* (guild member, or DM recipient)."""
-        if channel.guild_id is not None:
-            return user_id in self.guilds[channel.guild_id].members
-        return user_id in channel.recipients
 
     def dm_channel(self, a: str, b: str) -> Channel:
         """The DM channel between users *a* and *b*, created on first use."""
@@ -239,6 +148,8 @@ class SandboxState:
         )
         self.messages[channel.id].append(message)
         channel.last_message_id = message.id
+        if channel.is_thread:
+            channel.message_count += 1
         return message
 
     def _mentions(self, content: str, reply_ping: str | None) -> list[str]:
@@ -258,8 +169,9 @@ class SandboxState:
         message.edited_timestamp = utcnow_iso()
 
     def delete_message(self, message: Message) -> None:
-        """Remove a message from its channel."""
+        """Remove a message from its channel (and its pins)."""
         self.messages[message.channel_id].remove(message)
+        self.unpin(message)
 
     def history(
         self,
