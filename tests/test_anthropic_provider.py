@@ -261,3 +261,28 @@ def test_model_capabilities() -> None:
     assert not supports_structured_output("claude-sonnet-4-20250514")
     assert supports_thinking("claude-sonnet-4-6") and supports_thinking("claude-3-7-sonnet-20250219")
     assert not supports_thinking("claude-3-5-haiku-20241022")
+
+
+async def test_request_basics_auth_and_temperature(stub: AnthropicStub) -> None:
+    stub.script += [text("a"), text("b")]
+    plain = provider(stub)
+    await plain.complete(request(max_tokens=300), model=SONNET, api_key="test-key-123", timeout=10)
+    await plain.close()
+    cool = provider(stub, ApiConfig(temperature=0.3))
+    await cool.complete(request(), model=SONNET, api_key="k", timeout=10)
+    await cool.close()
+    first, second = stub.requests
+    assert first["authorization"] == "Bearer test-key-123"
+    assert first["body"]["max_tokens"] == 300 and first["body"]["model"] == "claude-sonnet-4-6"
+    assert "temperature" not in first["body"]  # 1.0 is the API default: not sent
+    assert second["body"]["temperature"] == 0.3
+
+
+async def test_standin_says_what_it_is(stub: AnthropicStub) -> None:
+    from framework.llm.stub_server import STANDIN_PREFIX
+
+    p = provider(stub)
+    prompt = "Recent conversation...\n\nyou is talking to you: tell me a joke\nReply to them."
+    reply = await p.complete(request(prompt, use_tools=False), model=SONNET, api_key="k", timeout=10)
+    await p.close()
+    assert reply.text.startswith(STANDIN_PREFIX) and "tell me a joke" in reply.text

@@ -102,6 +102,16 @@ def test_snowflakes_written_as_numbers_are_kept_as_strings(project: Path) -> Non
     assert load_bot_config(path, project).discord.servers == ["123456789012345678"]
 
 
+def test_provider_keys_are_checked_by_name(project: Path) -> None:
+    path = project / "bots" / "alpha.yaml"
+    none = check_bot(path, {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "  "}, project)
+    assert any("no model provider has a key" in e for e in none.errors)
+    groq_only = check_bot(path, {"ALPHA_BOT_TOKEN": "t" * 30, "GROQ_API_KEY_2": "gsk_x"}, project)
+    assert groq_only.ok and "answers through Groq only" in groq_only.warnings[0]
+    pooled = check_bot(path, {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY_1": "sk-ant-1"}, project)
+    assert pooled.ok and pooled.warnings == []
+
+
 def test_missing_token_is_named_never_valued(project: Path) -> None:
     result = check_bot(project / "bots" / "alpha.yaml", {"OTHER": "secret-value-123"}, project)
     assert not result.ok
@@ -111,7 +121,7 @@ def test_missing_token_is_named_never_valued(project: Path) -> None:
 
 def test_deprecated_model_warns(project: Path) -> None:
     path = write_bot(project, extra='api:\n  model: "claude-sonnet-4-5-20250929"\n')
-    result = check_bot(path, {"ALPHA_BOT_TOKEN": "t" * 30}, project)
+    result = check_bot(path, {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "k" * 20}, project)
     assert result.ok
     assert result.warnings and "deprecated" in result.warnings[0] and "claude-sonnet-4-6" in result.warnings[0]
 
@@ -130,11 +140,12 @@ def test_settings_hold_secrets_as_secret_types(tmp_path: Path) -> None:
 
 def test_validate_command_exit_codes(project: Path) -> None:
     runner = CliRunner()
-    ok = runner.invoke(app, ["validate"], obj=CliContext(home=project, environ={"ALPHA_BOT_TOKEN": "t" * 30}))
+    env = {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "k" * 20}
+    ok = runner.invoke(app, ["validate"], obj=CliContext(home=project, environ=env))
     assert ok.exit_code == 0, ok.output
     assert "ok alpha" in ok.output
     write_bot(project, extra="rate_limiting:\n  ignore_threshold: 0\n")
-    bad = runner.invoke(app, ["validate", "alpha"], obj=CliContext(home=project, environ={"ALPHA_BOT_TOKEN": "t" * 30}))
+    bad = runner.invoke(app, ["validate", "alpha"], obj=CliContext(home=project, environ=env))
     assert bad.exit_code == 78
     assert "rate_limiting.ignore_threshold: got 0, expected a number >= 1" in bad.output
 

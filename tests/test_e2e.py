@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 TOKEN = "sandbox.alpha.e2e-token-0123456789"
 FAST_SUPERVISOR = """\
 supervisor:
-  startsecs: 5
+  startsecs: 60  # a crash before this counts as fast, however slow a loaded CI machine is
   startretries: 2
   backoff_initial_seconds: 0.1
   backoff_max_seconds: 0.2
@@ -129,8 +129,10 @@ def test_spawn_mention_reply_store_stop(world: World) -> None:
 
     request = world.stub.requests[0]
     assert request["authorization"] == "Bearer test-anthropic-key"
-    assert "You are a terse test bot." in request["body"]["system"]
-    assert "ping?" in request["body"]["messages"][-1]["content"]
+    assert request["body"]["system"][0]["text"].startswith("You are a terse test bot.")
+    assert "ping?" in request["body"]["messages"][-1]["content"][0]["text"]
+    assert [t["name"] for t in request["body"]["tools"]][:2] == ["get_active_threads", "get_channel_info"]
+    assert "memory" in [t["name"] for t in request["body"]["tools"]]
 
     stopped = world.cli("stop", "alpha")
     assert stopped.returncode == 0, stopped.stderr
@@ -141,6 +143,9 @@ def test_spawn_mention_reply_store_stop(world: World) -> None:
         rows = db.execute("SELECT message_id, author_id, is_bot, content FROM messages ORDER BY timestamp").fetchall()
     assert (asked["id"], HUMAN_USER_ID, 0, f"<@{world.bot_user_id}> ping?") in rows
     assert (reply["message_id"], world.bot_user_id, 1, "pong, from the stub") in rows  # its own message too
+    with sqlite3.connect(world.home / "persistence" / "alpha" / "messages.db") as db:
+        calls = db.execute("SELECT provider, model, key_alias, ok, input_tokens FROM llm_calls").fetchall()
+    assert calls == [("anthropic", "claude-sonnet-4-6", "ANTHROPIC_API_KEY", 1, calls[0][4])] and calls[0][4] > 0
 
     decisions = [json.loads(line) for line in (world.home / "logs" / "alpha.conversation.jsonl").read_text().splitlines()]
     assert {"message_id": asked["id"], "decision": "reply", "reason": "mentioned"}.items() <= decisions[-1].items()

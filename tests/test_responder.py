@@ -33,8 +33,8 @@ def stored(i: int, author: str, content: str) -> StoredMessage:
 def make(llm: ScriptedLLM, store: ListStore | None = None) -> tuple[MentionResponder, FakeChat, RecordingDecisions]:
     chat, decisions = FakeChat(), RecordingDecisions()
     responder = MentionResponder(
-        bot_name="Alpha", persona_prompt="You are dry and brief.", store=store or ListStore(), llm=llm,
-        chat=chat, decisions=decisions, clock=CLOCK,
+        bot_id="alpha", bot_name="Alpha", persona_prompt="You are dry and brief.", store=store or ListStore(), llm=llm,
+        chat=chat, decisions=decisions,
     )
     return responder, chat, decisions
 
@@ -55,6 +55,8 @@ async def test_mention_gets_one_reply_under_typing_with_context() -> None:
     assert "@Alpha what now?" in prompt  # mention resolved to a name
     assert "line 24" in prompt and "line 4" not in prompt  # only the last 20 messages
     assert decisions.records[-1][1].reply_ids == decision.reply_ids
+    assert request.owed and request.scope is not None
+    assert (request.scope.guild_id, request.scope.channel_id, request.scope.user_id) == ("g", "c", "u1")
 
 
 async def test_unaddressed_bot_and_own_messages_are_ignored() -> None:

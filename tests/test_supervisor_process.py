@@ -52,7 +52,7 @@ class Project:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.paths = BotPaths(home, "alpha")
-        self.environ = {**os.environ, TOKEN_VAR: TOKEN}
+        self.environ = {**os.environ, TOKEN_VAR: TOKEN, "ANTHROPIC_API_KEY": "test-key-123456"}
         (home / "bots").mkdir()
         self.paths.config.write_text(
             "bot_id: alpha\nname: Alpha\ndiscord: {token_env_var: ALPHA_TOKEN}\n"

@@ -208,6 +208,28 @@ class CheckResult:
         return not self.errors
 
 
+def _has_key(environ: Mapping[str, str], prefix: str) -> bool:
+    pattern = re.compile(rf"^{re.escape(prefix)}_API_KEY(_\d+)?$")
+    return any(pattern.match(name) and (value or "").strip() for name, value in environ.items())
+
+
+def _provider_key_problems(config: BotConfig, environ: Mapping[str, str], warnings: list[str], shown: str) -> list[str]:
+    """Errors when no model provider can be called; a warning when only fallbacks can."""
+    fallback = config.api.fallback
+    usable = []
+    if fallback.groq.enabled and _has_key(environ, "GROQ"):
+        usable.append("Groq")
+    for provider in fallback.openai_compatible:
+        if not provider.key_required or _has_key(environ, provider.name.upper()):
+            usable.append(provider.name)
+    if _has_key(environ, "ANTHROPIC"):
+        return []
+    if usable:
+        warnings.append(f"{shown}: ANTHROPIC_API_KEY is not set: the bot answers through {', '.join(usable)} only")
+        return []
+    return ["no model provider has a key: set ANTHROPIC_API_KEY (or GROQ_API_KEY for the fallback) in .env"]
+
+
 def check_bot(
     path: Path, environ: Mapping[str, str], home: Path | None = None, *, check_model: bool = True
 ) -> CheckResult:
@@ -232,6 +254,7 @@ def check_bot(
             f"{shown}: discord.token_env_var: environment variable {token_var} is not set; "
             f"add {token_var}=<bot token> to .env (see README, 'Real Discord setup')"
         )
+    result.errors.extend(f"{shown}: {e}" for e in _provider_key_problems(config, environ, result.warnings, shown))
     warning = deprecation_warning(config.api.model) if check_model else None
     if warning:
         result.warnings.append(f"{shown}: api.model: {warning}")

@@ -10,9 +10,8 @@ import asyncio
 import logging
 import re
 
-from ..clock import Clock
 from ..domain import Decision, IncomingMessage, StoredMessage
-from ..llm.types import ChatTurn, LLMRequest
+from ..llm.types import ChatTurn, ConversationScope, LLMRequest
 from ..errors import LLMError
 from ..ports import ChatPort, DecisionLog, LLMPort, MessageStorePort
 from .text import split_message
@@ -47,23 +46,23 @@ class MentionResponder:
     def __init__(
         self,
         *,
+        bot_id: str,
         bot_name: str,
         persona_prompt: str,
         store: MessageStorePort,
         llm: LLMPort,
         chat: ChatPort,
         decisions: DecisionLog,
-        clock: Clock,
         context_window: int = 20,
         max_tokens: int = 1024,
     ) -> None:
+        self._bot_id = bot_id
         self._bot_name = bot_name
         self._persona = persona_prompt.strip()
         self._store = store
         self._llm = llm
         self._chat = chat
         self._decisions = decisions
-        self._clock = clock
         self._context_window = context_window
         self._max_tokens = max_tokens
         self._names: dict[str, str] = {}
@@ -87,7 +86,13 @@ class MentionResponder:
             f"{message.author_name} is talking to you: {asked}\n"
             "Reply to them."
         )
-        return LLMRequest(system=self.system_prompt(), turns=(ChatTurn("user", prompt),), max_tokens=self._max_tokens)
+        return LLMRequest(
+            system=self.system_prompt(),
+            turns=(ChatTurn("user", prompt),),
+            scope=ConversationScope(self._bot_id, message.guild_id, message.channel_id, message.author_id),
+            max_tokens=self._max_tokens,
+            owed=True,  # a mention or a DM is owed an answer: a static line beats silence
+        )
 
     async def handle(self, message: IncomingMessage) -> Decision:
         """Decide about one stored message; reply when it is addressed to the bot."""

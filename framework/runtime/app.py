@@ -1,7 +1,8 @@
 """Composition root of one bot process: builds adapters and engines from the config, runs them.
 
 Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT), 78 for a configuration problem
-(bad config, missing or rejected token, privileged intents not enabled), 1 for a crash.
+(bad config, missing or rejected token, no model provider key, privileged intents not
+enabled), 1 for a crash.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..clock import Clock, SystemClock
-from ..config import BotConfig, load_settings
+from ..config import BotConfig, Settings, load_settings
 from ..domain import IncomingMessage
 from ..engines.responder import MentionResponder
 from ..errors import ConfigError
@@ -32,7 +35,7 @@ def _is_loopback(url: str | None) -> bool:
 
 
 class BotRuntime:
-    """One bot: Discord client, message store, model, responder; started by :meth:`run`."""
+    """One bot: Discord client, message store, model chain, responder; started by :meth:`run`."""
 
     def __init__(
         self,
@@ -54,101 +57,133 @@ class BotRuntime:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def _token(self) -> str:
+        var = self.config.discord.token_env_var
+        token = (self.environ.get(var) or "").strip()
+        if not token:
+            raise ConfigError(f"environment variable {var} (discord.token_env_var) is not set; add it to .env")
+        return token
+
     async def run(self) -> int:
-        # Imported here so `bot_manager status` and friends never pay for discord.py or the SDK.
-        import discord
-
-        from ..discord.adapter import BotClient, DiscordChat, configure_endpoints
-        from ..llm.anthropic_llm import AnthropicLLM
-        from ..storage import MessageStore
-
+        # Imported here so `bot_manager status` and friends never pay for discord.py or the SDKs.
         from ..config.modelcatalog import deprecation_warning
+        from ..discord.adapter import BotClient, DiscordChat, configure_endpoints
+        from ..storage import MessageStore
 
         config, paths = self.config, self.paths
         warning = deprecation_warning(config.api.model)
         if warning:
             _log.warning("api.model: %s", warning)
-        token = (self.environ.get(config.discord.token_env_var) or "").strip()
-        if not token:
-            raise ConfigError(
-                f"environment variable {config.discord.token_env_var} (discord.token_env_var) is not set; "
-                "add it to .env"
-            )
+        token = self._token()
         settings = load_settings(paths.home, self.environ)
-        if settings.anthropic_api_key is None:
-            raise ConfigError("ANTHROPIC_API_KEY is not set; add it to .env (or try `bot_manager sandbox` offline)")
-
         paths.ready_file.unlink(missing_ok=True)
-        store = await MessageStore.open(paths.database)
-        llm = AnthropicLLM(
-            api_key=settings.anthropic_api_key.get_secret_value(),
-            base_url=settings.anthropic_base_url,
-            model=config.api.model,
-            temperature=config.api.temperature,
-        )
-        decisions = ConversationLog(
-            paths.conversation_log,
-            config.bot_id,
-            config.logging.max_size_mb,
-            config.logging.backup_count,
-            redact=self.redact,
-        )
         configure_endpoints(settings.discord_api_base, settings.discord_gateway_url)
 
-        async def on_incoming(message: IncomingMessage) -> None:
-            if self._closing:  # discord.py may still deliver events while it closes
-                return
-            await store.add(message)
-            if message.is_self or self._closing:
-                return
-            # The gateway handler returns at once; the reply is written in its own task.
-            task = asyncio.create_task(responder.handle(message), name=f"{config.bot_id}:reply:{message.message_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
+        async with AsyncExitStack() as resources:
+            store = await MessageStore.open(paths.database)
+            resources.push_async_callback(store.close)  # last out: checkpoints the WAL into messages.db
+            decisions = ConversationLog(
+                paths.conversation_log,
+                config.bot_id,
+                config.logging.max_size_mb,
+                config.logging.backup_count,
+                redact=self.redact,
+            )
+            resources.callback(decisions.close)
 
-        async def on_edit(message_id: str, content: str | None, edited_at: datetime) -> None:
-            if not self._closing:
-                await store.mark_edited(message_id, content, edited_at)
+            async def on_incoming(message: IncomingMessage) -> None:
+                if self._closing:  # discord.py may still deliver events while it closes
+                    return
+                await store.add(message)
+                if message.is_self or self._closing:
+                    return
+                # The gateway handler returns at once; the reply is written in its own task.
+                task = asyncio.create_task(responder.handle(message), name=f"{config.bot_id}:reply:{message.message_id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._task_done)
 
-        async def on_delete(message_id: str, deleted_at: datetime) -> None:
-            if not self._closing:
-                await store.mark_deleted(message_id, deleted_at)
+            async def on_edit(message_id: str, content: str | None, edited_at: datetime) -> None:
+                if not self._closing:
+                    await store.mark_edited(message_id, content, edited_at)
 
-        client = BotClient(
-            on_incoming=on_incoming,
-            on_edit=on_edit,
-            on_delete=on_delete,
-            on_connected=self._report_ready,
-            servers=config.discord.servers,
-            # On a loopback server the guild arrives in milliseconds; 0.05 s is the
-            # documented safe minimum (0 can fire on_ready before GUILD_CREATE).
-            guild_ready_timeout=0.05 if _is_loopback(settings.discord_gateway_url) else 2.0,
+            async def on_delete(message_id: str, deleted_at: datetime) -> None:
+                if not self._closing:
+                    await store.mark_deleted(message_id, deleted_at)
+
+            client = BotClient(
+                on_incoming=on_incoming,
+                on_edit=on_edit,
+                on_delete=on_delete,
+                on_connected=self._report_ready,
+                servers=config.discord.servers,
+                # On a loopback server the guild arrives in milliseconds; 0.05 s is the
+                # documented safe minimum (0 can fire on_ready before GUILD_CREATE).
+                guild_ready_timeout=0.05 if _is_loopback(settings.discord_gateway_url) else 2.0,
+            )
+            llm = await self._build_brain(resources, client, settings)
+            responder = MentionResponder(
+                bot_id=config.bot_id,
+                bot_name=config.name,
+                persona_prompt=config.personality.base_prompt,
+                store=store,
+                llm=llm,
+                chat=DiscordChat(client),
+                decisions=decisions,
+                context_window=config.reactive.context_window,
+                max_tokens=config.api.max_tokens,
+            )
+            return await self._serve(client, token)
+
+    async def _build_brain(self, resources: AsyncExitStack, client: Any, settings: Settings) -> Any:
+        """The model chain: Claude with its tools, the fallbacks, the ledger and the budget."""
+        from ..discord.tools import DiscordQueryTools
+        from ..llm.anthropic_llm import AnthropicProvider
+        from ..llm.budget import BudgetedLLM, BudgetGuard
+        from ..llm.router import build_router
+        from ..llm.websearch import WebSearchBudget
+        from ..memory import MemoryTool
+        from ..storage.ledger import UsageLedger
+
+        config, api = self.config, self.config.api
+        tools: list[Any] = []
+        if config.memory.enabled:
+            tools.append(MemoryTool(self.paths.memories, max_file_bytes=config.memory.max_file_bytes))
+        tools.extend(DiscordQueryTools(client).tools())
+        ledger = await UsageLedger.open(self.paths.database, api.prices, clock=self.clock)
+        resources.push_async_callback(ledger.close)
+        web_search = WebSearchBudget(
+            self.clock, max_daily=api.web_search.max_daily, max_per_request=api.web_search.max_per_request
         )
-        responder = MentionResponder(
-            bot_name=config.name,
-            persona_prompt=config.personality.base_prompt,
-            store=store,
-            llm=llm,
-            chat=DiscordChat(client),
-            decisions=decisions,
-            clock=self.clock,
-            context_window=config.reactive.context_window,
-            max_tokens=config.api.max_tokens,
+        claude = AnthropicProvider(
+            api, tools=tools, base_url=settings.anthropic_base_url, clock=self.clock, web_search=web_search
         )
+        resources.push_async_callback(claude.close)
+        router = build_router(config, self.environ, anthropic_provider=claude, tools=tools, usage_sink=ledger)
+        if not router.describe():
+            raise ConfigError(
+                "no model provider has a key: set ANTHROPIC_API_KEY (or GROQ_API_KEY for the fallback) in .env, "
+                "or try `bot_manager sandbox` offline"
+            )
+        return BudgetedLLM(router, BudgetGuard(ledger, api.budget.daily_tokens, self.clock))
 
+    async def _serve(self, client: Any, token: str) -> int:
+        """Run the Discord client until a stop signal or a fatal client error."""
+        import discord
+
+        var = self.config.discord.token_env_var
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        client_task = asyncio.create_task(client.start(token), name=f"{config.bot_id}:discord")
-        stop_task = asyncio.create_task(self._stop.wait(), name=f"{config.bot_id}:stop")
+        client_task = asyncio.create_task(client.start(token), name=f"{self.config.bot_id}:discord")
+        stop_task = asyncio.create_task(self._stop.wait(), name=f"{self.config.bot_id}:stop")
         try:
             await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             if client_task.done() and not self._stop.is_set():
                 exc = client_task.exception()
                 if isinstance(exc, discord.LoginFailure):
                     raise ConfigError(
-                        f"Discord rejected the token in {config.discord.token_env_var}; "
-                        "copy a fresh one from the Developer Portal (Bot > Reset Token)"
+                        f"Discord rejected the token in {var}; copy a fresh one from the Developer Portal "
+                        "(Bot > Reset Token)"
                     ) from exc
                 if isinstance(exc, discord.PrivilegedIntentsRequired):
                     raise ConfigError(
@@ -164,13 +199,15 @@ class BotRuntime:
             # The signal handlers stay installed while shutting down, so a second Ctrl-C
             # cannot interrupt the database checkpoint half-way.
             stop_task.cancel()
-            await self._shutdown(client, client_task, store, llm, decisions)
+            await self._shutdown(client, client_task)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
 
-    async def _shutdown(self, client: Any, client_task: asyncio.Task[Any], store: Any, llm: Any, decisions: ConversationLog) -> None:
+    async def _shutdown(self, client: Any, client_task: asyncio.Task[Any]) -> None:
+        """Close Discord first (no new events), then finish or cancel replies in flight;
+        the exit stack then closes the model clients, the ledger and the store."""
         self._closing = True
-        await client.close()  # closes the gateway session and the HTTP session: no new events
+        await client.close()  # closes the gateway session and the HTTP session
         if not client_task.done():
             client_task.cancel()
         await asyncio.gather(client_task, return_exceptions=True)
@@ -180,9 +217,6 @@ class BotRuntime:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             self._tasks.difference_update(pending)
-        await store.close()  # checkpoints the WAL into messages.db
-        await llm.close()
-        decisions.close()
         self.paths.ready_file.unlink(missing_ok=True)
 
     def _report_ready(self) -> None:
