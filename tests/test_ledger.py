@@ -191,6 +191,18 @@ async def test_tokens_today_counts_only_the_utc_day(tmp_path: Path) -> None:
     await ledger.close()
 
 
+async def test_web_searches_today_let_the_daily_cap_survive_a_restart(tmp_path: Path) -> None:
+    clock = SetClock()
+    ledger = await UsageLedger.open(tmp_path / "messages.db", PRICES, clock)
+    midnight = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    for stamp, searches in [(midnight - timedelta(seconds=1), 5), (midnight, 2), (midnight + timedelta(hours=3), 1)]:
+        clock.at = stamp
+        await ledger.record(rec(usage=Usage(10, 1, web_searches=searches)))
+    assert await ledger.web_searches_today(midnight + timedelta(hours=5)) == 3
+    assert await ledger.web_searches_today(midnight - timedelta(hours=5)) == 5
+    await ledger.close()
+
+
 async def test_the_day_totals_match_the_rows(ledger: UsageLedger, clock: FakeClock) -> None:
     # llm_days is kept by a trigger; summing llm_calls must give the same answer.
     for i in range(30):

@@ -152,7 +152,10 @@ class BotRuntime:
         ledger = await UsageLedger.open(self.paths.database, api.prices, clock=self.clock)
         resources.push_async_callback(ledger.close)
         web_search = WebSearchBudget(
-            self.clock, max_daily=api.web_search.max_daily, max_per_request=api.web_search.max_per_request
+            self.clock,
+            max_daily=api.web_search.max_daily,
+            max_per_request=api.web_search.max_per_request,
+            used_today=await ledger.web_searches_today(self.clock.now()),
         )
         claude = AnthropicProvider(
             api, tools=tools, base_url=settings.anthropic_base_url, clock=self.clock, web_search=web_search

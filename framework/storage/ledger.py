@@ -297,6 +297,20 @@ class UsageLedger:
         """Every token (input, output, cache reads and writes) of the UTC day holding ``now``."""
         return (await self.today_summary(now)).tokens
 
+    async def web_searches_today(self, now: datetime) -> int:
+        """Server-side web searches of the UTC day holding ``now`` (the daily cap survives restarts)."""
+        day = _utc_day(now)
+        try:
+            rows = list(
+                await self._db.execute_fetchall(
+                    "SELECT COALESCE(SUM(web_searches), 0) FROM llm_calls WHERE time >= ? AND time < ?",
+                    (day, day + "~"),  # every timestamp of the day sorts between these
+                )
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the usage ledger {self.path}: {exc}") from exc
+        return int(rows[0][0]) if rows else 0
+
 
 def read_today_summary(db_path: Path, now: datetime) -> DaySummary | None:
     """Today's (UTC) usage from a bot's database, for ``status``; None when unavailable.
