@@ -97,6 +97,10 @@ class ReactiveConfig(_Section):
     check_interval_seconds: Annotated[float, Field(gt=0)] = 30
     context_window: Annotated[int, Field(ge=1, le=100)] = 20
     cooldowns: CooldownConfig = CooldownConfig()
+    ignore_bots: bool = True
+    """Ignore messages from other bots (the common baseline); False lets bots talk to it."""
+    max_consecutive_bot_turns: Annotated[int, Field(ge=1)] = 3
+    """Bot-loop guard: after this many bot messages in a row the bot waits for a human."""
 
 
 class FollowupConfig(_Section):
