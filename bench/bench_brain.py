@@ -35,7 +35,7 @@ import anthropic  # noqa: E402
 
 from framework.config.models import ApiConfig  # noqa: E402
 from framework.domain import StoredMessage  # noqa: E402
-from framework.engines.responder import format_transcript  # noqa: E402
+from framework.engines.context import format_transcript  # noqa: E402
 from framework.llm.anthropic_llm import AnthropicProvider  # noqa: E402
 from framework.llm.keypool import KeyPool  # noqa: E402
 from framework.llm.prompt_cache_emulator import PromptCacheEmulator  # noqa: E402

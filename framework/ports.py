@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 from .domain import Decision, IncomingMessage, StoredMessage
@@ -17,8 +19,11 @@ class ChatPort(Protocol):
     def typing(self, channel_id: str) -> AbstractAsyncContextManager[None]:
         """Show 'typing…' in the channel while the block runs."""
 
-    async def send(self, channel_id: str, content: str, reply_to: str | None = None) -> str:
-        """Send a message; return its id."""
+    async def send(self, channel_id: str, content: str, reply_to: str | None = None, ping: bool = False) -> str:
+        """Send a message (a threaded reply when ``reply_to``; ``ping`` notifies its author); return its id."""
+
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        """Add a reaction to a message."""
 
 
 class LLMPort(Protocol):
@@ -27,6 +32,12 @@ class LLMPort(Protocol):
 
 class MessageStorePort(Protocol):
     async def get_recent(self, channel_id: str, limit: int = 20) -> list[StoredMessage]: ...
+
+    async def get(self, message_id: str) -> StoredMessage | None: ...
+
+    async def reactions_for(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]: ...
+
+    async def count_after(self, channel_id: str, after: datetime, *, humans_only: bool = True) -> int: ...
 
 
 class DecisionLog(Protocol):

@@ -44,10 +44,13 @@ class FakeChat:
         yield
         self.events.append(("typing-stop", channel_id, None))
 
-    async def send(self, channel_id: str, content: str, reply_to: str | None = None) -> str:
+    async def send(self, channel_id: str, content: str, reply_to: str | None = None, ping: bool = False) -> str:
         self._next_id += 1
         self.events.append(("send", content, reply_to))
         return str(self._next_id)
+
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        self.events.append(("react", emoji, message_id))
 
 
 @dataclass

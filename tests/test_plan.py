@@ -65,6 +65,9 @@ def test_text_only_answers() -> None:
     silent = plan_from_text('{"weird": true}')
     assert silent.should_respond is False
     assert plan_from_text("   ").should_respond is False
+    # chat that merely starts with a bracket is text, not JSON
+    assert plan_from_text("[laughs] fair enough").messages == ["[laughs] fair enough"]
+    assert plan_from_text("[1, 2, 3]").should_respond is False
 
 
 def test_api_schema_is_strict() -> None:

@@ -85,7 +85,8 @@ class BotClient(discord.Client):
         on_incoming: MessageHandler,
         on_edit: Callable[[str, str | None, datetime], Awaitable[Any]],
         on_delete: Callable[[str, datetime], Awaitable[Any]],
-        on_connected: Callable[[], Any],
+        on_connected: Callable[[str], Any],
+        on_reaction: Callable[[str, str, str, str, bool], Awaitable[Any]] | None = None,
         servers: list[str] | None = None,
         guild_ready_timeout: float = 2.0,
     ) -> None:
@@ -99,6 +100,7 @@ class BotClient(discord.Client):
         self._on_edit = on_edit
         self._on_delete = on_delete
         self._on_connected = on_connected
+        self._on_reaction = on_reaction
         self._servers = set(servers or [])
         self._announced = False
 
@@ -109,7 +111,7 @@ class BotClient(discord.Client):
         _log.info("connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?", len(self.guilds))
         if not self._announced:  # on_ready fires again after a fresh IDENTIFY
             self._announced = True
-            self._on_connected()
+            self._on_connected(str(self.user.id) if self.user else "")
 
     async def on_resumed(self) -> None:
         _log.info("gateway session resumed")
@@ -131,6 +133,19 @@ class BotClient(discord.Client):
         if not self._wanted(payload.guild_id):
             return
         await self._on_delete(str(payload.message_id), datetime.now(timezone.utc))
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._reaction(payload, added=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._reaction(payload, added=False)
+
+    async def _reaction(self, payload: discord.RawReactionActionEvent, added: bool) -> None:
+        if self._on_reaction is None or not self._wanted(payload.guild_id):
+            return
+        await self._on_reaction(
+            str(payload.channel_id), str(payload.message_id), str(payload.user_id), str(payload.emoji), added
+        )
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         if not self._wanted(payload.guild_id):
@@ -160,12 +175,18 @@ class DiscordChat:
         async with self._channel(channel_id).typing():
             yield
 
-    async def send(self, channel_id: str, content: str, reply_to: str | None = None) -> str:
+    async def send(self, channel_id: str, content: str, reply_to: str | None = None, ping: bool = False) -> str:
         reference = None
         if reply_to is not None:
             reference = discord.MessageReference(
                 message_id=int(reply_to), channel_id=int(channel_id), fail_if_not_exists=False
             )
-        sent = await self._channel(channel_id).send(content, reference=reference)
+        # A threaded reply only pings its author when the engine asks (a person answering
+        # a mention may; an aside in a busy channel should not).
+        mentions = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=ping)
+        sent = await self._channel(channel_id).send(content, reference=reference, allowed_mentions=mentions)
         return str(sent.id)
+
+    async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
+        await self._channel(channel_id).get_partial_message(int(message_id)).add_reaction(emoji)
 

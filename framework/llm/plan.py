@@ -116,18 +116,30 @@ def _first_json_object(text: str) -> Any:
     return None
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _clean_message(text: str) -> str | None:
-    """A message fit for Discord, or None. JSON-looking text is never sent as is."""
+    """A message fit for Discord, or None. JSON is never sent as is: an object with a
+    message-like field is unwrapped, other JSON dropped; ordinary text that merely starts
+    with a bracket ("[laughs] fair") is kept."""
     text = text.strip()
     if not text:
         return None
     if _JSONISH.match(text):
-        inner = _first_json_object(text)
+        inner = _first_json_object(text) if text.startswith("{") or _is_json(text) else None
         if isinstance(inner, dict):
             for key in ("message", "text", "content"):
                 if isinstance(inner.get(key), str) and inner[key].strip():
                     return inner[key].strip()
-        return None
+            return None
+        if _is_json(text) or text.startswith("{"):
+            return None
     return text
 
 
@@ -179,7 +191,8 @@ def coerce_plan(raw: Any) -> ResponsePlan | None:
 
 def plan_from_text(text: str) -> ResponsePlan:
     """A plan for a provider that answered in loose text: JSON if it is a plan, else one message."""
-    plan = coerce_plan(text) if _JSONISH.match(text.strip()) or text.strip().startswith("```") else None
+    stripped = text.strip()
+    plan = coerce_plan(text) if stripped.startswith(("{", "```")) else None
     if plan is not None:
         return plan
     cleaned = _clean_message(text)

@@ -19,7 +19,6 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import BotConfig, Settings, load_settings
 from ..domain import IncomingMessage
-from ..engines.responder import MentionResponder
 from ..errors import ConfigError
 from ..fsutil import atomic_write_json
 from ..paths import BotPaths
@@ -35,7 +34,7 @@ def _is_loopback(url: str | None) -> bool:
 
 
 class BotRuntime:
-    """One bot: Discord client, message store, model chain, responder; started by :meth:`run`."""
+    """One bot: Discord client, message store, model chain, reactive engine; started by :meth:`run`."""
 
     def __init__(
         self,
@@ -53,6 +52,7 @@ class BotRuntime:
         self._stop = asyncio.Event()
         self._closing = False  # set first thing on shutdown: no new work is accepted after it
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._engine: Any = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -95,12 +95,24 @@ class BotRuntime:
                 if self._closing:  # discord.py may still deliver events while it closes
                     return
                 await store.add(message)
-                if message.is_self or self._closing:
+                if not self._closing:
+                    # Returns at once: replies are written by per-channel worker tasks.
+                    await engine.on_message(message)
+
+            async def on_reaction(channel_id: str, message_id: str, user_id: str, emoji: str, added: bool) -> None:
+                if self._closing:
                     return
-                # The gateway handler returns at once; the reply is written in its own task.
-                task = asyncio.create_task(responder.handle(message), name=f"{config.bot_id}:reply:{message.message_id}")
-                self._tasks.add(task)
-                task.add_done_callback(self._task_done)
+                if not added:
+                    await store.remove_reaction(message_id, user_id, emoji)
+                    return
+                await store.add_reaction(message_id, user_id, emoji, self.clock.now())
+                target = await store.get(message_id)
+                own = target is not None and target.author_id == engine.self_user_id
+                engine.observe_reaction(channel_id, message_id, user_id, emoji, on_own_message=own)
+
+            def on_connected(user_id: str) -> None:
+                engine.self_user_id = user_id
+                self._report_ready()
 
             async def on_edit(message_id: str, content: str | None, edited_at: datetime) -> None:
                 if not self._closing:
@@ -114,25 +126,80 @@ class BotRuntime:
                 on_incoming=on_incoming,
                 on_edit=on_edit,
                 on_delete=on_delete,
-                on_connected=self._report_ready,
+                on_connected=on_connected,
+                on_reaction=on_reaction,
                 servers=config.discord.servers,
                 # On a loopback server the guild arrives in milliseconds; 0.05 s is the
                 # documented safe minimum (0 can fire on_ready before GUILD_CREATE).
                 guild_ready_timeout=0.05 if _is_loopback(settings.discord_gateway_url) else 2.0,
             )
             llm = await self._build_brain(resources, client, settings)
-            responder = MentionResponder(
-                bot_id=config.bot_id,
-                bot_name=config.name,
-                persona_prompt=config.personality.base_prompt,
-                store=store,
-                llm=llm,
-                chat=DiscordChat(client),
-                decisions=decisions,
-                context_window=config.reactive.context_window,
-                max_tokens=config.api.max_tokens,
-            )
+            engine = self._build_engine(store, llm, DiscordChat(client), decisions)
+            self._engine = engine
             return await self._serve(client, token)
+
+    def _build_engine(self, store: Any, llm: Any, chat: Any, decisions: ConversationLog) -> Any:
+        """The reactive engine and its gates, from the config."""
+        import random
+
+        from ..engines.botloop import BotLoopGuard
+        from ..engines.context import ContextBuilder
+        from ..engines.cooldowns import ChannelCooldowns, UserCooldowns
+        from ..engines.engagement import EngagementTracker
+        from ..engines.executor import PlanExecutor
+        from ..engines.momentum import response_chance
+        from ..engines.ratelimit import RateLimiter
+        from ..engines.reactive import ReactiveEngine, ReactiveSettings
+
+        config, clock = self.config, self.clock
+        limiter = RateLimiter.from_config(config.rate_limiting, clock)
+        users = UserCooldowns.from_config(config.reactive.cooldowns, clock)
+        channels = ChannelCooldowns.from_config(config.reactive.cooldowns, clock)
+        engagement = EngagementTracker.from_config(config.rate_limiting, clock, limiter)
+        engagement_rates = config.personality.engagement
+        context = ContextBuilder(
+            bot_id=config.bot_id,
+            bot_name=config.name,
+            persona_prompt=config.personality.base_prompt,
+            store=store,
+            context_window=config.reactive.context_window,
+            max_tokens=config.api.max_tokens,
+        )
+        return ReactiveEngine(
+            context=context,
+            store=store,
+            llm=llm,
+            executor=PlanExecutor(
+                chat=chat, clock=clock, limiter=limiter, channel_cooldowns=channels, user_cooldowns=users,
+                engagement=engagement, on_shutdown=self.request_stop,
+            ),
+            decisions=decisions,
+            clock=clock,
+            rng=random.Random(),
+            limiter=limiter,
+            user_cooldowns=users,
+            channel_cooldowns=channels,
+            engagement=engagement,
+            botloop=BotLoopGuard.from_config(config.reactive),
+            settings=ReactiveSettings(
+                mention_response_rate=engagement_rates.mention_response_rate,
+                ignore_bots=config.reactive.ignore_bots,
+            ),
+            chance_for=lambda momentum: response_chance(momentum, engagement_rates),
+        )
+
+    async def _check_loop(self) -> None:
+        """The periodic check: every check_interval_seconds, one decision per pending channel."""
+        interval = self.config.reactive.check_interval_seconds
+        sweeps_every = max(1, int(3600 / interval))  # drop stale cooldown keys hourly
+        checks = 0
+        while True:
+            await self.clock.sleep(interval)
+            if self.config.reactive.enabled:
+                self._engine.check()
+            checks += 1
+            if checks % sweeps_every == 0:
+                self._engine.sweep()
 
     async def _build_brain(self, resources: AsyncExitStack, client: Any, settings: Settings) -> Any:
         """The model chain: Claude with its tools, the fallbacks, the ledger and the budget."""
@@ -179,6 +246,7 @@ class BotRuntime:
             loop.add_signal_handler(sig, self.request_stop)
         client_task = asyncio.create_task(client.start(token), name=f"{self.config.bot_id}:discord")
         stop_task = asyncio.create_task(self._stop.wait(), name=f"{self.config.bot_id}:stop")
+        self._tasks.add(asyncio.create_task(self._check_loop(), name=f"{self.config.bot_id}:check"))
         try:
             await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             if client_task.done() and not self._stop.is_set():
@@ -214,12 +282,11 @@ class BotRuntime:
         if not client_task.done():
             client_task.cancel()
         await asyncio.gather(client_task, return_exceptions=True)
-        while self._tasks:  # a reply may have been scheduled while the client closed
-            pending = list(self._tasks)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            self._tasks.difference_update(pending)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._engine.stop()  # replies in flight are cancelled; the store closes after
         self.paths.ready_file.unlink(missing_ok=True)
 
     def _report_ready(self) -> None:
@@ -229,7 +296,3 @@ class BotRuntime:
         )
         _log.info("%s is ready", self.config.bot_id)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("reply task %s failed", task.get_name(), exc_info=task.exception())

@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS idx_channel_timestamp ON messages(channel_id, timestamp DESC);
 CREATE INDEX IF NOT EXISTS idx_guild ON messages(guild_id);
+CREATE TABLE IF NOT EXISTS reactions (
+    message_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    emoji TEXT NOT NULL,
+    created_at DATETIME NOT NULL,
+    PRIMARY KEY (message_id, user_id, emoji)
+);
 """
 
 _COLUMNS = (
@@ -165,6 +172,46 @@ class MessageStore:
         )
         await self._db.commit()
         return cursor.rowcount > 0
+
+    async def add_reaction(self, message_id: str, user_id: str, emoji: str, at: datetime) -> None:
+        await self._db.execute(
+            "INSERT OR IGNORE INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)",
+            (message_id, user_id, emoji, _ts(at)),
+        )
+        await self._db.commit()
+
+    async def remove_reaction(self, message_id: str, user_id: str, emoji: str) -> None:
+        await self._db.execute(
+            "DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?", (message_id, user_id, emoji)
+        )
+        await self._db.commit()
+
+    async def reactions_for(self, message_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """``{message_id: {emoji: count}}`` for the given messages."""
+        ids = list(message_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self._db.execute_fetchall(
+            f"SELECT message_id, emoji, COUNT(*) FROM reactions WHERE message_id IN ({marks}) "
+            "GROUP BY message_id, emoji ORDER BY message_id, MIN(created_at)",
+            ids,
+        )
+        out: dict[str, dict[str, int]] = {}
+        for message_id, emoji, count in rows:
+            out.setdefault(message_id, {})[emoji] = int(count)
+        return out
+
+    async def count_after(self, channel_id: str, after: datetime, *, humans_only: bool = True) -> int:
+        """Messages posted in a channel after ``after`` (the stale-reply guard's measure)."""
+        bots = "AND is_bot = 0" if humans_only else ""
+        rows = list(
+            await self._db.execute_fetchall(
+                f"SELECT COUNT(*) FROM messages WHERE channel_id = ? AND timestamp > ? AND deleted_at IS NULL {bots}",
+                (channel_id, _ts(after)),
+            )
+        )
+        return int(rows[0][0])
 
     async def get(self, message_id: str) -> StoredMessage | None:
         rows = list(await self._db.execute_fetchall(f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?", (message_id,)))

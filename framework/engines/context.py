@@ -1,0 +1,138 @@
+"""ContextBuilder (seed 004 §4.4 and Phase 2): what the model sees for one decision.
+
+The persona prompt and the memory digest form the stable, cached prefix; the volatile
+part is one user turn holding the transcript: the last N messages of the channel with
+mentions shown as names, replies shown with who they answer, reactions and edits marked,
+the reply chain of the message being answered walked up to a depth cap (a deleted parent
+is shown as such), and the messages that are new since the last look marked with ``*``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..domain import IncomingMessage, StoredMessage
+from ..llm.types import ChatTurn, ConversationScope, LLMRequest
+from ..ports import MessageStorePort
+
+__all__ = ["ContextBuilder", "ContextRequest", "REPLY_CHAIN_DEPTH", "format_transcript"]
+
+REPLY_CHAIN_DEPTH = 5
+_MENTION = re.compile(r"<@!?(\d+)>")
+_QUOTE_LIMIT = 120
+
+
+def format_transcript(messages: Sequence[StoredMessage], names: dict[str, str]) -> str:
+    """A plain transcript, mentions as names (for callers without a store, e.g. benchmarks)."""
+    return "\n".join(
+        f"[{m.timestamp:%H:%M}] {m.author_name}: "
+        + _MENTION.sub(lambda x: "@" + names.get(x.group(1), "someone"), m.content)
+        for m in messages
+    )
+
+
+@dataclass
+class ContextRequest:
+    """What to build a request for: a channel, the messages to decide on, and who asks."""
+
+    channel_id: str
+    channel_label: str  # "#general" or "a direct message"
+    new_messages: Sequence[IncomingMessage]
+    asker: IncomingMessage  # the message answered (urgent) or the last new one (check)
+    urgent: bool
+    extra_instructions: str = ""
+
+
+@dataclass
+class ContextBuilder:
+    bot_id: str
+    bot_name: str
+    persona_prompt: str
+    store: MessageStorePort
+    context_window: int = 20
+    max_tokens: int = 1024
+    names: dict[str, str] = field(default_factory=dict)
+    memory_context: str = ""  # filled by the memory manager (issue 5)
+
+    def remember(self, message: IncomingMessage) -> None:
+        self.names[message.author_id] = message.author_name
+        for user_id, name in message.mention_names:
+            self.names[user_id] = name
+
+    def system_prompt(self) -> str:
+        # Stable across calls: nothing time- or message-dependent goes here (prompt cache).
+        return (
+            f"{self.persona_prompt.strip()}\n\n"
+            f"You are {self.bot_name}, a member of a Discord chat. Messages marked * are new. "
+            "Write only what you would send: no name prefix, no quotes, no stage directions."
+        )
+
+    def _resolve(self, text: str) -> str:
+        return _MENTION.sub(lambda m: "@" + self.names.get(m.group(1), "someone"), text)
+
+    def _line(self, m: StoredMessage, new_ids: set[str], reactions: dict[str, int], by_id: dict[str, StoredMessage]) -> str:
+        mark = "*" if m.message_id in new_ids else " "
+        text = self._resolve(m.content) or ("[attachment]" if m.has_attachments else "[no text]")
+        parts = [f"{mark}[{m.timestamp:%H:%M}] {m.author_name}"]
+        if m.reference_id:
+            parent = by_id.get(m.reference_id)
+            parts.append(f" (replying to {parent.author_name})" if parent else " (replying to an earlier message)")
+        line = "".join(parts) + f": {text}"
+        if m.edited_at is not None:
+            line += " (edited)"
+        if reactions:
+            line += "  [" + " ".join(f"{emoji}x{n}" if n > 1 else emoji for emoji, n in reactions.items()) + "]"
+        return line
+
+    async def reply_chain(self, message_id: str | None, depth: int = REPLY_CHAIN_DEPTH) -> list[str]:
+        """The parents of a reply, oldest first; a deleted or unknown parent ends the walk."""
+        chain: list[str] = []
+        seen: set[str] = set()
+        while message_id and len(chain) < depth and message_id not in seen:
+            seen.add(message_id)
+            parent = await self.store.get(message_id)
+            if parent is None or parent.deleted:
+                chain.append("[a deleted or older message]")
+                break
+            chain.append(f"{parent.author_name}: {self._resolve(parent.content)[:_QUOTE_LIMIT]}")
+            message_id = parent.reference_id
+        return list(reversed(chain))
+
+    async def build(self, ask: ContextRequest) -> LLMRequest:
+        for message in ask.new_messages:
+            self.remember(message)
+        recent = await self.store.get_recent(ask.channel_id, self.context_window)
+        for m in recent:
+            self.names.setdefault(m.author_id, m.author_name)
+        reactions = await self.store.reactions_for(m.message_id for m in recent)
+        by_id = {m.message_id: m for m in recent}
+        new_ids = {m.message_id for m in ask.new_messages}
+        transcript = "\n".join(self._line(m, new_ids, reactions.get(m.message_id, {}), by_id) for m in recent)
+        sections = [f"Recent conversation in {ask.channel_label}:\n{transcript}"]
+        chain = await self.reply_chain(ask.asker.reference_id)
+        if chain:
+            sections.append("The message being answered replies to this thread:\n" + "\n".join(chain))
+        if ask.urgent:
+            sections.append(
+                f"{ask.asker.author_name} is talking to you: {self._resolve(ask.asker.content)}\nReply to them."
+            )
+        else:
+            sections.append(
+                "Decide like a person in this chat whether to say something about the new messages. "
+                "Silence is often right; don't answer what is not for you."
+            )
+        if ask.extra_instructions:
+            sections.append(ask.extra_instructions)
+        scope = ConversationScope(self.bot_id, ask.asker.guild_id, ask.channel_id, ask.asker.author_id)
+        return LLMRequest(
+            system=self.system_prompt(),
+            memory_context=self.memory_context,
+            turns=(ChatTurn("user", "\n\n".join(sections)),),
+            scope=scope,
+            max_tokens=self.max_tokens,
+            owed=ask.urgent,
+            want_plan=not ask.urgent,
+            purpose="reply" if ask.urgent else "check",
+        )

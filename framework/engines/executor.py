@@ -1,0 +1,88 @@
+"""Runs a plan of actions on the chat with the injected clock, inside the rate limits.
+
+Before every counted message the rate limiter is asked; after it, the response is
+recorded and engagement tracking starts; after the plan, the channel and user cooldowns
+are set by how many messages went out (seed 004 Appendix A and D).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..clock import Clock
+from ..ports import ChatPort
+from .actions import Action, React, Send, Shutdown, Typing, Wait
+from .cooldowns import ChannelCooldowns, UserCooldowns
+from .engagement import EngagementTracker
+from .ratelimit import RateLimiter
+
+__all__ = ["PlanExecutor", "Outcome"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    sent_ids: list[str]
+    blocked: str | None = None  # the limiter's reason, when it stopped the plan
+    shutdown: bool = False
+
+
+class PlanExecutor:
+    def __init__(
+        self,
+        *,
+        chat: ChatPort,
+        clock: Clock,
+        limiter: RateLimiter,
+        channel_cooldowns: ChannelCooldowns,
+        user_cooldowns: UserCooldowns,
+        engagement: EngagementTracker,
+        on_shutdown: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._chat = chat
+        self._clock = clock
+        self._limiter = limiter
+        self._channel_cooldowns = channel_cooldowns
+        self._user_cooldowns = user_cooldowns
+        self._engagement = engagement
+        self._on_shutdown = on_shutdown
+
+    async def run(
+        self, actions: Sequence[Action], *, channel_id: str, reply_to: str | None, user_id: str | None
+    ) -> Outcome:
+        outcome = Outcome(sent_ids=[])
+        for action in actions:
+            if isinstance(action, Wait):
+                await self._clock.sleep(action.seconds)
+            elif isinstance(action, Typing):
+                async with self._chat.typing(channel_id):
+                    await self._clock.sleep(action.seconds)
+            elif isinstance(action, React):
+                if reply_to is not None:
+                    await self._chat.react(channel_id, reply_to, action.emoji)
+            elif isinstance(action, Send):
+                if action.counts:
+                    allowed, reason = self._limiter.can_respond(channel_id)
+                    if not allowed:
+                        _log.info("rate limiter stopped a reply in %s: %s", channel_id, reason)
+                        outcome.blocked = reason
+                        break
+                message_id = await self._chat.send(
+                    channel_id, action.text, reply_to=reply_to if action.reply_to_incoming else None, ping=action.ping
+                )
+                if action.counts:
+                    outcome.sent_ids.append(message_id)
+                    self._limiter.record_response(channel_id)
+                    self._engagement.track(channel_id, message_id)
+            elif isinstance(action, Shutdown):
+                outcome.shutdown = True
+                self._on_shutdown()
+                break
+        if outcome.sent_ids:
+            self._channel_cooldowns.set_cooldown(channel_id, len(outcome.sent_ids))
+            if user_id is not None:
+                self._user_cooldowns.record_reply(user_id)
+        return outcome

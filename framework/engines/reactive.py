@@ -1,0 +1,341 @@
+"""ReactiveEngine (seed 004 §3.2, §4.1): the urgent path and the periodic check.
+
+* A mention, a reply to the bot or a DM is answered at once (``on_message`` schedules
+  it); it bypasses the response chance but not the rate limits or the spend budget.
+* Everything else lands in the pending set; every ``check_interval_seconds`` the runtime
+  calls :meth:`check`, which makes one decision (at most one model call) per pending
+  channel about everything that arrived there since the last look.
+* Every message is answered at most once, whichever path sees it first.
+* Channels are worked on concurrently, each in order: one worker task per channel
+  drains that channel's queue, so a slow model call holds up only its own channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..clock import Clock
+from ..domain import Decision, IncomingMessage
+from ..errors import LLMError
+from ..llm.plan import ResponsePlan, plan_from_text
+from ..ports import DecisionLog, LLMPort, MessageStorePort
+from .actions import Action, Send, Typing
+from .botloop import BotLoopGuard
+from .context import ContextBuilder, ContextRequest
+from .cooldowns import ChannelCooldowns, UserCooldowns
+from .engagement import EngagementTracker
+from .executor import PlanExecutor
+from .momentum import conversation_momentum, response_chance
+from .ratelimit import RateLimiter
+from .text import split_message
+
+if TYPE_CHECKING:
+    from .human import HumanLayer
+
+__all__ = ["ReactiveEngine", "ReactiveSettings", "default_actions"]
+
+_log = logging.getLogger(__name__)
+
+_ANSWERED_MEMORY = 5000  # message ids remembered for answer-at-most-once
+
+
+@dataclass(frozen=True)
+class ReactiveSettings:
+    mention_response_rate: float = 1.0
+    ignore_bots: bool = True
+    stale_after_messages: int = 4  # human messages after the trigger that make a reply stale
+    max_batch: int = 20  # newest messages considered per check (SLH: <= 20)
+
+
+def typing_seconds(text: str) -> float:
+    """SLH's typing time: chars / 40, at least 2 s, at most 15 s."""
+    return min(max(len(text) / 40, 2.0), 15.0)
+
+
+def default_actions(plan: ResponsePlan, *, reply_first: bool, ping: bool) -> list[Action]:
+    """A plain, prompt plan: type for the plan's delay (or by length), send, next part."""
+    actions: list[Action] = []
+    first = True
+    for response in plan.responses:
+        for chunk in split_message(response.message):
+            seconds = response.delay if response.delay else typing_seconds(chunk)
+            actions.append(Typing(min(seconds, 15.0)))
+            actions.append(Send(chunk, reply_to_incoming=reply_first and first, ping=ping and first))
+            first = False
+    return actions
+
+
+@dataclass
+class _Channel:
+    queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task[None] | None = None
+
+
+class ReactiveEngine:
+    def __init__(
+        self,
+        *,
+        context: ContextBuilder,
+        store: MessageStorePort,
+        llm: LLMPort,
+        executor: PlanExecutor,
+        decisions: DecisionLog,
+        clock: Clock,
+        rng: random.Random,
+        limiter: RateLimiter,
+        user_cooldowns: UserCooldowns,
+        channel_cooldowns: ChannelCooldowns,
+        engagement: EngagementTracker,
+        botloop: BotLoopGuard,
+        settings: ReactiveSettings,
+        chance_for: Callable[[str], float],
+        human: HumanLayer | None = None,
+    ) -> None:
+        self._context = context
+        self._store = store
+        self._llm = llm
+        self._executor = executor
+        self._decisions = decisions
+        self._clock = clock
+        self._rng = rng
+        self._limiter = limiter
+        self._user_cooldowns = user_cooldowns
+        self._channel_cooldowns = channel_cooldowns
+        self._engagement = engagement
+        self._botloop = botloop
+        self._settings = settings
+        self._chance_for = chance_for  # momentum name -> probability
+        self._human = human
+        self._actions_for: Callable[[ResponsePlan, IncomingMessage, bool], list[Action]] = (
+            human.actions_for if human is not None
+            else lambda plan, trigger, urgent: default_actions(plan, reply_first=urgent, ping=False)
+        )
+        self.self_user_id: str | None = None
+        self._pending: dict[str, list[IncomingMessage]] = {}
+        self._answered: OrderedDict[str, None] = OrderedDict()
+        self._channels: dict[str, _Channel] = {}
+        self.model_calls = 0
+
+    # -- intake -------------------------------------------------------------------
+
+    async def on_message(self, message: IncomingMessage) -> None:
+        """Route one stored message: urgent now, others to the pending set."""
+        self._botloop.observe(message.channel_id, message.is_bot or message.is_self)
+        if message.is_self:
+            return
+        self._context.remember(message)
+        if message.reference_id:
+            self._engagement.observe_reply(message.channel_id, message.reference_id)
+        if message.is_bot and self._settings.ignore_bots:
+            self._decide(message, Decision("ignore", "author is a bot"))
+            return
+        if message.message_id in self._answered:
+            return  # replayed by the gateway after a RESUME
+        if self._human is not None:
+            intercept = await self._human.intercept(message)
+            if intercept is not None:
+                self._mark_answered([message])
+                if intercept.actions:
+                    self._enqueue(message.channel_id, ("actions", (message, intercept.reason, intercept.actions)))
+                else:
+                    self._decide(message, Decision("ignore", intercept.reason))
+                return
+        if await self._is_urgent(message):
+            self._enqueue(message.channel_id, ("urgent", message))
+        else:
+            self._pending.setdefault(message.channel_id, []).append(message)
+
+    def observe_reaction(self, channel_id: str, message_id: str, user_id: str, emoji: str, on_own_message: bool) -> None:
+        if on_own_message and user_id != self.self_user_id:
+            self._engagement.observe_reaction(channel_id, message_id, emoji, user_id)
+
+    async def _is_urgent(self, message: IncomingMessage) -> bool:
+        if message.is_dm or message.mentions_self:
+            return True
+        if self._human is not None and self._human.triggered(message):
+            return True  # a trigger, roast or flirt word: addressed, like a mention
+        if message.reference_id and self.self_user_id:
+            parent = await self._store.get(message.reference_id)
+            return parent is not None and parent.author_id == self.self_user_id
+        return False
+
+    # -- the periodic check ----------------------------------------------------------
+
+    def check(self) -> int:
+        """Queue one decision per pending channel; returns how many channels were queued."""
+        pending, self._pending = self._pending, {}
+        for channel_id, messages in pending.items():
+            self._enqueue(channel_id, ("check", messages[-self._settings.max_batch :]))
+        for settled in self._engagement.due():
+            _log.debug("engagement settled: %s", settled)
+        return len(pending)
+
+    def sweep(self) -> None:
+        """Drop expired cooldown keys (called now and then, so weeks of running stay small)."""
+        self._user_cooldowns.sweep()
+        self._channel_cooldowns.sweep()
+
+    # -- per-channel workers --------------------------------------------------------------
+
+    def _enqueue(self, channel_id: str, item: tuple[str, Any]) -> None:
+        channel = self._channels.setdefault(channel_id, _Channel())
+        channel.queue.put_nowait(item)
+        if channel.worker is None or channel.worker.done():
+            channel.worker = asyncio.create_task(self._work(channel_id, channel), name=f"reactive:{channel_id}")
+
+    async def _work(self, channel_id: str, channel: _Channel) -> None:
+        while not channel.queue.empty():
+            kind, payload = channel.queue.get_nowait()
+            try:
+                if kind == "urgent":
+                    await self._urgent(payload)
+                elif kind == "actions":
+                    await self._run_actions(*payload)
+                else:
+                    await self._check_channel(channel_id, payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad decision must not end the channel's worker
+                _log.exception("reactive decision in channel %s failed", channel_id)
+
+    async def idle(self) -> None:
+        """Wait until every channel worker is done (tests, shutdown)."""
+        workers = [c.worker for c in self._channels.values() if c.worker is not None]
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    async def stop(self) -> None:
+        for channel in self._channels.values():
+            if channel.worker is not None:
+                channel.worker.cancel()
+        await self.idle()
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def _answered_already(self, message: IncomingMessage) -> bool:
+        return message.message_id in self._answered
+
+    def _mark_answered(self, messages: list[IncomingMessage]) -> None:
+        for message in messages:
+            self._answered[message.message_id] = None
+        while len(self._answered) > _ANSWERED_MEMORY:
+            self._answered.popitem(last=False)
+
+    def _decide(self, message: IncomingMessage, decision: Decision) -> Decision:
+        self._decisions.record(message, decision)
+        return decision
+
+    async def _run_actions(self, message: IncomingMessage, reason: str, actions: list[Action]) -> None:
+        outcome = await self._executor.run(
+            actions, channel_id=message.channel_id, reply_to=message.message_id, user_id=message.author_id
+        )
+        self._decide(message, Decision("reply" if outcome.sent_ids else "ignore", reason, tuple(outcome.sent_ids)))
+
+    async def _urgent(self, message: IncomingMessage) -> None:
+        if self._answered_already(message):
+            return
+        self._mark_answered([message])
+        if message.is_dm:
+            reason = "direct message"
+        elif message.mentions_self:
+            reason = "mentioned"
+        elif message.reference_id and not (self._human and self._human.triggered(message)):
+            reason = "reply to the bot"
+        else:
+            reason = "trigger word"
+        if self._rng.random() >= self._settings.mention_response_rate:
+            self._decide(message, Decision("ignore", f"{reason}; mention_response_rate"))
+            return
+        if not self._botloop.allows_reply(message.channel_id):
+            self._decide(message, Decision("ignore", f"{reason}; bot-loop guard"))
+            return
+        allowed, why = self._limiter.can_respond(message.channel_id)
+        if not allowed:
+            self._decide(message, Decision("ignore", f"{reason}; {why}"))
+            return
+        label = "a direct message" if message.is_dm else f"#{message.channel_name or message.channel_id}"
+        ask = ContextRequest(message.channel_id, label, [message], message, urgent=True)
+        plan, failure = await self._ask(ask, message)
+        if plan is None:
+            self._decide(message, Decision("error" if failure.startswith("model") else "ignore", f"{reason}; {failure}"))
+            return
+        await self._execute(plan, message, reason, urgent=True)
+
+    async def _check_channel(self, channel_id: str, messages: list[IncomingMessage]) -> None:
+        fresh = [m for m in messages if not self._answered_already(m)]
+        if not fresh:
+            return
+        last = fresh[-1]
+        gate = self._check_gate(channel_id, fresh)
+        if gate is not None:
+            for m in fresh:
+                self._decide(m, Decision("ignore", gate))
+            return
+        self._mark_answered(fresh)
+        label = f"#{last.channel_name or channel_id}"
+        plan, failure = await self._ask(ContextRequest(channel_id, label, fresh, last, urgent=False), last)
+        if plan is None or not plan.should_respond:
+            why = failure or (plan.reasoning if plan is not None and plan.reasoning else "chose silence")
+            for m in fresh:
+                self._decide(m, Decision("error" if why.startswith("model") else "ignore", f"periodic check: {why}"))
+            return
+        await self._execute(plan, last, "periodic check", urgent=False)
+
+    def _check_gate(self, channel_id: str, fresh: list[IncomingMessage]) -> str | None:
+        """Why the check stays silent without asking the model, or None to ask."""
+        if self._channel_cooldowns.is_in_cooldown(channel_id):
+            return f"channel cooldown ({self._channel_cooldowns.remaining(channel_id):.0f} s left)"
+        allowed, why = self._limiter.can_respond(channel_id)
+        if not allowed:
+            return str(why)
+        if not self._botloop.allows_reply(channel_id):
+            return "bot-loop guard"
+        if not [m for m in fresh if self._user_cooldowns.can_reply_to_user(m.author_id)]:
+            return "user cooldown"
+        momentum = conversation_momentum([m.timestamp for m in fresh])
+        chance = self._chance_for(momentum)
+        if self._rng.random() >= chance:
+            return f"response chance ({momentum}, {chance:.2f})"
+        return None
+
+    async def _ask(self, ask: ContextRequest, trigger: IncomingMessage) -> tuple[ResponsePlan | None, str]:
+        """The model's plan, or None and why not (the model failed, or the answer went stale)."""
+        request = await self._context.build(ask)
+        self.model_calls += 1
+        try:
+            reply = await self._llm.complete(request)
+        except asyncio.CancelledError:
+            raise
+        except LLMError as exc:  # BudgetExceeded included: not owed, so silence
+            return None, f"model: {exc}"
+        plan = reply.plan if isinstance(reply.plan, ResponsePlan) else plan_from_text(reply.text)
+        if await self._stale(trigger, ask.urgent):
+            return None, "stale: the conversation moved on"
+        return plan, ""
+
+    async def _stale(self, trigger: IncomingMessage, urgent: bool) -> bool:
+        """Has the conversation moved on while the answer was written? (An answer owed to
+        a mention is still sent: as a threaded reply it keeps its context.)"""
+        if urgent:
+            return False
+        newer = await self._store.count_after(trigger.channel_id, trigger.timestamp)
+        return newer >= self._settings.stale_after_messages
+
+    async def _execute(self, plan: ResponsePlan, trigger: IncomingMessage, reason: str, *, urgent: bool) -> None:
+        if not plan.should_respond:
+            self._decide(trigger, Decision("ignore", f"{reason}; {plan.reasoning or 'chose silence'}"))
+            return
+        actions = self._actions_for(plan, trigger, urgent)
+        outcome = await self._executor.run(
+            actions, channel_id=trigger.channel_id, reply_to=trigger.message_id, user_id=trigger.author_id
+        )
+        if outcome.blocked and not outcome.sent_ids:
+            self._limiter.record_ignored(trigger.channel_id)  # SLH: a blocked plan counts as ignored
+            self._decide(trigger, Decision("ignore", f"{reason}; {outcome.blocked}"))
+            return
+        self._decide(trigger, Decision("reply", reason, tuple(outcome.sent_ids)))
