@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from .behaviour import BehaviourConfig
+
 __all__ = [
     "BotConfig",
     "DiscordConfig",
@@ -61,6 +63,8 @@ class DiscordConfig(_Section):
     """Name of the environment variable holding this bot's Discord token."""
     servers: SnowflakeList = []
     """Guild ids the bot works in; empty means every guild it is invited to."""
+    owner_ids: SnowflakeList = []
+    """Discord user ids allowed to use owner-only commands (``!shutdown``)."""
 
 
 class ResponseStyle(_Section):
@@ -83,6 +87,8 @@ class PersonalityConfig(_Section):
     base_prompt: Annotated[str, Field(min_length=1)]
     response_style: ResponseStyle = ResponseStyle()
     engagement: EngagementConfig = EngagementConfig()
+    behaviour: BehaviourConfig = BehaviourConfig()
+    """Human timing, typos, roast/flirt modes, jokes, commands (Ana's layer); off by default."""
 
 
 class CooldownConfig(_Section):
