@@ -232,6 +232,18 @@ async def test_the_21st_reply_in_five_minutes_is_blocked(world: World) -> None:
     assert len(world.sends()) == 20 and world.reasons()[-1] == "mentioned; rate_limit_short"
 
 
+async def test_ignored_bot_goes_quiet_but_still_answers_a_direct_question(world: World) -> None:
+    for _ in range(5):
+        world.limiter.record_ignored("c1")
+    await world.arrive(world.msg("chatter"))
+    world.engine.check()
+    await world.engine.idle()
+    assert world.engine.model_calls == 0 and world.reasons()[-1] == "ignored_threshold"
+    await world.arrive(world.msg(f"<@{BOT}> still there?", mentions_self=True))
+    await world.engine.idle()
+    assert world.sends() == ["sure"]
+
+
 async def test_a_slow_channel_does_not_hold_up_others(world: World) -> None:
     release = asyncio.Event()
 

@@ -107,6 +107,10 @@ class ReactiveConfig(_Section):
     """Ignore messages from other bots (the common baseline); False lets bots talk to it."""
     max_consecutive_bot_turns: Annotated[int, Field(ge=1)] = 3
     """Bot-loop guard: after this many bot messages in a row the bot waits for a human."""
+    max_typing_seconds: Annotated[float, Field(ge=0)] = 15
+    """The longest 'typing…' before a message (SLH: chars / 40, at least 2 s, at most 15 s)."""
+    stale_after_messages: Annotated[int, Field(ge=1)] = 4
+    """A periodic-check answer is dropped when this many people spoke while it was written."""
 
 
 class FollowupConfig(_Section):

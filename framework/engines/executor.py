@@ -18,7 +18,9 @@ from .cooldowns import ChannelCooldowns, UserCooldowns
 from .engagement import EngagementTracker
 from .ratelimit import RateLimiter
 
-__all__ = ["PlanExecutor", "Outcome"]
+__all__ = ["PlanExecutor", "Outcome", "IGNORED_THRESHOLD"]
+
+IGNORED_THRESHOLD = "ignored_threshold"
 
 _log = logging.getLogger(__name__)
 
@@ -51,8 +53,16 @@ class PlanExecutor:
         self._on_shutdown = on_shutdown
 
     async def run(
-        self, actions: Sequence[Action], *, channel_id: str, reply_to: str | None, user_id: str | None
+        self,
+        actions: Sequence[Action],
+        *,
+        channel_id: str,
+        reply_to: str | None,
+        user_id: str | None,
+        owed: bool = False,
     ) -> Outcome:
+        """Run the plan. ``owed`` (a mention, a DM): the ignore threshold, which silences
+        unprompted talk nobody reacts to, does not stop a direct answer; the rate windows do."""
         outcome = Outcome(sent_ids=[])
         for action in actions:
             if isinstance(action, Wait):
@@ -66,7 +76,7 @@ class PlanExecutor:
             elif isinstance(action, Send):
                 if action.counts:
                     allowed, reason = self._limiter.can_respond(channel_id)
-                    if not allowed:
+                    if not allowed and not (owed and reason == IGNORED_THRESHOLD):
                         _log.info("rate limiter stopped a reply in %s: %s", channel_id, reason)
                         outcome.blocked = reason
                         break

@@ -18,7 +18,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..clock import Clock
 from ..domain import Decision, IncomingMessage
@@ -30,13 +30,11 @@ from .botloop import BotLoopGuard
 from .context import ContextBuilder, ContextRequest
 from .cooldowns import ChannelCooldowns, UserCooldowns
 from .engagement import EngagementTracker
-from .executor import PlanExecutor
+from .executor import IGNORED_THRESHOLD, PlanExecutor
+from .human import HumanLayer
 from .momentum import conversation_momentum, response_chance
 from .ratelimit import RateLimiter
 from .text import split_message
-
-if TYPE_CHECKING:
-    from .human import HumanLayer
 
 __all__ = ["ReactiveEngine", "ReactiveSettings", "default_actions"]
 
@@ -51,21 +49,22 @@ class ReactiveSettings:
     ignore_bots: bool = True
     stale_after_messages: int = 4  # human messages after the trigger that make a reply stale
     max_batch: int = 20  # newest messages considered per check (SLH: <= 20)
+    max_typing_seconds: float = 15.0
 
 
-def typing_seconds(text: str) -> float:
-    """SLH's typing time: chars / 40, at least 2 s, at most 15 s."""
-    return min(max(len(text) / 40, 2.0), 15.0)
+def typing_seconds(text: str, cap: float = 15.0) -> float:
+    """SLH's typing time: chars / 40, at least 2 s, at most 15 s (or ``cap``)."""
+    return min(max(len(text) / 40, 2.0), cap)
 
 
-def default_actions(plan: ResponsePlan, *, reply_first: bool, ping: bool) -> list[Action]:
+def default_actions(plan: ResponsePlan, *, reply_first: bool, ping: bool, max_typing: float = 15.0) -> list[Action]:
     """A plain, prompt plan: type for the plan's delay (or by length), send, next part."""
     actions: list[Action] = []
     first = True
     for response in plan.responses:
         for chunk in split_message(response.message):
             seconds = response.delay if response.delay else typing_seconds(chunk)
-            actions.append(Typing(min(seconds, 15.0)))
+            actions.append(Typing(min(seconds, max_typing)))
             actions.append(Send(chunk, reply_to_incoming=reply_first and first, ping=ping and first))
             first = False
     return actions
@@ -114,7 +113,9 @@ class ReactiveEngine:
         self._human = human
         self._actions_for: Callable[[ResponsePlan, IncomingMessage, bool], list[Action]] = (
             human.actions_for if human is not None
-            else lambda plan, trigger, urgent: default_actions(plan, reply_first=urgent, ping=False)
+            else lambda plan, trigger, urgent: default_actions(
+                plan, reply_first=urgent, ping=False, max_typing=settings.max_typing_seconds
+            )
         )
         self.self_user_id: str | None = None
         self._pending: dict[str, list[IncomingMessage]] = {}
@@ -168,13 +169,23 @@ class ReactiveEngine:
     # -- the periodic check ----------------------------------------------------------
 
     def check(self) -> int:
-        """Queue one decision per pending channel; returns how many channels were queued."""
-        pending, self._pending = self._pending, {}
-        for channel_id, messages in pending.items():
+        """Queue one decision per pending channel; returns how many channels were queued.
+
+        A channel still busy with its last decision or reply keeps its pending messages
+        for the next check: at most one check per channel is ever in flight, so a slow
+        reply cannot pile up a queue of stale decisions behind it.
+        """
+        queued = 0
+        for channel_id in list(self._pending):
+            channel = self._channels.get(channel_id)
+            if channel is not None and channel.worker is not None and not channel.worker.done():
+                continue
+            messages = self._pending.pop(channel_id)
             self._enqueue(channel_id, ("check", messages[-self._settings.max_batch :]))
+            queued += 1
         for settled in self._engagement.due():
             _log.debug("engagement settled: %s", settled)
-        return len(pending)
+        return queued
 
     def sweep(self) -> None:
         """Drop expired cooldown keys (called now and then, so weeks of running stay small)."""
@@ -255,7 +266,7 @@ class ReactiveEngine:
             self._decide(message, Decision("ignore", f"{reason}; bot-loop guard"))
             return
         allowed, why = self._limiter.can_respond(message.channel_id)
-        if not allowed:
+        if not allowed and why != IGNORED_THRESHOLD:  # a direct question is answered even then
             self._decide(message, Decision("ignore", f"{reason}; {why}"))
             return
         label = "a direct message" if message.is_dm else f"#{message.channel_name or message.channel_id}"
@@ -332,7 +343,7 @@ class ReactiveEngine:
             return
         actions = self._actions_for(plan, trigger, urgent)
         outcome = await self._executor.run(
-            actions, channel_id=trigger.channel_id, reply_to=trigger.message_id, user_id=trigger.author_id
+            actions, channel_id=trigger.channel_id, reply_to=trigger.message_id, user_id=trigger.author_id, owed=urgent
         )
         if outcome.blocked and not outcome.sent_ids:
             self._limiter.record_ignored(trigger.channel_id)  # SLH: a blocked plan counts as ignored

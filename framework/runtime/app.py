@@ -157,6 +157,7 @@ class BotRuntime:
         channels = ChannelCooldowns.from_config(config.reactive.cooldowns, clock)
         engagement = EngagementTracker.from_config(config.rate_limiting, clock, limiter)
         engagement_rates = config.personality.engagement
+        human = self._build_human_layer(limiter) if config.personality.behaviour.enabled else None
         context = ContextBuilder(
             bot_id=config.bot_id,
             bot_name=config.name,
@@ -184,8 +185,34 @@ class BotRuntime:
             settings=ReactiveSettings(
                 mention_response_rate=engagement_rates.mention_response_rate,
                 ignore_bots=config.reactive.ignore_bots,
+                stale_after_messages=config.reactive.stale_after_messages,
+                max_typing_seconds=config.reactive.max_typing_seconds,
             ),
             chance_for=lambda momentum: response_chance(momentum, engagement_rates),
+            human=human,
+        )
+
+    def _build_human_layer(self, limiter: Any) -> Any:
+        """Ana's human-behaviour pipeline (personality.behaviour.enabled)."""
+        import random
+
+        from ..engines.behaviour import HumanBehaviour
+        from ..engines.human import HumanLayer
+        from ..engines.jokes import JokeService
+        from ..engines.modes import ModeDetector, RoastLimiter
+        from .fetchers import dad_joke_fetcher
+
+        config, clock = self.config, self.clock
+        behaviour_config = config.personality.behaviour
+        rng = random.Random()
+        jokes = JokeService(behaviour_config.jokes, clock, rng, dad_joke_fetcher(behaviour_config.jokes))
+        return HumanLayer(
+            behaviour_config,
+            behaviour=HumanBehaviour(behaviour_config, rng),
+            detector=ModeDetector(behaviour_config),
+            roast_limiter=RoastLimiter(behaviour_config.modes.roast_cap, clock),
+            jokes=jokes,
+            owner_ids=config.discord.owner_ids,
         )
 
     async def _check_loop(self) -> None:
