@@ -1,9 +1,10 @@
 """Baseline for the benchmarks: a bare discord.py client doing only what a bot must.
 
-It connects with the same intents as a framework bot, writes a ready marker, answers a
-mention by sending the last 20 messages to the model endpoint with the anthropic SDK
-(when ANTHROPIC_BASE_URL is set), counts every message it receives into
-READY_FILE.count, and shuts down on SIGTERM. Run: python bench/bare_client.py READY_FILE
+It does the same job as a framework bot, in the plainest way: connects with the same
+intents, writes a ready marker, stores every message in SQLite (aiosqlite, WAL), answers
+a mention by reading the last 20 messages back and sending them to the model endpoint
+with the anthropic SDK (when ANTHROPIC_BASE_URL is set), keeps its messages in
+READY_FILE.db, and shuts down on SIGTERM. Run: python bench/bare_client.py READY_FILE
 with DISCORD_API_BASE, DISCORD_GATEWAY_URL and BARE_TOKEN set.
 """
 
@@ -33,19 +34,32 @@ def main() -> int:
         import anthropic
 
         llm = anthropic.AsyncAnthropic(api_key="bench", base_url=os.environ["ANTHROPIC_BASE_URL"], max_retries=0)
-    history: list[str] = []
     received = 0
+    db = None
+
+    async def open_db() -> None:
+        nonlocal db
+        import aiosqlite
+
+        db = await aiosqlite.connect(ready_file + ".db")
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("CREATE TABLE IF NOT EXISTS m (id TEXT PRIMARY KEY, channel TEXT, author TEXT, content TEXT, ts TEXT)")
+        await db.execute("CREATE INDEX IF NOT EXISTS m_ch ON m (channel, ts)")
+        await db.commit()
 
     @client.event
     async def on_message(message: discord.Message) -> None:
         nonlocal received
         received += 1
-        history.append(f"{message.author.display_name}: {message.content}")
-        del history[:-20]
-        if received % 100 == 0:
-            with open(ready_file + ".count", "w") as fh:
-                fh.write(str(received))
+        await db.execute("INSERT OR IGNORE INTO m VALUES (?, ?, ?, ?, ?)", (str(message.id), str(message.channel.id),
+                         message.author.display_name, message.content, message.created_at.isoformat()))
+        await db.commit()
         if llm is not None and client.user in message.mentions:
+            rows = await db.execute_fetchall(
+                "SELECT author, content FROM m WHERE channel = ? ORDER BY ts DESC LIMIT 20", (str(message.channel.id),)
+            )
+            history = [f"{author}: {content}" for author, content in reversed(list(rows))]
             async with message.channel.typing():
                 reply = await llm.messages.create(
                     model="claude-sonnet-4-6", max_tokens=1024, system="You are a bot.",
@@ -55,6 +69,8 @@ def main() -> int:
 
     @client.event
     async def on_ready() -> None:
+        if db is None:
+            await open_db()
         with open(ready_file + ".tmp", "w") as fh:
             json.dump({"pid": os.getpid(), "ready_at": time.time()}, fh)
         os.replace(ready_file + ".tmp", ready_file)

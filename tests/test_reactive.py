@@ -157,6 +157,8 @@ async def test_mention_bypasses_the_response_chance(factory) -> None:  # type: i
     await w.arrive(w.msg(f"<@{BOT}> you there", mentions_self=True, mentions=(BOT,)))
     await w.engine.idle()
     assert w.sends() == ["yes?"] and w.model.requests[-1].owed
+    kinds = [e[0] for e in w.chat.events]
+    assert kinds[:2] == ["typing-start", "typing-stop"]  # typing while the model wrote the answer
     assert w.chat.events[-1] == ("send", "yes?", w.decisions.records[-1][0].message_id)  # threaded reply
 
 

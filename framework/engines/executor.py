@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from ..clock import Clock
@@ -51,6 +52,10 @@ class PlanExecutor:
         self._user_cooldowns = user_cooldowns
         self._engagement = engagement
         self._on_shutdown = on_shutdown
+
+    def typing(self, channel_id: str) -> AbstractAsyncContextManager[None]:
+        """'typing…' while a reply owed to someone is being written."""
+        return self._chat.typing(channel_id)
 
     async def run(
         self,

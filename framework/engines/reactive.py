@@ -271,7 +271,8 @@ class ReactiveEngine:
             return
         label = "a direct message" if message.is_dm else f"#{message.channel_name or message.channel_id}"
         ask = ContextRequest(message.channel_id, label, [message], message, urgent=True)
-        plan, failure = await self._ask(ask, message)
+        async with self._executor.typing(message.channel_id):  # someone is waiting: show it
+            plan, failure = await self._ask(ask, message)
         if plan is None:
             self._decide(message, Decision("error" if failure.startswith("model") else "ignore", f"{reason}; {failure}"))
             return
