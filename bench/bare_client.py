@@ -83,6 +83,8 @@ def main() -> int:
         await stop.wait()
         await client.close()
         await asyncio.gather(task, return_exceptions=True)
+        if db is not None:
+            await db.close()  # its worker thread would otherwise keep the process alive
 
     asyncio.run(run())
     return 0

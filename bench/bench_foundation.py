@@ -96,7 +96,9 @@ class Bench:
     def bare_start(self) -> tuple[subprocess.Popen[bytes], float]:
         ready = self.home / "bare.ready"
         ready.unlink(missing_ok=True)
-        env = dict(self.env, BARE_TOKEN="bench.bare.token-0123456789")
+        # A bare discord.py client: no model SDK (bare_client.py loads it only with a model URL).
+        env = {k: v for k, v in self.env.items() if k != "ANTHROPIC_BASE_URL"}
+        env["BARE_TOKEN"] = "bench.bare.token-0123456789"
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "bare_client.py"), str(ready)], env=env)
         wait_for_file(ready)
