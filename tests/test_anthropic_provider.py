@@ -286,3 +286,13 @@ async def test_standin_says_what_it_is(stub: AnthropicStub) -> None:
     reply = await p.complete(request(prompt, use_tools=False), model=SONNET, api_key="k", timeout=10)
     await p.close()
     assert reply.text.startswith(STANDIN_PREFIX) and "tell me a joke" in reply.text
+
+
+async def test_image_slot_reaches_the_last_user_turn(stub: AnthropicStub) -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+    p = provider(stub)
+    stub.script.append(text("a cat"))
+    await p.complete(request("what is this?", images=(image,)), model=SONNET, api_key="k", timeout=10)
+    await p.close()
+    content = stub.requests[0]["body"]["messages"][-1]["content"]
+    assert content[0]["type"] == "image" and content[1]["text"] == "what is this?"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..domain import IncomingMessage, StoredMessage
 from ..llm.types import ChatTurn, ConversationScope, LLMRequest
@@ -43,6 +44,7 @@ class ContextRequest:
     asker: IncomingMessage  # the message answered (urgent) or the last new one (check)
     urgent: bool
     extra_instructions: str = ""
+    images: tuple[dict[str, Any], ...] = ()  # image blocks of the message answered (image pipeline)
 
 
 @dataclass
@@ -135,4 +137,5 @@ class ContextBuilder:
             owed=ask.urgent,
             want_plan=not ask.urgent,
             purpose="reply" if ask.urgent else "check",
+            images=ask.images,
         )

@@ -202,6 +202,9 @@ class AnthropicProvider:
         messages: list[dict[str, Any]] = [
             {"role": turn.role, "content": [{"type": "text", "text": turn.content}]} for turn in request.turns
         ]
+        if request.images and messages and messages[-1]["role"] == "user":
+            # Images go before the text that talks about them, as the API recommends.
+            messages[-1]["content"] = [dict(block) for block in request.images] + messages[-1]["content"]
         usage = Usage()
         plan: ResponsePlan | None = None
         response: Any = None

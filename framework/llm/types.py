@@ -78,6 +78,7 @@ class LLMRequest:
     want_plan: bool = False  # ask for a ResponsePlan (framework.llm.plan) instead of free text
     use_tools: bool = True  # memory, Discord queries, web search where configured
     purpose: str = "reply"  # "reply" | "check" | "agentic": shows in the ledger
+    images: tuple[dict[str, Any], ...] = ()  # Anthropic image blocks for the last user turn (image pipeline)
 
 
 @dataclass(frozen=True)
