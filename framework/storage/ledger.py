@@ -207,20 +207,9 @@ class UsageLedger:
         """Open (creating if needed) the ledger table in the SQLite file at ``path``."""
         # Imported here: read_today_summary (the status command) needs only stdlib sqlite3,
         # and aiosqlite brings in asyncio.
-        import aiosqlite
+        from .sqlite import open_database
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            db = await aiosqlite.connect(path)
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            # The message store writes to the same file: wait for its short transactions.
-            await db.execute("PRAGMA busy_timeout=5000")
-            await db.executescript(LEDGER_SCHEMA)
-            await db.commit()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the usage ledger in {path}: {exc}") from exc
-        return cls(db, path, prices, clock)
+        return cls(await open_database(path, LEDGER_SCHEMA, "usage ledger"), path, prices, clock)
 
     async def close(self) -> None:
         # No checkpoint here: the message store's close does it, and SQLite checkpoints

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import aiosqlite
 
 from ..domain import IncomingMessage, StoredMessage
-from ..errors import StoreError
+from .sqlite import open_database
 
 __all__ = ["MessageStore", "SCHEMA"]
 
@@ -100,20 +100,7 @@ class MessageStore:
 
     @classmethod
     async def open(cls, path: Path) -> MessageStore:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            db = await aiosqlite.connect(path)
-            # WAL: readers never block the writer and a killed process leaves a consistent db.
-            await db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable across a process crash in WAL mode (only an OS crash can lose
-            # the last commits) and keeps ingest fast.
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
-            await db.executescript(SCHEMA)
-            await db.commit()
-        except Exception as exc:  # sqlite3.Error, OSError
-            raise StoreError(f"cannot open message store {path}: {exc}") from exc
-        return cls(db, path)
+        return cls(await open_database(path, SCHEMA, "message store"), path)
 
     async def close(self) -> None:
         """Flush the WAL into the main file (so the committed .db is whole) and close."""
