@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
-from framework.domain import Decision, IncomingMessage, StoredMessage
-from framework.llm.types import LLMReply, LLMRequest
-from framework.errors import LLMError
+from framework.domain import Decision, IncomingMessage
 
 
 class FakeClock:
@@ -54,27 +52,6 @@ class FakeChat:
 
 
 @dataclass
-class ScriptedLLM:
-    replies: list[str | Exception] = field(default_factory=list)
-    requests: list[LLMRequest] = field(default_factory=list)
-
-    async def complete(self, request: LLMRequest) -> LLMReply:
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return LLMReply(text=reply, model="scripted")
-
-
-@dataclass
-class ListStore:
-    messages: list[StoredMessage] = field(default_factory=list)
-
-    async def get_recent(self, channel_id: str, limit: int = 20) -> list[StoredMessage]:
-        return [m for m in self.messages if m.channel_id == channel_id][-limit:]
-
-
-@dataclass
 class RecordingDecisions:
     records: list[tuple[IncomingMessage, Decision]] = field(default_factory=list)
 
@@ -82,4 +59,4 @@ class RecordingDecisions:
         self.records.append((message, decision))
 
 
-__all__ = ["FakeClock", "FakeChat", "ScriptedLLM", "ListStore", "RecordingDecisions", "LLMError"]
+__all__ = ["FakeClock", "FakeChat", "RecordingDecisions"]
