@@ -24,6 +24,9 @@ __all__ = [
     "AgenticConfig",
     "FollowupConfig",
     "ProactiveConfig",
+    "UpkeepConfig",
+    "MemoryConfig",
+    "ProfilesConfig",
     "ApiConfig",
     "ContextEditingConfig",
     "ThrottlingConfig",
@@ -120,6 +123,10 @@ class FollowupConfig(_Section):
     priority_threshold: Literal["low", "medium", "high"] = "medium"
     follow_up_delay_days: Annotated[float, Field(ge=0)] = 1
     max_age_days: Annotated[float, Field(gt=0)] = 14
+    active_within_hours: Annotated[float, Field(gt=0)] = 24
+    """A due follow-up is delivered only if its person spoke in the last this many hours (§B.2)."""
+    recent_activity_minutes: Annotated[float, Field(gt=0)] = 10
+    """A channel with messages this recent is 'active': follow-ups are woven in or deferred (§B.3)."""
 
 
 class ProactiveConfig(_Section):
@@ -132,7 +139,22 @@ class ProactiveConfig(_Section):
     engagement_threshold: Rate = 0.3
     learning_window_days: Annotated[float, Field(gt=0)] = 7
     quiet_hours: tuple[Annotated[int, Field(ge=0, le=24)], Annotated[int, Field(ge=0, le=24)]] = (0, 6)
+    """[start, end) local hours with no proactive talk; [22, 6] wraps past midnight; equal = none."""
+    timezone: str = "UTC"
+    """IANA zone of the server (e.g. America/Los_Angeles): quiet hours and daily caps use its clock."""
     allowed_channels: SnowflakeList = []
+    """Channel ids where proactive talk is allowed; empty means none (proactive talk is opt-in per channel)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Europe/Berlin or UTC") from None
+        return value
 
     @model_validator(mode="after")
     def _idle_range(self) -> ProactiveConfig:
@@ -143,11 +165,21 @@ class ProactiveConfig(_Section):
         return self
 
 
+class UpkeepConfig(_Section):
+    """Memory upkeep in the agentic loop (seed 004 §4.2 maintain_memories, §4.5 cleanup_old)."""
+
+    archive_messages_after_days: Annotated[float, Field(gt=0)] = 90
+    """Messages older than this move from the hot table to ``messages_archive`` (nothing is deleted)."""
+    keep_completed_followups_days: Annotated[float, Field(gt=0)] = 30
+    """Completed follow-ups older than this move from followups.json to the follow-up archive."""
+
+
 class AgenticConfig(_Section):
     enabled: bool = True
     check_interval_hours: Annotated[float, Field(gt=0)] = 1
     followups: FollowupConfig = FollowupConfig()
     proactive: ProactiveConfig = ProactiveConfig()
+    upkeep: UpkeepConfig = UpkeepConfig()
 
 
 class ContextEditingConfig(_Section):
@@ -278,10 +310,25 @@ class ApiConfig(_Section):
     prices: dict[str, Price] = dict(DEFAULT_PRICES)
 
 
+class ProfilesConfig(_Section):
+    """Background extraction of public facts into user profiles (Ana's profiles, seed 000)."""
+
+    enabled: bool = True
+    min_chars: Annotated[int, Field(ge=1)] = 15
+    """Only messages at least this long are looked at."""
+    per_user_interval_seconds: Annotated[float, Field(ge=0)] = 600
+    """At most one extraction per user in this many seconds."""
+    max_per_hour: Annotated[int, Field(ge=0)] = 30
+    """At most this many extraction calls per hour for the whole bot."""
+
+
 class MemoryConfig(_Section):
     enabled: bool = True
     max_file_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
     """A memory file may not grow past this; the model is told so."""
+    context_max_chars: Annotated[int, Field(ge=200)] = 6000
+    """The memory digest put in every prompt (culture, channel, people present) is cut to this size."""
+    profiles: ProfilesConfig = ProfilesConfig()
 
 
 class RateWindow(_Section):
