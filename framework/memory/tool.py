@@ -136,7 +136,10 @@ def _view_range_arg(args: dict[str, Any]) -> tuple[int, int] | None:
 class MemoryTool:
     """The memory tool for one bot, rooted at ``memories/<bot_id>/`` (shown to the model as /memories).
 
-    ``MemoryTool(root, max_file_bytes=65536)``; ``max_file_bytes`` is ``MemoryConfig.max_file_bytes``.
+    ``MemoryTool(root, max_file_bytes=65536, locks=None)``; ``max_file_bytes`` is
+    ``MemoryConfig.max_file_bytes``. ``locks`` is the :class:`PathLocks` table to use: pass the
+    same one to every other writer of this tree in the process (follow-ups, profiles) so their
+    read-modify-writes never interleave with the model's commands on the same file.
 
     Semantics (Anthropic's ``memory_20250818`` commands, with the SDK's output texts):
 
@@ -161,13 +164,13 @@ class MemoryTool:
 
     name = "memory"
 
-    def __init__(self, root: Path, *, max_file_bytes: int = 65536) -> None:
+    def __init__(self, root: Path, *, max_file_bytes: int = 65536, locks: PathLocks | None = None) -> None:
         if max_file_bytes < 1:
             raise ValueError("max_file_bytes must be positive")
         self.root = Path(root)
         self.max_file_bytes = max_file_bytes
         self._files = MemoryFiles(Jail(self.root), max_file_bytes=max_file_bytes)
-        self._locks = PathLocks()
+        self._locks = locks if locks is not None else PathLocks()
         self._handlers: dict[str, Callable[[dict[str, Any], Parts], Awaitable[str]]] = {
             "view": self._view,
             "create": self._create,
@@ -176,6 +179,11 @@ class MemoryTool:
             "delete": self._delete,
             "rename": self._rename,
         }
+
+    @property
+    def locks(self) -> PathLocks:
+        """The lock table this tool writes under (share it with other writers of the tree)."""
+        return self._locks
 
     def anthropic_param(self) -> dict[str, Any]:
         """The native tool definition for the Anthropic Messages API."""
