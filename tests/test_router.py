@@ -453,9 +453,10 @@ async def test_build_router_chain_from_config_and_env(rig: Rig, caplog: pytest.L
     router = build_router(config, env, anthropic_provider=MiniClaude(rig.claude.base_url), usage_sink=rig.sink,
                           clock=rig.timer, rng=random.Random(0))
     rig.routers.append(router)
-    assert [link.provider.name for link in router.chain] == ["anthropic", "groq", "gemini", "local"]
-    assert [link.premium for link in router.chain] == [True, False, False, False]
+    assert [link.provider.name for link in router.chain] == ["anthropic", "groq", "gemini", "local", "anthropic"]
+    assert [link.premium for link in router.chain] == [True, False, False, False, False]
     assert router.chain[3].pool is None and router.chain[1].models[0].max_tokens == 80
+    assert [m.model for m in router.chain[4].models] == ["claude-haiku-4-5"]  # api.cheap_model, last resort
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "ANTHROPIC_API_KEY, ANTHROPIC_API_KEY_2" in logged and "openrouter fallback inactive" in logged
     assert "SECRET" not in logged
@@ -466,6 +467,16 @@ async def test_build_router_chain_from_config_and_env(rig: Rig, caplog: pytest.L
     assert (reply.provider, reply.text, reply.key_alias) == ("gemini", "gemini here", "GEMINI_API_KEY")
     assert rig.groq.requests[-1]["authorization"] == "Bearer AIza-SECRET-gemini"
     assert rig.groq.requests[-1]["body"]["max_tokens"] == 100
+
+
+def test_cheap_chain_with_only_a_claude_key_uses_the_cheap_claude_model() -> None:
+    env = {"ANTHROPIC_API_KEY": claude_key(1)}
+    router = build_router(bot_config(), env, anthropic_provider=MiniClaude("http://127.0.0.1:9"), rng=random.Random(0))
+    assert [(link.premium, link.models[0].model) for link in router.chain] == [
+        (True, "claude-sonnet-4-6"), (False, "claude-haiku-4-5"),
+    ]
+    off = build_router(bot_config(cheap_model=None), env, anthropic_provider=MiniClaude("http://127.0.0.1:9"))
+    assert [link.premium for link in off.chain] == [True]
 
 
 def test_build_router_without_keys_has_only_the_static_line() -> None:

@@ -286,6 +286,7 @@ class Price(_Section):
 DEFAULT_PRICES = {
     # Anthropic list prices for Sonnet-class models: cache writes 1.25x (5 min), reads 0.1x.
     "claude-sonnet-4-6": Price(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75, web_search_per_1k=10.0),
+    "claude-haiku-4-5": Price(input=1.0, output=5.0, cache_read=0.10, cache_write=1.25, web_search_per_1k=10.0),
 }
 
 
@@ -296,6 +297,9 @@ class BudgetConfig(_Section):
 
 class ApiConfig(_Section):
     model: Annotated[str, Field(min_length=1)] = DEFAULT_MODEL
+    cheap_model: str | None = "claude-haiku-4-5"
+    """A small Claude model for background work (profile extraction) and the last resort of the
+    chain: it joins the cheap chain after Groq and the OpenAI-compatible providers; null leaves it out."""
     max_tokens: Annotated[int, Field(ge=1, le=128_000)] = 4096
     temperature: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
     context_editing: ContextEditingConfig = ContextEditingConfig()

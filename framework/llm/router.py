@@ -329,6 +329,9 @@ def build_router(
         provider = OpenAICompatibleProvider(entry.name, entry.base_url, tools=tools, names=names,
                                             max_tool_iterations=api.tool_loop_max_iterations)
         links.append(ChainLink(provider, [_settings(m) for m in entry.models], keys))
+    if anthropic_provider is not None and claude_keys and api.cheap_model:
+        # Not premium: the cheap chain (background work, replies past the budget) may use it.
+        links.append(ChainLink(anthropic_provider, [ModelSettings(api.cheap_model, max_tokens=api.max_tokens)], claude_keys))
     router = Router(
         links, bot_id=config.bot_id, static_lines=api.fallback.static_lines,
         request_deadline_seconds=api.router.request_deadline_seconds,
