@@ -188,6 +188,20 @@ def test_missing_file_names_the_path_and_the_fix(tree: Path) -> None:
     )
 
 
+def test_paths_with_markup_characters_are_shown_verbatim(tree: Path) -> None:
+    result = invoke(tree.parent.parent, "memory", "alpha", "servers/[/x]")
+    assert result.exit_code == 2
+    assert "/memories/servers/[/x]" in result.stderr
+
+
+def test_seed_style_and_host_relative_paths_are_accepted(tree: Path) -> None:
+    home = tree.parent.parent
+    for arg in (f"/memories/alpha/servers/{GUILD}/culture.md", f"memories/alpha/servers/{GUILD}/culture.md"):
+        result = invoke(home, "memory", "alpha", arg)
+        assert result.exit_code == 0, (arg, result.output)
+        assert result.stdout == CULTURE
+
+
 # --------------------------------------------------------------------------- memory: the jail
 
 
@@ -372,7 +386,8 @@ def test_corrupt_followups_are_reported_and_left_alone(home: Path, monkeypatch: 
     before = sorted(p.name for p in broken.parent.iterdir())
     result = invoke(home, "followups", "alpha")
     assert result.exit_code == 1
-    assert "error: /memories/servers/999/followups.json:" in flat(result.stderr)
+    assert "error: /memories/servers/999/followups.json is not valid JSON" in flat(result.stderr)
+    assert "moves it aside to followups.corrupt-<time>.json" in flat(result.stderr)
     assert "followup_001" in result.stdout  # the readable file is still listed
     assert broken.read_bytes() == b'{"pending": [ {"id": "followup_001", oops'
     assert sorted(p.name for p in broken.parent.iterdir()) == before  # nothing quarantined by looking

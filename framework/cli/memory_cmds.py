@@ -17,7 +17,7 @@ import re
 import stat
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
@@ -34,7 +34,7 @@ from ..paths import BOT_ID_PATTERN, BotPaths
 from .common import CliContext, err, fail, out
 
 if TYPE_CHECKING:
-    from ..memory.followups import FollowupFile
+    from ..memory.followups import CompletedFollowup, Followup, FollowupFile
 
 __all__ = ["register"]
 
@@ -59,8 +59,13 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _fail(message: str, code: int = exitcodes.FAILURE) -> NoReturn:
+    """One red line; ``message`` is plain text (paths may hold ``[``, which is not markup here)."""
+    fail(escape(message), code=code)
+
+
 def _usage(message: str) -> NoReturn:
-    fail(message, code=exitcodes.USAGE)
+    _fail(message, code=exitcodes.USAGE)
 
 
 def _virtual(parts: Parts) -> str:
@@ -92,22 +97,6 @@ def _ago(moment: datetime, now: datetime) -> str:
     if seconds < 60:
         return "just now"
     return f"{_span(seconds)} ago"
-
-
-def _aware(value: object) -> datetime | None:
-    """A datetime (UTC when naive) from a datetime, a date or an ISO string; None otherwise."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _mtime(info: os.stat_result, now: datetime) -> str:
@@ -172,7 +161,7 @@ def _locate(root: Path, parts: Parts, bot: str) -> Path:
         except (FileNotFoundError, NotADirectoryError):
             _usage(missing)
         except OSError as exc:
-            fail(f"cannot inspect {_virtual(parts[: index + 1])} of bot {bot}: {exc.strerror}")
+            _fail(f"cannot inspect {_virtual(parts[: index + 1])} of bot {bot}: {exc.strerror}")
         if stat.S_ISLNK(info.st_mode):
             _usage(
                 f"{_virtual(parts[: index + 1])} of bot {bot} is a symbolic link; memory paths never follow links "
@@ -185,26 +174,44 @@ def _locate(root: Path, parts: Parts, bot: str) -> Path:
     return current
 
 
+class _Unreadable(Exception):
+    """A file that cannot be shown; ``code`` is the exit code when it ends the command."""
+
+    def __init__(self, message: str, code: int = exitcodes.FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _read_bytes(path: Path, shown: str) -> bytes:
-    """The bytes of the regular file at ``path`` (never a link, FIFO or device); exit 1 on failure."""
+    """The bytes of the regular file at ``path``, never through a link, FIFO or device."""
     try:
         fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
     except OSError as exc:
-        fail(f"cannot open {shown}: {exc.strerror}")
+        if stat.S_ISLNK(_lmode(path)):
+            raise _Unreadable(f"{shown} is a symbolic link; memory paths never follow links", exitcodes.USAGE) from None
+        raise _Unreadable(f"cannot open {shown}: {exc.strerror}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            _usage(f"{shown} is not a regular file; only files and folders are shown")
+            raise _Unreadable(f"{shown} is not a regular file; only files and folders are shown", exitcodes.USAGE)
         if info.st_size > READ_LIMIT_BYTES:
-            fail(f"{shown} is {_size(info.st_size)}, more than the {_size(READ_LIMIT_BYTES)} the memory tool reads")
+            raise _Unreadable(f"{shown} is {_size(info.st_size)}, more than the {_size(READ_LIMIT_BYTES)} the memory tool reads")
         chunks: list[bytes] = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
     except OSError as exc:
-        fail(f"cannot read {shown}: {exc.strerror}")
+        raise _Unreadable(f"cannot read {shown}: {exc.strerror}") from None
     finally:
         os.close(fd)
     return b"".join(chunks)
+
+
+def _lmode(path: Path) -> int:
+    """The mode of ``path`` itself (0 when it does not exist)."""
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
 
 
 # --------------------------------------------------------------------------- the tree
@@ -227,7 +234,7 @@ class _Totals:
 
 
 def _entries(folder: Path, parts: Parts) -> list[_Entry]:
-    """The items of ``folder`` (links not followed, our hidden temp files skipped), folders first."""
+    """The items of ``folder``, unsorted (links not followed, the memory tool's temp files skipped)."""
     found: list[_Entry] = []
     try:
         items = list(os.scandir(folder))
@@ -321,7 +328,10 @@ def _show_tree(bot: str, folder: Path, parts: Parts) -> None:
 
 def _show_file(path: Path, parts: Parts, raw: bool) -> None:
     shown = _virtual(parts)
-    data = _read_bytes(path, shown)
+    try:
+        data = _read_bytes(path, shown)
+    except _Unreadable as exc:
+        _fail(str(exc), code=exc.code)
     if raw or not out.is_terminal:
         # Piped (or --raw): the bytes unchanged, so `bot_manager memory alpha x.md > x.md` round-trips.
         sys.stdout.flush()
@@ -414,7 +424,7 @@ def _grep(bot: str, target: Path, parts: Parts, needle: str) -> None:
             continue
         try:
             text = _read_bytes(entry.path, shown).decode("utf-8")
-        except UnicodeDecodeError:
+        except (_Unreadable, UnicodeDecodeError):
             skipped.append(shown)
             continue
         found = False
@@ -431,10 +441,10 @@ def _grep(bot: str, target: Path, parts: Parts, needle: str) -> None:
             out.print(row + body)
         hit_files += found
     for shown in skipped:
-        err.print(f"[yellow]note:[/yellow] skipped {escape(shown)}: not UTF-8 text or too large")
+        err.print(f"[yellow]note:[/yellow] skipped {escape(shown)}: not UTF-8 text, too large or unreadable")
     where = _virtual(parts)
     if not matches:
-        err.print(f"no match for {needle!r} in {escape(where)} of bot {bot} ({len(files)} files searched)")
+        err.print(escape(f"no match for {needle!r} in {where} of bot {bot} ({len(files)} files searched)"))
         raise typer.Exit(exitcodes.FAILURE)
     err.print(
         f"{matches} matching line{'s' if matches != 1 else ''} in {hit_files} of {len(files)} "
@@ -490,7 +500,7 @@ def memory(
         out.print(f"{bot} has no memories yet: they appear as the bot talks (in memories/{bot}/)")
         return
     if not os.path.isdir(root):
-        fail(f"{root} is not a folder; the bot's memories must be a folder (move that file away)")
+        _fail(f"{root} is not a folder; the bot's memories must be a folder (move that file away)")
     target = _locate(root, parts, bot)
     if grep is not None:
         _grep(bot, target, parts, grep)
@@ -529,13 +539,6 @@ def _followup_files(root: Path) -> list[tuple[str, Path, Parts]]:
     return found
 
 
-def _lmode(path: Path) -> int:
-    try:
-        return os.lstat(path).st_mode
-    except OSError:
-        return 0
-
-
 def _load_followups(root: Path, default_delay_days: float) -> list[_FollowupsFolder]:
     from ..memory.followups import FollowupsCorrupt, parse_followups
 
@@ -544,18 +547,26 @@ def _load_followups(root: Path, default_delay_days: float) -> list[_FollowupsFol
     for folder, path, parts in _followup_files(root):
         item = _FollowupsFolder(folder, _virtual(parts))
         loaded.append(item)
-        if stat.S_ISLNK(_lmode(path)) or not stat.S_ISREG(_lmode(path)):
-            item.error = "not a regular file (a link or something else); the bot will not read it"
+        # item.error reads after the file's path: "/memories/servers/1/followups.json is ..."
+        if not stat.S_ISREG(_lmode(path)):
+            item.error = "is a symbolic link or not a regular file; the bot refuses to read it"
             continue
         try:
             text = _read_bytes(path, item.shown).decode("utf-8")
+        except _Unreadable as exc:
+            item.error = f"cannot be read ({exc}); the bot cannot read it either"
+            continue
         except UnicodeDecodeError:
-            item.error = "not UTF-8 text; the bot keeps it aside on its next read"
+            item.error = "is not UTF-8 text; the bot refuses to read it"
             continue
         try:
             item.parsed, notes = parse_followups(text, now=now, default_delay_days=default_delay_days)
         except FollowupsCorrupt as exc:
-            item.error = f"{exc}; the bot keeps it aside on its next read"
+            detail = str(exc).removeprefix(FOLLOWUPS_FILE).lstrip(":").strip()
+            item.error = (
+                f"{detail}; on its next read the bot moves it aside to followups.corrupt-<time>.json "
+                "and starts this folder's follow-ups afresh"
+            )
             continue
         item.notes = tuple(notes)
     return loaded
@@ -580,28 +591,22 @@ def _delay_days(cli: CliContext, bot: str) -> float:
         return 1.0
 
 
-def _state(item: Any, now: datetime) -> str:
+def _state(item: Followup, now: datetime) -> str:
     """waiting / due / woven / deferred ×N, as the hourly check sees the item."""
-    if getattr(item, "delivery", None) == "woven":
+    if item.delivery == "woven":
         return "woven"
-    deferred = getattr(item, "deferred_count", 0) or 0
-    if deferred:
-        return f"deferred ×{deferred}"
-    due_at = _aware(getattr(item, "follow_up_after", None))
-    return "due" if due_at is not None and due_at <= now else "waiting"
+    if item.deferred_count:
+        return f"deferred ×{item.deferred_count}"
+    return "due" if item.follow_up_after <= now else "waiting"
 
 
-def _due(item: Any, now: datetime) -> str:
-    due_at = _aware(getattr(item, "follow_up_after", None))
-    if due_at is None:
-        return "-"
-    seconds = (due_at - now).total_seconds()
+def _due(item: Followup, now: datetime) -> str:
+    seconds = (item.follow_up_after - now).total_seconds()
     return f"in {_span(seconds)}" if seconds > 0 else f"due {_span(seconds)} ago"
 
 
-def _who(item: Any) -> str:
-    name = getattr(item, "user_name", None)
-    return str(name or getattr(item, "user_id", None) or "-")
+def _who(item: Followup | CompletedFollowup) -> str:
+    return item.user_name or item.user_id
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -629,11 +634,11 @@ def _pending_table(folder: FollowupFile, now: datetime) -> Table:
     # A 19-digit channel id stays on one line when there is room; in a narrow terminal it folds.
     table.add_column("channel", no_wrap=out.width >= 100, overflow="fold")
     table.add_column("state", no_wrap=True)
-    for item in sorted(folder.pending, key=lambda f: _aware(f.follow_up_after) or now):
+    for item in sorted(folder.pending, key=lambda f: f.follow_up_after):
         state = _state(item, now)
         table.add_row(
-            str(item.id), _who(item), str(item.event), _due(item, now), str(item.priority),
-            str(getattr(item, "channel_id", None) or "-"), Text(state, style=_STATE_STYLES.get(state, "yellow")),
+            item.id, _who(item), item.event, _due(item, now), item.priority, item.channel_id,
+            Text(state, style=_STATE_STYLES.get(state, "yellow")),
         )  # fmt: skip
     return table
 
@@ -645,16 +650,8 @@ def _completed_table(folder: FollowupFile, now: datetime) -> Table:
     table.add_column("event", overflow="fold", min_width=12, ratio=1)
     table.add_column("outcome", overflow="fold", min_width=12, ratio=1)
     table.add_column("when", no_wrap=True)
-
-    def when(item: Any) -> datetime | None:
-        return _aware(getattr(item, "completed_date", None)) or _aware(getattr(item, "followed_up", None))
-
-    for done in sorted(folder.completed, key=lambda c: when(c) or now, reverse=True):
-        moment = when(done)
-        table.add_row(
-            str(done.id), _who(done), str(done.event), str(getattr(done, "outcome", None) or "-"),
-            _ago(moment, now) if moment else "-",
-        )  # fmt: skip
+    for done in sorted(folder.completed, key=lambda c: c.completed_date, reverse=True):
+        table.add_row(done.id, _who(done), done.event, done.outcome, _ago(done.completed_date, now))
     return table
 
 
@@ -667,6 +664,38 @@ def _print_folder(folder: FollowupFile, now: datetime) -> None:
         out.print(_completed_table(folder, now), soft_wrap=False)
     else:
         out.print(Text("no completed follow-ups", style="dim"))
+
+
+def _followups_document(folders: list[_FollowupsFolder], now: datetime) -> dict[str, Any]:
+    """``--json``: ``{folder: {pending, completed, notes, error}}``; pending items carry their state."""
+    document: dict[str, Any] = {}
+    for folder in folders:
+        parsed = folder.parsed
+        document[folder.folder] = {
+            "pending": [{**_dump(item), "state": _state(item, now)} for item in (parsed.pending if parsed else [])],
+            "completed": [_dump(done) for done in (parsed.completed if parsed else [])],
+            "notes": list(folder.notes),
+            "error": folder.error,
+        }
+    return document
+
+
+def _print_followups(readable: list[_FollowupsFolder], now: datetime) -> None:
+    """The tables, under a heading per folder when there are several, and a count footer."""
+    if not readable:
+        return  # every file was unreadable: the errors say so
+    for index, folder in enumerate(readable):
+        assert folder.parsed is not None
+        if len(readable) > 1:
+            if index:
+                out.print()
+            out.print(Text.assemble((folder.folder, "bold blue"), (f"  {folder.shown}", "dim")))
+        _print_folder(folder.parsed, now)
+    items = [item for folder in readable if folder.parsed for item in folder.parsed.pending]
+    n_done = sum(len(folder.parsed.completed) for folder in readable if folder.parsed)
+    due = sum(1 for item in items if _state(item, now) == "due")
+    files = f"{len(readable)} file{'s' if len(readable) != 1 else ''}"
+    out.print(Text(f"{len(items)} pending ({due} due), {n_done} completed in {files}", style="dim"))
 
 
 def followups(
@@ -689,54 +718,26 @@ def followups(
     times because the channel was busy). Completed: the outcome and when.
 
     Files are parsed exactly as the bot parses them: a file the bot would repair is
-    listed with a warning; a corrupt one is named in red (the bot keeps it aside on its
-    next read) and the exit code is 1. Read-only: nothing is ever changed.
+    listed with a warning; a corrupt one is named in red (the bot starts afresh on its
+    next read, moving it aside to followups.corrupt-<time>.json) and the exit code is 1.
+    Read-only: nothing is ever changed, so it is safe while the bot runs.
     """
     cli: CliContext = ctx.obj
     root = _bot_memories(cli, bot)
-    folders = _load_followups(root, _delay_days(cli, bot)) if stat.S_ISDIR(_lmode(root)) else []
+    folders = _load_followups(root, _delay_days(cli, bot)) if os.path.isdir(root) else []
     now = _now()
     for folder in folders:
         for note in folder.notes:
             err.print(f"[yellow]warning:[/yellow] {escape(folder.shown)} would be repaired: {escape(note)}")
         if folder.error:
-            err.print(f"[red]error:[/red] {escape(folder.shown)}: {escape(folder.error)}")
-    corrupt = any(folder.error for folder in folders)
+            err.print(f"[red]error:[/red] {escape(folder.shown)} {escape(folder.error)}")
     if as_json:
-        document = {
-            folder.folder: {
-                "pending": [
-                    {**_dump(item), "state": _state(item, now)} for item in (folder.parsed.pending if folder.parsed else [])
-                ],
-                "completed": [_dump(done) for done in (folder.parsed.completed if folder.parsed else [])],
-                "notes": list(folder.notes),
-                "error": folder.error,
-            }
-            for folder in folders
-        }
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(_followups_document(folders, now), indent=2, ensure_ascii=False) + "\n")
     elif not folders:
         out.print(f"{bot} has no follow-ups yet: the bot notes them in followups.json as people mention plans")
     else:
-        readable = [folder for folder in folders if folder.parsed is not None]
-        for index, folder in enumerate(readable):
-            assert folder.parsed is not None
-            if len(readable) > 1:
-                if index:
-                    out.print()
-                out.print(Text.assemble((folder.folder, "bold blue"), (f"  {folder.shown}", "dim")))
-            _print_folder(folder.parsed, now)
-        items = [item for folder in readable if folder.parsed for item in folder.parsed.pending]
-        n_done = sum(len(folder.parsed.completed) for folder in readable if folder.parsed)
-        due = sum(1 for item in items if _state(item, now) == "due")
-        out.print(
-            Text(
-                f"{len(items)} pending ({due} due), {n_done} completed in {len(readable)} "
-                f"file{'s' if len(readable) != 1 else ''}",
-                style="dim",
-            )
-        )
-    if corrupt:
+        _print_followups([folder for folder in folders if folder.parsed is not None], now)
+    if any(folder.error for folder in folders):
         raise typer.Exit(exitcodes.FAILURE)
 
 
