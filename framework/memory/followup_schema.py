@@ -310,11 +310,10 @@ class _Repairer:
         return value
 
     def duplicate(self, item: dict[str, Any]) -> bool:
-        # The very same item twice (usually a retried edit): keep one.
-        same = {k: v for k, v in item.items() if k != "id"}
-        if same in self.seen:
+        # The very same item twice, id and all (usually a retried edit): keep one.
+        if item in self.seen:
             return True
-        self.seen.append(same)
+        self.seen.append(dict(item))
         return False
 
     def pending(self, raw: Any, index: int, completed_ids: set[str]) -> None:

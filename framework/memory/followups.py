@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..clock import Clock
+from ..llm.types import ToolError
 from .fileops import Jail, make_parents, read_text, write_atomic
 from .followup_schema import (
     PRIORITIES,
@@ -136,10 +137,18 @@ class FollowupStore:
     # -- blocking file work (worker thread) ------------------------------------------------
 
     def _read(self, parts: Parts) -> str | None:
+        """The file's text, None when missing; FollowupsCorrupt when it is a file but not UTF-8 text."""
         path = self._jail.host(parts)
-        if not os.path.lexists(path):
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
             return None
-        return read_text(path, parts)
+        try:
+            return read_text(path, parts)
+        except ToolError as err:
+            if stat.S_ISREG(info.st_mode):  # binary or oversized: set aside like bad JSON
+                raise FollowupsCorrupt(str(err)) from None
+            raise
 
     def _write(self, parts: Parts, text: str) -> None:
         make_parents(self._jail.root(), parts)
@@ -161,8 +170,8 @@ class FollowupStore:
 
     def _load(self, parts: Parts) -> tuple[ParseResult, bool]:
         """The parsed file and whether it must be written back (repaired, quarantined)."""
-        text = self._read(parts)
         try:
+            text = self._read(parts)
             result = parse_followups_detailed(text, now=self._clock.now(), default_delay_days=self._delay_days)
         except FollowupsCorrupt as err:
             moved = self._quarantine(parts)
@@ -176,7 +185,10 @@ class FollowupStore:
 
     def _append_archive(self, folder: Parts, completed: list[CompletedFollowup], dropped: list[Any]) -> None:
         parts = (*folder, FOLLOWUPS_ARCHIVE_FILE)
-        text = self._read(parts)
+        try:
+            text = self._read(parts)
+        except FollowupsCorrupt:
+            text = "not text"  # set aside below
         data: dict[str, Any] = {}
         if text is not None and text.strip():
             try:
