@@ -463,7 +463,7 @@ def memory(
         Optional[str],
         typer.Argument(
             help="A file or folder: `/memories/servers/<id>/culture.md` as the bot writes it, or relative to "
-            "memories/BOT/ (`servers/<id>/culture.md`). Default: the whole tree.",
+            "`memories/BOT/` (`servers/<id>/culture.md`). Default: the whole tree.",
             show_default=False,
         ),
     ] = None,
@@ -471,7 +471,7 @@ def memory(
         Optional[str],
         typer.Option(
             "--grep", "-g", metavar="TEXT",
-            help="Print every line containing TEXT (case-insensitive) as path:line: text; exits 1 when nothing matches.",
+            help="Print every line containing TEXT (case-insensitive) as `path:line: text`; exits 1 when nothing matches.",
             show_default=False,
         ),
     ] = None,
@@ -481,13 +481,13 @@ def memory(
 ) -> None:
     """Show a bot's memory files: the tree with sizes, one file rendered, or lines matching --grep.
 
-    Without PATH, prints memories/BOT/ as a tree (folders first; guild folders as
-    servers/<id>, DM folders as dms/<user>) with each file's size and age. With a
+    Without PATH, prints `memories/BOT/` as a tree (folders first; guild folders as
+    `servers/<id>`, DM folders as `dms/<user>`) with each file's size and age. With a
     folder, its tree; with a file, the file rendered (Markdown, JSON pretty-printed,
     anything else as text). Piped, a file is printed byte for byte, so
     `bot_manager memory alpha servers/1/culture.md > culture.md` copies it.
 
-    Read-only and jailed like the bot's own memory tool: nothing outside memories/BOT/
+    Read-only and jailed like the bot's own memory tool: nothing outside `memories/BOT/`
     is read and symbolic links are never followed (exit 2). --grep exits 1 when no
     line matches, like grep.
     """
@@ -705,12 +705,12 @@ def followups(
         bool,
         typer.Option(
             "--json",
-            help='Print one JSON object: {"servers/<id>": {"pending": [...], "completed": [...], "notes": [...], '
-            '"error": null}, ...}.',
+            help='Print one JSON object: `{"servers/<id>": {"pending": [...], "completed": [...], "notes": [...], '
+            '"error": null}, ...}`; pending items carry their `state`.',
         ),
     ] = False,
 ) -> None:
-    """List a bot's pending and completed follow-ups (every servers/*/ and dms/*/ followups.json).
+    """List a bot's pending and completed follow-ups (every `servers/<id>/` and `dms/<user>/` followups.json).
 
     Pending: who, what, when it comes due (relative), priority, channel and state:
     waiting (not due yet), due (the hourly check may deliver it once its person is
@@ -719,7 +719,7 @@ def followups(
 
     Files are parsed exactly as the bot parses them: a file the bot would repair is
     listed with a warning; a corrupt one is named in red (the bot starts afresh on its
-    next read, moving it aside to followups.corrupt-<time>.json) and the exit code is 1.
+    next read, moving it aside to `followups.corrupt-<time>.json`) and the exit code is 1.
     Read-only: nothing is ever changed, so it is safe while the bot runs.
     """
     cli: CliContext = ctx.obj
