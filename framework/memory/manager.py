@@ -63,7 +63,7 @@ def _clip(text: str, budget: int, shown: str) -> str:
     marker = f"[... cut here; view {shown} for the rest]"
     room = budget - len(marker) - 1
     if room <= 0:
-        return marker
+        return ""  # not even the marker fits
     cut = text[:room]
     newline = cut.rfind("\n")
     if newline >= room // 2:
@@ -279,7 +279,9 @@ class MemoryManager:
                 virtual_path(followup_parts),
             )
         header = f"# Your memory\nYour folder: {virtual_path(folder)} (read and update it with the memory tool).\n"
-        used = len(header) + sum(len(s) + 2 for s in sections) + len(followups) + 2
+        others = [*sections, followups] if followups else sections
+        # The text is header + "\n" + sections joined by blank lines; people get what is left.
+        used = len(header) + 1 + sum(len(s) + 2 for s in others)
         people_text = self._people(server_id, people, names, limit - used)
         if people_text:
             sections.append(people_text)
@@ -287,6 +289,7 @@ class MemoryManager:
             sections.append(followups)
         if not sections:
             return ""
+        # A safety net only: the budgets above already keep the digest within the limit.
         return _clip(header + "\n" + "\n\n".join(sections), limit, virtual_path(folder))
 
     def _people(self, server_id: str | None, people: list[str], names: Mapping[str, str], budget: int) -> str:
@@ -300,20 +303,27 @@ class MemoryManager:
                 candidates.append((uid, parts))
             if len(candidates) == MAX_PEOPLE:
                 break
-        if not candidates or budget < _MIN_PERSON_CHARS:
+        if not candidates:
             return ""
         title = "## The person you are talking with" if server_id is None else "## People in this conversation"
-        fit = max(1, min(len(candidates), (budget - len(title)) // _MIN_PERSON_CHARS))
+        users_folder = virtual_path(candidates[0][1][:-1])
+        more = f"(+{len(candidates)} more profiles in {users_folder})"  # the longest it can be
+        fit = min(len(candidates), (budget - len(title)) // _MIN_PERSON_CHARS)
+        if fit < len(candidates):
+            fit = min(fit, (budget - len(title) - len(more) - 1) // _MIN_PERSON_CHARS)
+        if fit < 1:
+            return ""
         shown = sorted(candidates[:fit])
-        per_person = (budget - len(title) - 2) // len(shown)
+        spare = budget - len(title) - (len(more) + 1 if fit < len(candidates) else 0)
+        per_person = spare // len(shown)  # each: "\n" + heading + "\n" + body
         blocks = [title]
         for uid, parts in shown:
             heading = f"### {names.get(uid) or uid} ({virtual_path(parts)})"
-            body = self._note(parts, max(per_person - len(heading) - 2, 0), _profile_body)
+            body = self._note(parts, per_person - len(heading) - 2, _profile_body)
             if body:
                 blocks.append(f"{heading}\n{body}")
-        if len(candidates) > fit:
-            blocks.append(f"(+{len(candidates) - fit} more profiles in {virtual_path(candidates[fit][1][:-1])})")
+        if fit < len(candidates):
+            blocks.append(f"(+{len(candidates) - fit} more profiles in {users_folder})")
         return "\n".join(blocks) if len(blocks) > 1 else ""
 
     def _exists(self, parts: Parts) -> bool:
