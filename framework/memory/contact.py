@@ -51,7 +51,8 @@ _NOT_PHONE = (
     re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T].*)?"),  # an ISO date
     re.compile(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}"),  # a written date
     re.compile(r"(?:19|20)\d{2}\s*[-–]\s*(?:19|20)?\d{2}"),  # a span of years
-    re.compile(r"\d+(?:\.\d+)+"),  # a version or a decimal
+    re.compile(r"\d+\.\d+"),  # a decimal
+    re.compile(r"\d{1,3}(?:\.\d{1,3})+"),  # a version (415.555.0100 is not: its last group has 4)
 )
 _STREET = re.compile(
     r"\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,3}"
