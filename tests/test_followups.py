@@ -352,7 +352,10 @@ async def test_archive_completed(store: FollowupStore, root: Path) -> None:
     path = write(
         root,
         "servers/G1",
-        {"pending": [item("p")], "completed": [done("old1", "2026-01-01T00:00:00Z"), done("new", "2026-03-09T00:00:00Z")]},
+        {
+            "pending": [item("p")],
+            "completed": [done("old1", "2026-01-01T00:00:00Z"), done("new", "2026-03-09T00:00:00Z")],
+        },
     )
     assert await store.archive_completed("servers/G1", older_than=datetime(2026, 2, 1, tzinfo=UTC)) == 1
     archive_path = root / "servers" / "G1" / "followups.archive.json"

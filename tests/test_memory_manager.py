@@ -112,7 +112,9 @@ def test_digest_sections_and_only_the_people_present(manager: MemoryManager, roo
     put(
         root,
         "servers/G1/followups.json",
-        json.dumps({"pending": [followup("f1", "U1", "Job interview at TechCorp"), followup("f3", "U3", "absent thing")]}),
+        json.dumps(
+            {"pending": [followup("f1", "U1", "Job interview at TechCorp"), followup("f3", "U3", "absent thing")]}
+        ),
     )
     text = manager.build_memory_context("G1", "C1", ["U2", "U1", "U2", "U9"], names={"U1": "Dana"})
     assert "Your folder: /memories/servers/G1" in text
@@ -208,7 +210,8 @@ def test_dm_layout(manager: MemoryManager, root: Path) -> None:
 
 
 def test_profile_fact_markers_stay_out_of_the_digest(manager: MemoryManager, root: Path) -> None:
-    profile = render_profile("# User: Dana\n\n## Notes\n- kind\n", {"age": 27, "interests": ["minecraft"]}, user_name="Dana")
+    facts = {"age": 27, "interests": ["minecraft"]}
+    profile = render_profile("# User: Dana\n\n## Notes\n- kind\n", facts, user_name="Dana")
     put(root, "servers/G1/users/U1.md", profile)
     text = manager.build_memory_context("G1", "C1", ["U1"])
     assert "- age: 27" in text and "- into: minecraft" in text and "- kind" in text
@@ -224,7 +227,8 @@ def test_corrupt_followups_do_not_break_the_digest(manager: MemoryManager, root:
 
 def test_the_manager_never_writes(manager: MemoryManager, root: Path) -> None:
     put(root, "servers/G1/users/U1.md", "- x\n")
-    put(root, "servers/G1/followups.json", json.dumps({"pending": [{"user_id": "U1", "event": "e", "channel_id": "C1"}]}))
+    broken = {"pending": [{"user_id": "U1", "event": "e", "channel_id": "C1"}]}
+    put(root, "servers/G1/followups.json", json.dumps(broken))
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     manager.build_memory_context("G1", "C1", ["U1"])
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -236,7 +240,8 @@ def test_no_limit_is_ever_exceeded(root: Path) -> None:
     put(root, "servers/G1/channels/C1.md", "".join(f"- note {i}\n" for i in range(500)))
     for i in range(10):
         put(root, f"servers/G1/users/U{i}.md", f"# User: {i}\n" + "".join(f"- fact {j}\n" for j in range(200)))
-    put(root, "servers/G1/followups.json", json.dumps({"pending": [followup(f"f{i}", f"U{i}", "e" * 200) for i in range(10)]}))
+    items = [followup(f"f{i}", f"U{i}", "e" * 200) for i in range(10)]
+    put(root, "servers/G1/followups.json", json.dumps({"pending": items}))
     for limit in range(200, 7000, 137):
         text = MemoryManager("alpha", root, max_context_chars=limit).build_memory_context(
             "G1", "C1", [f"U{i}" for i in range(10)]

@@ -456,7 +456,8 @@ async def test_memory_tool_edit_is_not_lost(root: Path, clock: FakeClock) -> Non
 async def test_concurrent_tool_edits_and_profile_updates(root: Path, clock: FakeClock) -> None:
     tool = MemoryTool(root)
     lines = "".join(f"- note {i} original\n" for i in range(10))
-    await tool.run({"command": "create", "path": "/memories/servers/G1/users/U1.md", "file_text": "# User: Dana\n\n" + lines}, G1)
+    create = {"command": "create", "path": "/memories/servers/G1/users/U1.md", "file_text": "# User: Dana\n\n" + lines}
+    await tool.run(create, G1)
     llm = ScriptedLLM(*({"interests": [f"topic{i}"]} for i in range(10)))
     updater = make(root, clock, llm, locks=tool.locks)
 
@@ -467,7 +468,8 @@ async def test_concurrent_tool_edits_and_profile_updates(root: Path, clock: Fake
             G1,
         )  # fmt: skip
 
-    await asyncio.gather(*(edit(i) for i in range(10)), *(updater.process(msg(f"long message number {i}")) for i in range(10)))
+    updates = (updater.process(msg(f"long message number {i}")) for i in range(10))
+    await asyncio.gather(*(edit(i) for i in range(10)), *updates)
     text = profile(root).read_text()
     assert all(f"- note {i} edited" in text for i in range(10))
     assert sorted(read_profile_facts(text)["interests"]) == [f"topic{i}" for i in range(10)]

@@ -417,7 +417,9 @@ def parse_followups_detailed(
     extras = {k: v for k, v in data.items() if k not in ("pending", "completed")}
     repairer.result.file = FollowupFile.model_validate(extras)
     repairer.reserved = {
-        str(raw["id"]) for raw in (*pending, *completed) if isinstance(raw, dict) and isinstance(raw.get("id"), (str, int))
+        str(raw["id"])
+        for raw in (*pending, *completed)
+        if isinstance(raw, dict) and isinstance(raw.get("id"), (str, int))
     }
     for index, raw in enumerate(completed):
         repairer.completed(raw, index)

@@ -152,7 +152,11 @@ class MemoryManager:
             return None
 
     async def read(self, path: str) -> str | None:
-        """The text of a ``/memories/...`` file; None when it is missing, not a file or unreadable."""
+        """The text of a ``/memories/...`` file; None when it is missing, not a file or unreadable.
+
+        Raises:
+            ToolError: ``path`` is not a path below /memories.
+        """
         parts = parse_memory_path(path)
         return await asyncio.to_thread(self._read_parts, parts)
 

@@ -392,7 +392,9 @@ class ProfileUpdater:
         text = render_profile(existing, merged, user_name=user_name)
         size = len(text.encode("utf-8"))
         if self._max_bytes is not None and size > self._max_bytes:
-            _log.info("profile %s not updated: it would be %d bytes, over %d", virtual_path(parts), size, self._max_bytes)
+            _log.info(
+                "profile %s not updated: it would be %d bytes, over %d", virtual_path(parts), size, self._max_bytes
+            )
             return False
         make_parents(self._jail.root(), parts)
         write_atomic(path, text, parts)
