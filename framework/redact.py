@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Iterable, Mapping
 
-__all__ = ["Redactor", "secret_values", "RedactingFormatter"]
+__all__ = ["Redactor", "secret_values", "RedactingFormatter", "find_secret_shapes"]
 
 # Names of environment variables whose values are secrets.
 _SECRET_NAME = re.compile(r"(TOKEN|API_KEY(_\d+)?|SECRET|PASSWORD)$", re.IGNORECASE)
@@ -21,7 +21,25 @@ _SHAPES = [
     re.compile(r"[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]*"),  # Discord bot tokens, even cut short
     re.compile(r"(?i)(authorization:\s*(?:bot|bearer)\s+)[^\s'\"]+"),
 ]
+_SHAPE_KINDS = (  # what each of _SHAPES is, for messages that name the finding
+    "an Anthropic API key",
+    "a Groq API key",
+    "a Discord bot token",
+    "an Authorization header with a credential",
+)
 _MIN_SECRET_LEN = 6  # shorter values would redact ordinary words
+
+
+def find_secret_shapes(text: str) -> list[tuple[str, int]]:
+    """``(kind, line)`` for each secret-shaped string in ``text``, in order (lines count from 1).
+
+    ``kind`` reads like "a Discord bot token"; the secret itself is never returned.
+    """
+    found: list[tuple[int, str]] = []
+    for shape, kind in zip(_SHAPES, _SHAPE_KINDS):
+        # "[REDACTED]" after "authorization: bearer" is the redactor's own work, not a secret
+        found.extend((m.start(), kind) for m in shape.finditer(text) if "[REDACTED" not in m.group(0))
+    return [(kind, text.count("\n", 0, start) + 1) for start, kind in sorted(found)]
 
 
 def secret_values(environ: Mapping[str, str], extra_names: Iterable[str] = ()) -> dict[str, str]:

@@ -1,0 +1,115 @@
+"""Running git for sync: never prompts, never opens an editor, works without an identity.
+
+When no ``user.name`` / ``user.email`` is configured (a fresh machine, a CI box), commits
+are made as ``bot_manager <bot_manager@localhost>`` through ``-c`` options on the command
+line; a configured identity (config or ``GIT_*`` environment) always wins.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ..exitcodes import CONFIG
+from .errors import SyncError
+
+__all__ = ["Git", "FALLBACK_NAME", "FALLBACK_EMAIL"]
+
+FALLBACK_NAME = "bot_manager"
+FALLBACK_EMAIL = "bot_manager@localhost"
+
+
+class Git:
+    """git commands run from the top of one work tree."""
+
+    def __init__(self, root: Path, environ: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        env = dict(os.environ if environ is None else environ)
+        env.update(
+            GIT_TERMINAL_PROMPT="0",  # a missing credential fails instead of waiting for a person
+            GIT_EDITOR="true",
+            GIT_LITERAL_PATHSPECS="1",  # a file name is a name, never a glob
+        )
+        self.env = env
+        self._identity: list[str] | None = None
+
+    @classmethod
+    def find(cls, start: Path, environ: Mapping[str, str] | None = None) -> Git:
+        """The work tree holding ``start``; SyncError (exit 78) when there is none."""
+        try:
+            result = subprocess.run(
+                ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True,
+                env=dict(os.environ if environ is None else environ),
+            )
+        except FileNotFoundError:
+            raise SyncError("git is not installed (no `git` on PATH)", "install git, then sync again", CONFIG) from None
+        except NotADirectoryError:
+            raise SyncError(f"{start} is not a folder", "point --home or BOT_HOME at the project folder", CONFIG) from None
+        if result.returncode != 0 or not result.stdout.strip():
+            raise SyncError(
+                f"{start} is not inside a git repository",
+                f"create one with `git init` in {start} (and `git remote add origin URL` to share it)",
+                CONFIG,
+            )
+        return cls(Path(result.stdout.strip()), environ)
+
+    def identity(self) -> list[str]:
+        """``-c user.name=... -c user.email=...`` for whatever is not configured, else nothing."""
+        if self._identity is None:
+            # GIT_AUTHOR_*/GIT_COMMITTER_* in the environment beat any -c value; EMAIL does not.
+            args: list[str] = []
+            if not self.run("config", "--get", "user.name", check=False).stdout.strip():
+                args += ["-c", f"user.name={FALLBACK_NAME}"]
+            if not self.run("config", "--get", "user.email", check=False).stdout.strip() and not self.env.get("EMAIL"):
+                args += ["-c", f"user.email={FALLBACK_EMAIL}"]
+            self._identity = args
+        return self._identity
+
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        identity: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        """``git ARGS`` in the work tree; SyncError naming the command when ``check`` and it fails."""
+        env = self.env if not extra_env else {**self.env, **extra_env}
+        argv = ["git", *(self.identity() if identity else []), *args]
+        result = subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True, input=input)
+        if check and result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise SyncError(f"`git {' '.join(args[:3])}` failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
+        return result
+
+    def paths(self, *args: str) -> list[str]:
+        """The NUL-separated paths a ``-z`` command prints."""
+        return [p for p in self.run(*args).stdout.split("\0") if p]
+
+    def with_paths(self, args: Iterable[str], paths: Iterable[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        """``git ARGS --pathspec-from-file=- --pathspec-file-nul`` (no command-line length limit)."""
+        listed = "\0".join(paths)
+        return self.run(*args, "--pathspec-from-file=-", "--pathspec-file-nul", input=listed, **kwargs)  # type: ignore[arg-type]
+
+    def git_dir(self) -> Path:
+        return Path(self.run("rev-parse", "--absolute-git-dir").stdout.strip())
+
+    def operation_in_progress(self) -> str | None:
+        """``"rebase"``, ``"merge"``, ``"cherry-pick"`` or ``"revert"`` when one is unfinished."""
+        git_dir = self.git_dir()
+        for name, what in (
+            ("rebase-merge", "rebase"),
+            ("rebase-apply", "rebase"),
+            ("MERGE_HEAD", "merge"),
+            ("CHERRY_PICK_HEAD", "cherry-pick"),
+            ("REVERT_HEAD", "revert"),
+        ):
+            if (git_dir / name).exists():
+                return what
+        return None
+
+    def head(self) -> str | None:
+        result = self.run("rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        return result.stdout.strip() or None
