@@ -31,7 +31,7 @@ END_KEPT = "<!-- sync: end -->"
 
 def kept_both_marker(host: str) -> str:
     """The opening marker; ``host`` names the machine whose lines come first."""
-    name = re.sub(r"-{2,}|[<>]", "-", host)  # "--" and ">" would end an HTML comment
+    name = re.sub(r"-{2,}", "-", re.sub(r"[<>]", "", host))  # "--" or ">" could end the comment
     return f"<!-- sync: kept both versions; {name}'s first -->"
 
 _SIZE = 32
