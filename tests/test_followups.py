@@ -480,3 +480,7 @@ def test_models_normalise_times_given_by_the_engine() -> None:
                  priority="low", channel_id="C1")  # fmt: skip
     assert f.mentioned_date == datetime(2026, 3, 1, 10, tzinfo=UTC)
     assert f.follow_up_after == datetime(2026, 3, 2, tzinfo=UTC)
+    f.last_considered = datetime(2026, 3, 3, 8, 30, 15, 999)  # naive, as an engine bug might write it
+    assert f.last_considered == datetime(2026, 3, 3, 8, 30, 15, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        f.delivery = "shouted"  # type: ignore[assignment]

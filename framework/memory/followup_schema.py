@@ -87,6 +87,8 @@ class FollowupsCorrupt(FrameworkError):
 
 def format_time(value: datetime) -> str:
     """``2025-09-22T14:30:00Z``: UTC, whole seconds, the form the file uses."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)  # naive means UTC here, never local time
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -130,7 +132,8 @@ def _utc(value: Any) -> Any:
 
 class _Item(BaseModel):
     # The model writes this file freely: fields we do not know are kept and written back.
-    model_config = ConfigDict(extra="allow")
+    # Assignments are checked too, so the engine's bookkeeping gets the same UTC times.
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
 
 
 class Followup(_Item):

@@ -46,6 +46,7 @@ __all__ = [
     "read_profile_facts",
     "strip_fact_markers",
     "parse_extraction",
+    "strip_contact_details",
     "ProfileUpdater",
 ]
 
