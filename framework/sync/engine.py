@@ -200,23 +200,20 @@ class _Sync:
         plan = plan_staging(git, self.home, self.secrets)
         report.refused = log_refusals + plan.refused
         report.notes += plan.notes
-        if plan.paths:
-            git.with_paths(["add", "--all"], plan.paths)
-        for path in plan.paths:
-            parts = PurePosixPath(os.path.relpath(git.root / path, self.home)).parts
-            if len(parts) > 2 and parts[0] == "memories" and parts[1] in self.summaries:
-                self.summaries[parts[1]].memory_files += 1
-        paths = sorted({*plan.paths, *untracked})
-        staged = set(git.paths("diff", "--cached", "--name-only", "-z"))
-        if not staged & set(paths):
+
+        def message_for(changed: list[str]) -> list[str]:
+            for path in changed:
+                parts = PurePosixPath(os.path.relpath(git.root / path, self.home)).parts
+                if len(parts) > 2 and parts[0] == "memories" and parts[1] in self.summaries:
+                    self.summaries[parts[1]].memory_files += 1
+            summary = self._summary_line()
+            self.subject = message.strip().splitlines()[0] if message and message.strip() else summary
+            return ["-m", self.subject, *(["-m", summary] if self.subject != summary else [])]
+
+        if git.commit_paths(plan.paths, untracked, message_for):
+            self.report.commit = self._head_line()
+        else:
             report.notes.append("nothing new to commit on this machine")
-            return
-        summary = self._summary_line()
-        self.subject = message.strip().splitlines()[0] if message and message.strip() else summary
-        body = [summary] if self.subject != summary else []
-        args = ["commit", "--quiet", "--no-status", "-m", self.subject, *(a for line in body for a in ("-m", line))]
-        git.with_paths(args, paths, identity=True)
-        self.report.commit = self._head_line()
 
     def _summary_line(self) -> str:
         def plural(n: int, word: str) -> str:
@@ -338,16 +335,16 @@ class _Sync:
     def _fold_in(self, paths: list[str]) -> None:
         """Commit the re-taken snapshots: into this sync's commit when it is still unpushed."""
         git = self.git
-        git.with_paths(["add", "--all"], paths)
         ours = self.subject is not None and git.run("log", "-1", "--format=%s").stdout.strip() == self.subject
         upstream = f"refs/remotes/{self.report.remote}" if self.report.remote else None
         if ours and upstream and git.run("rev-parse", "--verify", "--quiet", upstream, check=False).returncode == 0:
             ours = git.run("merge-base", "--is-ancestor", "HEAD", upstream, check=False).returncode != 0
         if ours:
-            git.with_paths(["commit", "--quiet", "--no-status", "--amend", "--no-edit"], paths, identity=True)
+            git.commit_paths(paths, [], lambda _: ["--amend", "--no-edit"])
         else:
-            self.subject = f"sync: history merged on {self.report.host}"
-            git.with_paths(["commit", "--quiet", "--no-status", "-m", self.subject], paths, identity=True)
+            subject = f"sync: history merged on {self.report.host}"
+            if git.commit_paths(paths, [], lambda _: ["-m", subject]):
+                self.subject = subject
         self.report.commit = self._head_line()
 
     # -- 6. push --------------------------------------------------------------------------

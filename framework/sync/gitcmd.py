@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ..exitcodes import CONFIG
@@ -84,14 +85,42 @@ class Git:
             raise SyncError(f"`git {' '.join(args[:3])}` failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
         return result
 
-    def paths(self, *args: str) -> list[str]:
+    def paths(self, *args: str, extra_env: Mapping[str, str] | None = None) -> list[str]:
         """The NUL-separated paths a ``-z`` command prints."""
-        return [p for p in self.run(*args).stdout.split("\0") if p]
+        return [p for p in self.run(*args, extra_env=extra_env).stdout.split("\0") if p]
 
     def with_paths(self, args: Iterable[str], paths: Iterable[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         """``git ARGS --pathspec-from-file=- --pathspec-file-nul`` (no command-line length limit)."""
         listed = "\0".join(paths)
         return self.run(*args, "--pathspec-from-file=-", "--pathspec-file-nul", input=listed, **kwargs)  # type: ignore[arg-type]
+
+    def commit_paths(
+        self, add: Sequence[str], remove: Sequence[str], commit_args: Callable[[list[str]], Sequence[str]]
+    ) -> list[str]:
+        """Commit HEAD plus ``add`` (work-tree content) minus ``remove``; the paths that changed.
+
+        ``commit_args(changed)`` gives the ``git commit`` options (the message). Nothing is
+        committed when nothing changed. The commit is built in a temporary index, so whatever
+        else a person has staged stays staged and out of it; afterwards the real index
+        follows HEAD for these paths.
+        """
+        with tempfile.TemporaryDirectory(prefix="bot_manager-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            head = self.head()
+            self.run("read-tree", *([head] if head else ["--empty"]), extra_env=env)
+            if add:
+                self.with_paths(["add", "--all"], add, extra_env=env)
+            if remove:
+                self.with_paths(["rm", "--cached", "--quiet", "--ignore-unmatch"], remove, extra_env=env)
+            if head:
+                changed = self.paths("diff", "--cached", "--name-only", "-z", head, extra_env=env)
+            else:
+                changed = self.paths("ls-files", "-z", extra_env=env)
+            if not changed:
+                return []
+            self.run("commit", "--quiet", "--no-status", *commit_args(changed), extra_env=env, identity=True)
+        self.with_paths(["reset", "--quiet"], [*add, *remove])
+        return changed
 
     def git_dir(self) -> Path:
         return Path(self.run("rev-parse", "--absolute-git-dir").stdout.strip())

@@ -121,6 +121,7 @@ def plan_staging(git: Git, home: Path, secrets: Mapping[str, str]) -> StagePlan:
     """Sort the changed files under the synced folders into add / remove / refused."""
     plan = StagePlan()
     specs = _pathspecs(git, home)
+    git.run("update-index", "-q", "--refresh", check=False)  # stat-only changes are not changes
     changed = set(git.paths("ls-files", "-z", "--others", "--modified", "--exclude-standard", "--", *specs))
     changed |= set(git.paths("diff", "--cached", "--name-only", "-z", "--", *specs))
     for path in sorted(changed):
