@@ -16,7 +16,7 @@ from aiohttp import web
 from ruamel.yaml import YAML
 
 from framework.fsutil import read_json
-from framework.llm.stub_server import AnthropicStub
+from framework.llm.stub_server import BACKGROUND_REPLIES, AnthropicStub
 from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def ana_config(home: Path, joke_url: str) -> None:
 
 def test_ana_trigger_word_joke_and_owner_shutdown(tmp_path: Path) -> None:
     with SandboxThread() as sandbox:
-        stub, jokes = AnthropicStub(), JokeAPI()
+        stub, jokes = AnthropicStub(model_replies=dict(BACKGROUND_REPLIES)), JokeAPI()
         sandbox.run(stub.start())
         sandbox.run(jokes.start())
         ana_config(tmp_path, jokes.url)

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from framework.fsutil import read_json
-from framework.llm.stub_server import AnthropicStub
+from framework.llm.stub_server import BACKGROUND_REPLIES, AnthropicStub
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 
 from .conftest import write_bot
@@ -84,7 +84,7 @@ class World:
 def world(tmp_path: Path) -> Iterator[World]:
     write_bot(tmp_path, extra=FAST_SUPERVISOR)
     sandbox = SandboxThread().start()
-    stub = AnthropicStub()
+    stub = AnthropicStub(model_replies=dict(BACKGROUND_REPLIES))
     sandbox.run(stub.start())
     bot_user_id = sandbox.add_bot(TOKEN, "alpha")
     env = {

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from framework.llm.stub_server import AnthropicStub
+from framework.llm.stub_server import BACKGROUND_REPLIES, AnthropicStub
 from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 
 from .conftest import write_bot
@@ -51,7 +51,7 @@ def test_fifty_messages_in_five_compressed_minutes(tmp_path: Path) -> None:
     text = bot.read_text().replace('personality:\n  base_prompt: "You are a terse test bot."\n', "")
     bot.write_text(text + COMPRESSED)
     with SandboxThread() as sandbox:
-        stub = AnthropicStub()
+        stub = AnthropicStub(model_replies=dict(BACKGROUND_REPLIES))
         sandbox.run(stub.start())
         bot_id = sandbox.add_bot(TOKEN, "alpha")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "DISCORD_", "GROQ_"))}

@@ -10,15 +10,15 @@ is shown as such), and the messages that are new since the last look marked with
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..domain import IncomingMessage, StoredMessage
 from ..llm.types import ChatTurn, ConversationScope, LLMRequest
 from ..ports import MessageStorePort
 
-__all__ = ["ContextBuilder", "ContextRequest", "REPLY_CHAIN_DEPTH", "format_transcript"]
+__all__ = ["ContextBuilder", "ContextRequest", "MemoryDigest", "REPLY_CHAIN_DEPTH", "format_transcript"]
 
 REPLY_CHAIN_DEPTH = 5
 _MENTION = re.compile(r"<@!?(\d+)>")
@@ -32,6 +32,20 @@ def format_transcript(messages: Sequence[StoredMessage], names: dict[str, str]) 
         + _MENTION.sub(lambda x: "@" + names.get(x.group(1), "someone"), m.content)
         for m in messages
     )
+
+
+class MemoryDigest(Protocol):
+    """What the builder needs from the memory manager (framework.memory.MemoryManager)."""
+
+    def build_memory_context(
+        self,
+        server_id: str | None,
+        channel_id: str,
+        user_ids: Sequence[str],
+        *,
+        dm_user_id: str | None = None,
+        names: dict[str, str] | None = None,
+    ) -> str: ...
 
 
 @dataclass
@@ -56,20 +70,48 @@ class ContextBuilder:
     context_window: int = 20
     max_tokens: int = 1024
     names: dict[str, str] = field(default_factory=dict)
-    memory_context: str = ""  # filled by the memory manager (issue 5)
+    channel_names: dict[str, str] = field(default_factory=dict)
+    memory: MemoryDigest | None = None  # the memory digest of the people present, on every call
+    memory_guide: str = ""  # static instructions for the memory tool and follow-ups (system prompt)
+    hints: Callable[[str], str] | None = None  # channel id -> volatile instructions (woven follow-ups)
+    self_user_id: str | None = None  # the bot's own Discord id, once connected
 
     def remember(self, message: IncomingMessage) -> None:
         self.names[message.author_id] = message.author_name
         for user_id, name in message.mention_names:
             self.names[user_id] = name
+        if message.channel_name:
+            self.channel_names[message.channel_id] = message.channel_name
+
+    def channel_label(self, channel_id: str, guild_id: str | None) -> str:
+        if guild_id is None:
+            return "a direct message"
+        return f"#{self.channel_names.get(channel_id, channel_id)}"
 
     def system_prompt(self) -> str:
         # Stable across calls: nothing time- or message-dependent goes here (prompt cache).
-        return (
+        prompt = (
             f"{self.persona_prompt.strip()}\n\n"
             f"You are {self.bot_name}, a member of a Discord chat. Messages marked * are new. "
             "Write only what you would send: no name prefix, no quotes, no stage directions."
         )
+        if self.memory_guide:
+            prompt += "\n\n" + self.memory_guide.strip()
+        return prompt
+
+    def memory_context(self, guild_id: str | None, channel_id: str, recent: Sequence[StoredMessage], extra: Sequence[str] = ()) -> str:
+        """The memory digest for the humans in this conversation (oldest speaker first)."""
+        if self.memory is None:
+            return ""
+        people: list[str] = []
+        for user_id in [m.author_id for m in recent if not m.is_bot] + list(extra):
+            if user_id not in people and user_id != self.self_user_id:
+                people.append(user_id)
+        dm_user = people[0] if guild_id is None and people else None
+        return self.memory.build_memory_context(guild_id, channel_id, people, dm_user_id=dm_user, names=self.names)
+
+    def _hint(self, channel_id: str) -> str:
+        return self.hints(channel_id) if self.hints is not None else ""
 
     def _resolve(self, text: str) -> str:
         return _MENTION.sub(lambda m: "@" + self.names.get(m.group(1), "someone"), text)
@@ -127,10 +169,14 @@ class ContextBuilder:
             )
         if ask.extra_instructions:
             sections.append(ask.extra_instructions)
+        hint = self._hint(ask.channel_id)
+        if hint:
+            sections.append(hint)
         scope = ConversationScope(self.bot_id, ask.asker.guild_id, ask.channel_id, ask.asker.author_id)
+        asker = () if ask.asker.is_bot else (ask.asker.author_id,)
         return LLMRequest(
             system=self.system_prompt(),
-            memory_context=self.memory_context,
+            memory_context=self.memory_context(ask.asker.guild_id, ask.channel_id, recent, asker),
             turns=(ChatTurn("user", "\n\n".join(sections)),),
             scope=scope,
             max_tokens=self.max_tokens,
@@ -138,4 +184,37 @@ class ContextBuilder:
             want_plan=not ask.urgent,
             purpose="reply" if ask.urgent else "check",
             images=ask.images,
+        )
+
+    async def build_unprompted(
+        self,
+        *,
+        channel_id: str,
+        guild_id: str | None,
+        instruction: str,
+        about_user_id: str | None = None,
+        purpose: str = "agentic",
+    ) -> LLMRequest:
+        """A request for something nobody asked for (a follow-up, a conversation starter):
+        the channel's recent talk, the memory digest, and what to consider; the model may
+        decline with a silent plan."""
+        recent = await self.store.get_recent(channel_id, self.context_window)
+        for m in recent:
+            self.names.setdefault(m.author_id, m.author_name)
+        reactions = await self.store.reactions_for(m.message_id for m in recent)
+        by_id = {m.message_id: m for m in recent}
+        transcript = "\n".join(self._line(m, set(), reactions.get(m.message_id, {}), by_id) for m in recent)
+        label = self.channel_label(channel_id, guild_id)
+        sections = [f"Recent conversation in {label}:\n{transcript or '(nothing yet)'}", instruction]
+        extra = (about_user_id,) if about_user_id else ()
+        user = about_user_id or (recent[-1].author_id if recent else None)
+        return LLMRequest(
+            system=self.system_prompt(),
+            memory_context=self.memory_context(guild_id, channel_id, recent, extra),
+            turns=(ChatTurn("user", "\n\n".join(sections)),),
+            scope=ConversationScope(self.bot_id, guild_id, channel_id, user),
+            max_tokens=self.max_tokens,
+            owed=False,
+            want_plan=True,
+            purpose=purpose,
         )

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,7 @@ class ReactiveEngine:
         settings: ReactiveSettings,
         chance_for: Callable[[str], float],
         human: HumanLayer | None = None,
+        on_replied: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._context = context
         self._store = store
@@ -111,6 +112,7 @@ class ReactiveEngine:
         self._settings = settings
         self._chance_for = chance_for  # momentum name -> probability
         self._human = human
+        self._on_replied = on_replied  # after a reply went out in a channel (woven follow-ups)
         self._actions_for: Callable[[ResponsePlan, IncomingMessage, bool], list[Action]] = (
             human.actions_for if human is not None
             else lambda plan, trigger, urgent: default_actions(
@@ -122,6 +124,10 @@ class ReactiveEngine:
         self._answered: OrderedDict[str, None] = OrderedDict()
         self._channels: dict[str, _Channel] = {}
         self.model_calls = 0
+
+    def set_on_replied(self, callback: Callable[[str], Awaitable[None]] | None) -> None:
+        """Called with the channel id after each reply that went out (the agentic engine's woven follow-ups)."""
+        self._on_replied = callback
 
     # -- intake -------------------------------------------------------------------
 
@@ -351,3 +357,5 @@ class ReactiveEngine:
             self._decide(trigger, Decision("ignore", f"{reason}; {outcome.blocked}"))
             return
         self._decide(trigger, Decision("reply", reason, tuple(outcome.sent_ids)))
+        if outcome.sent_ids and self._on_replied is not None:
+            await self._on_replied(trigger.channel_id)

@@ -92,12 +92,13 @@ class BudgetedLLM:
         self._router = router
         self._guard = guard
 
-    async def complete(self, request: LLMRequest) -> LLMReply:
-        """Run ``request`` on the chain the budget allows; raise BudgetExceeded if none."""
+    async def complete(self, request: LLMRequest, *, cheap: bool = False) -> LLMReply:
+        """Run ``request`` on the chain the budget allows; raise BudgetExceeded if none.
+        ``cheap``: the caller wants the cheap chain anyway (background work)."""
         decision = await self._guard.decide(request)
         if decision == "refuse":
             raise BudgetExceeded(
                 f"daily token budget of {self._guard.daily_tokens} spent; "
                 f"only mentions and DMs are answered until 00:00 UTC"
             )
-        return await self._router.complete(request, cheap=decision == "cheap")
+        return await self._router.complete(request, cheap=cheap or decision == "cheap")

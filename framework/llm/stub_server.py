@@ -20,11 +20,15 @@ from aiohttp import web
 from .prompt_cache_emulator import PromptCacheEmulator
 
 
-__all__ = ["AnthropicStub", "STANDIN_PREFIX", "standin_text"]
+__all__ = ["AnthropicStub", "BACKGROUND_REPLIES", "STANDIN_PREFIX", "standin_text"]
 
 STANDIN_PREFIX = "[stand-in model, not Claude: set ANTHROPIC_API_KEY for real replies]"
 
 _ASKED = re.compile(r"is talking to you: (.*?)\nReply to them\.", re.S)
+
+
+# For scripted tests: background calls on the cheap model (profile extraction) find nothing.
+BACKGROUND_REPLIES: dict[str, dict[str, Any]] = {"claude-haiku-4-5": {"content": [{"type": "text", "text": "{}"}]}}
 
 
 def standin_text(body: dict[str, Any]) -> str:
@@ -44,6 +48,9 @@ class AnthropicStub:
     """aiohttp app answering ``POST /v1/messages``; scripted replies first, then the stand-in."""
 
     script: list[dict[str, Any]] = field(default_factory=list)
+    # Fixed replies by model id, outside the script (e.g. background calls on the cheap model
+    # would otherwise take scripted replies meant for the conversation).
+    model_replies: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     delay_seconds: float = 0.0
     cache: PromptCacheEmulator | None = None  # emulate the prompt cache in the usage it reports
@@ -76,8 +83,9 @@ class AnthropicStub:
         )
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
-        if self.script:
-            scripted = self.script.pop(0)
+        fixed = self.model_replies.get(body.get("model", ""))
+        if fixed is not None or self.script:
+            scripted = fixed if fixed is not None else self.script.pop(0)
             if "status" in scripted:  # an error response
                 return web.Response(
                     status=scripted["status"],

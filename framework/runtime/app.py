@@ -53,6 +53,10 @@ class BotRuntime:
         self._closing = False  # set first thing on shutdown: no new work is accepted after it
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine: Any = None
+        self._agentic: Any = None
+        self._profiles: Any = None
+        self._connected = asyncio.Event()
+        self._memory_locks: Any = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -98,6 +102,8 @@ class BotRuntime:
                 if not self._closing:
                     # Returns at once: replies are written by per-channel worker tasks.
                     await engine.on_message(message)
+                    if self._profiles is not None:
+                        self._profiles.consider(message)  # a background task when worth it
 
             async def on_reaction(channel_id: str, message_id: str, user_id: str, emoji: str, added: bool) -> None:
                 if self._closing:
@@ -112,6 +118,8 @@ class BotRuntime:
 
             def on_connected(user_id: str) -> None:
                 engine.self_user_id = user_id
+                context.self_user_id = user_id
+                self._connected.set()
                 self._report_ready()
 
             async def on_edit(message_id: str, content: str | None, edited_at: datetime) -> None:
@@ -134,16 +142,58 @@ class BotRuntime:
                 guild_ready_timeout=0.05 if _is_loopback(settings.discord_gateway_url) else 2.0,
             )
             llm = await self._build_brain(resources, client, settings)
-            engine = self._build_engine(store, llm, DiscordChat(client), decisions)
+            context = self._build_context(store)
+            executor, engine = self._build_engine(store, llm, context, DiscordChat(client), decisions)
             self._engine = engine
+            if config.agentic.enabled:
+                self._agentic = await self._build_agentic(resources, store, llm, context, executor)
+                context.hints = self._agentic.weave_hint
+                engine.set_on_replied(self._agentic.on_replied)
+            if config.memory.enabled and config.memory.profiles.enabled:
+                from ..memory.profiles import ProfileUpdater
+
+                self._profiles = ProfileUpdater(
+                    llm=llm, root=paths.memories, locks=self._memory_locks, clock=self.clock,
+                    config=config.memory.profiles, bot_id=config.bot_id, max_file_bytes=config.memory.max_file_bytes,
+                )
+                resources.push_async_callback(self._profiles.stop)
             return await self._serve(client, token)
 
-    def _build_engine(self, store: Any, llm: Any, chat: Any, decisions: ConversationLog) -> Any:
-        """The reactive engine and its gates, from the config."""
+    def _build_context(self, store: Any) -> Any:
+        """What the model sees: persona, memory digest and guide, the channel's messages."""
+        from ..engines.context import ContextBuilder
+
+        config = self.config
+        memory = guide = None
+        if config.memory.enabled:
+            from ..memory.followups import followups_instructions
+            from ..memory.guide import memory_guide
+            from ..memory.manager import MemoryManager
+
+            memory = MemoryManager(config.bot_id, self.paths.memories, max_context_chars=config.memory.context_max_chars)
+            followups = config.agentic.followups
+            creating = config.agentic.enabled and followups.enabled and followups.auto_create
+            guide = memory_guide(
+                followups=followups_instructions(
+                    "<your folder>", delay_days=followups.follow_up_delay_days, max_pending=followups.max_pending
+                ) if creating else ""
+            )
+        return ContextBuilder(
+            bot_id=config.bot_id,
+            bot_name=config.name,
+            persona_prompt=config.personality.base_prompt,
+            store=store,
+            context_window=config.reactive.context_window,
+            max_tokens=config.api.max_tokens,
+            memory=memory,
+            memory_guide=guide or "",
+        )
+
+    def _build_engine(self, store: Any, llm: Any, context: Any, chat: Any, decisions: ConversationLog) -> tuple[Any, Any]:
+        """The reactive engine and its gates, from the config; returns (executor, engine)."""
         import random
 
         from ..engines.botloop import BotLoopGuard
-        from ..engines.context import ContextBuilder
         from ..engines.cooldowns import ChannelCooldowns, UserCooldowns
         from ..engines.engagement import EngagementTracker
         from ..engines.executor import PlanExecutor
@@ -158,22 +208,15 @@ class BotRuntime:
         engagement = EngagementTracker.from_config(config.rate_limiting, clock, limiter)
         engagement_rates = config.personality.engagement
         human = self._build_human_layer(limiter) if config.personality.behaviour.enabled else None
-        context = ContextBuilder(
-            bot_id=config.bot_id,
-            bot_name=config.name,
-            persona_prompt=config.personality.base_prompt,
-            store=store,
-            context_window=config.reactive.context_window,
-            max_tokens=config.api.max_tokens,
+        executor = PlanExecutor(
+            chat=chat, clock=clock, limiter=limiter, channel_cooldowns=channels, user_cooldowns=users,
+            engagement=engagement, on_shutdown=self.request_stop,
         )
-        return ReactiveEngine(
+        return executor, ReactiveEngine(
             context=context,
             store=store,
             llm=llm,
-            executor=PlanExecutor(
-                chat=chat, clock=clock, limiter=limiter, channel_cooldowns=channels, user_cooldowns=users,
-                engagement=engagement, on_shutdown=self.request_stop,
-            ),
+            executor=executor,
             decisions=decisions,
             clock=clock,
             rng=random.Random(),
@@ -191,6 +234,57 @@ class BotRuntime:
             chance_for=lambda momentum: response_chance(momentum, engagement_rates),
             human=human,
         )
+
+    async def _build_agentic(self, resources: AsyncExitStack, store: Any, llm: Any, context: Any, executor: Any) -> Any:
+        """The hourly engine: follow-ups, proactive talk, memory upkeep."""
+        from ..engines.agentic import AgenticEngine
+        from ..memory.followups import FollowupStore
+        from ..storage.proactive import ProactiveLog
+
+        log = await ProactiveLog.open(self.paths.database)
+        resources.push_async_callback(log.close)
+        engine = AgenticEngine(
+            config=self.config.agentic,
+            context=context,
+            followups=FollowupStore(self.paths.memories, locks=self._memory_locks, clock=self.clock),
+            store=store,
+            proactive_log=log,
+            llm=llm,
+            executor=executor,
+            clock=self.clock,
+            max_typing_seconds=self.config.reactive.max_typing_seconds,
+        )
+        await engine.refresh_woven()
+        return engine
+
+    async def _agentic_loop(self) -> None:
+        """Every agentic.check_interval_hours one pass; after downtime one catch-up pass, not a burst."""
+        from ..engines.agentic import next_tick_delay
+        from ..fsutil import read_json
+
+        interval = self.config.agentic.check_interval_hours * 3600
+        state_path = self.paths.persistence / "agentic.json"
+        state = read_json(state_path)
+        last_tick = None
+        if isinstance(state, dict) and isinstance(state.get("last_tick"), str):
+            try:
+                last_tick = datetime.fromisoformat(state["last_tick"])
+            except ValueError:
+                last_tick = None
+        await self._connected.wait()  # the engine needs to know who it is
+        delay = next_tick_delay(last_tick, self.clock.now(), interval)
+        while True:
+            await self.clock.sleep(delay)
+            now = self.clock.now()
+            try:
+                report = await self._agentic.run_once(now)
+                _log.info("%s", report.summary())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad pass must not end the loop; the next one may succeed
+                _log.exception("agentic pass failed")
+            atomic_write_json(state_path, {"last_tick": now.isoformat()})
+            delay = interval
 
     def _build_human_layer(self, limiter: Any) -> Any:
         """Ana's human-behaviour pipeline (personality.behaviour.enabled)."""
@@ -239,9 +333,14 @@ class BotRuntime:
         from ..storage.ledger import UsageLedger
 
         config, api = self.config, self.config.api
+        from ..memory.locks import PathLocks
+
         tools: list[Any] = []
+        self._memory_locks = PathLocks()  # one lock table for every writer of memory files
         if config.memory.enabled:
-            tools.append(MemoryTool(self.paths.memories, max_file_bytes=config.memory.max_file_bytes))
+            tools.append(
+                MemoryTool(self.paths.memories, max_file_bytes=config.memory.max_file_bytes, locks=self._memory_locks)
+            )
         tools.extend(DiscordQueryTools(client).tools())
         ledger = await UsageLedger.open(self.paths.database, api.prices, clock=self.clock)
         resources.push_async_callback(ledger.close)
@@ -274,6 +373,8 @@ class BotRuntime:
         client_task = asyncio.create_task(client.start(token), name=f"{self.config.bot_id}:discord")
         stop_task = asyncio.create_task(self._stop.wait(), name=f"{self.config.bot_id}:stop")
         self._tasks.add(asyncio.create_task(self._check_loop(), name=f"{self.config.bot_id}:check"))
+        if self._agentic is not None:
+            self._tasks.add(asyncio.create_task(self._agentic_loop(), name=f"{self.config.bot_id}:agentic"))
         try:
             await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             if client_task.done() and not self._stop.is_set():
