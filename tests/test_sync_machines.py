@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from framework.cli import app
+from framework.cli.common import CliContext
 from framework.storage.messages import SCHEMA
 
 from .conftest import write_bot
@@ -45,14 +48,22 @@ def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 @dataclass
 class Machine:
+    """One clone. ``sync`` runs the real CLI in a subprocess; ``in_process`` runs the same Typer
+    app through CliRunner (git and the merge drivers are real processes either way)."""
+
     name: str
     home: Path
     env: dict[str, str]
+    in_process: bool = False
 
     def sync(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "BOT_MANAGER_HOST": self.name}
+        if self.in_process:
+            result = CliRunner().invoke(app, ["sync", *args], obj=CliContext(home=self.home, environ=env))
+            return subprocess.CompletedProcess(["sync", *args], result.exit_code, result.stdout, result.stderr)
         return subprocess.run(
             [sys.executable, str(REPO / "bot_manager.py"), "--home", str(self.home), "sync", *args],
-            env={**self.env, "BOT_MANAGER_HOST": self.name}, capture_output=True, text=True, timeout=60,
+            env=env, capture_output=True, text=True, timeout=60,
         )
 
     def synced(self, *args: str) -> str:
@@ -140,11 +151,12 @@ def machines(tmp_path: Path) -> Iterator[tuple[Machine, Machine]]:
     git(a_home, "remote", "add", "origin", str(remote))
     git(a_home, "push", "--quiet", "-u", "origin", "main")
     git(tmp_path, "clone", "--quiet", str(remote), str(b_home))
-    yield Machine("machine-a", a_home, clean_env()), Machine("machine-b", b_home, clean_env())
+    yield Machine("machine-a", a_home, clean_env(), in_process=True), Machine("machine-b", b_home, clean_env(), in_process=True)
 
 
 def test_two_machines_end_with_the_union(machines: tuple[Machine, Machine]) -> None:
     a, b = machines
+    a.in_process = b.in_process = False  # the real command line, end to end
     a.add_messages("a0", "a1", "a2", "a3", "a4")
     a.write(CULTURE, "# Culture\n\nline one\nline two\nline three\n")
     a.write("memories/alpha/servers/1/users/2.md", "# Dana\nlikes chess\n")
@@ -212,6 +224,7 @@ def test_the_same_line_edited_on_both_keeps_both_versions_and_says_so(machines: 
 
 def test_secrets_are_refused_named_and_never_committed(machines: tuple[Machine, Machine], tmp_path: Path) -> None:
     a, _ = machines
+    a.in_process = False
     a.write(".env", f"ALPHA_BOT_TOKEN={TOKEN_IN_ENV}\nANTHROPIC_API_KEY={ANTHROPIC_KEY}\n")
     a.write("memories/alpha/servers/1/users/2.md", f"# Dana\nher bot:\n  {TOKEN_PASTED}\n")
     a.write("memories/alpha/servers/1/users/3.md", "# Bob\nlikes go\n")
@@ -331,3 +344,68 @@ def test_a_conflict_no_driver_resolves_is_aborted_and_named(machines: tuple[Mach
     assert git(b.home, "rev-parse", "HEAD~1") == before
     assert "terse bot from B" in b.read("bots/alpha.yaml") and "<<<<<<<" not in b.read("bots/alpha.yaml")
     assert b.message_ids() == {"b0"}
+
+
+def test_uncommitted_changes_that_clash_with_the_pull_never_leave_markers(machines: tuple[Machine, Machine]) -> None:
+    """A refused file stays an uncommitted change; git puts it back after the pull (autostash)."""
+    a, b = machines
+    users = "memories/alpha/servers/1/users/2.md"
+    a.write(users, "# Dana\nlikes chess\n")
+    a.add_messages("a0")
+    a.synced()
+    b.synced()
+    a.write(users, "# Dana\nlikes chess and go\n")
+    a.write("bots/alpha.yaml", a.read("bots/alpha.yaml").replace("terse test bot", "terse bot from A"))
+    a.synced()
+    b.write(users, f"# Dana\nher token {TOKEN_PASTED}\n")
+    b.write("bots/alpha.yaml", b.read("bots/alpha.yaml").replace("terse test bot", f"bot {TOKEN_PASTED}"))
+    result = b.sync()
+    assert result.returncode == 1
+    # a memory file goes through the memory driver: both versions, this machine's first
+    assert b.read(users).startswith(f"# Dana\n<!-- sync: kept both versions; machine-b's first -->\nher token {TOKEN_PASTED}")
+    # anything else: the pulled version, and this machine's change waits in the stash
+    warning = " ".join(result.stderr.split())
+    assert "uncommitted changes to bots/alpha.yaml clashed with the pull" in warning and "git stash pop" in warning
+    assert "terse bot from A" in b.read("bots/alpha.yaml")
+    assert TOKEN_PASTED in git(b.home, "stash", "show", "-p")
+    b.write(users, "# Dana\nlikes chess and go\n")
+    b.synced()  # what the clash left behind does not stop the next sync
+    assert_clean_repository(b)
+
+
+def test_an_unreachable_remote_keeps_the_commit_and_fails(machines: tuple[Machine, Machine], tmp_path: Path) -> None:
+    a, _ = machines
+    git(a.home, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    a.add_messages("a0")
+    result = a.sync()
+    assert result.returncode == 1
+    assert "error: cannot fetch from origin" in " ".join(result.stderr.split())
+    assert "this machine's commit is kept" in " ".join(result.stderr.split())
+    assert git(a.home, "log", "-1", "--format=%s").startswith("sync: alpha (+1 message")
+
+
+def test_a_big_database_is_warned_about(machines: tuple[Machine, Machine], monkeypatch: pytest.MonkeyPatch) -> None:
+    import framework.sync.engine
+
+    a, _ = machines
+    monkeypatch.setattr(framework.sync.engine, "DB_WARN_BYTES", 10_000)
+    a.add_messages("a0")
+    result = a.sync("--no-push")
+    assert result.returncode == 0
+    warning = " ".join(result.stderr.split())
+    assert "warning: persistence/alpha/messages.db: the live database is 0 MB, past 100 MB" in warning
+    assert "git lfs track 'persistence/**/snapshot.db'" in warning and "cleanup_old" in warning
+    assert "not pushed (--no-push)" in result.stdout
+
+
+def test_help_and_light_imports() -> None:
+    result = CliRunner().invoke(app, ["sync", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--no-push" in text and "--message" in text and "Never commits .env, run/" in text
+    # git runs a driver process per merged file: it must not pay for the bot's dependencies
+    code = (
+        "import sys, framework.sync.drivers, framework.sync.engine\n"
+        "print([m for m in ('pydantic', 'typer', 'aiosqlite', 'discord', 'anthropic') if m in sys.modules])"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

@@ -284,9 +284,16 @@ class _Sync:
                 "the repository is back as it was before the pull and this machine's commit is kept",
                 "merge by hand (git pull --rebase, fix the files, git rebase --continue), then sync again",
             )
-        if "autostash" in (result.stdout + result.stderr).lower() and "conflict" in (result.stdout + result.stderr).lower():
+        clashed = git.paths("diff", "--name-only", "--diff-filter=U", "-z")
+        if clashed:
+            # Uncommitted changes (a refused file, a write made during the pull) clashed with the
+            # pull when git put them back. git keeps them in the stash; the files take the pulled
+            # version instead of git's conflict markers.
+            git.with_paths(["checkout", "--quiet", "HEAD"], clashed)
+            git.run("reset", "--quiet")  # as after a clean autostash: put-back changes are unstaged
             report.warnings.append(
-                "your uncommitted changes could not be put back after the pull; they are in the stash: git stash pop"
+                f"uncommitted changes to {', '.join(clashed)} clashed with the pull; the files now hold the pulled "
+                "version and your changes are in the stash (see them: git stash show -p; take them back: git stash pop)"
             )
 
     def _read_driver_report(self, path: Path) -> None:

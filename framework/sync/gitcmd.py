@@ -116,10 +116,10 @@ class Git:
                 changed = self.paths("diff", "--cached", "--name-only", "-z", head, extra_env=env)
             else:
                 changed = self.paths("ls-files", "-z", extra_env=env)
-            if not changed:
-                return []
-            self.run("commit", "--quiet", "--no-status", *commit_args(changed), extra_env=env, identity=True)
-        self.with_paths(["reset", "--quiet"], [*add, *remove])
+            if changed:
+                self.run("commit", "--quiet", "--no-status", *commit_args(changed), extra_env=env, identity=True)
+        if head or changed:
+            self.with_paths(["reset", "--quiet"], [*add, *remove])
         return changed
 
     def git_dir(self) -> Path:
