@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from .domain import Decision, IncomingMessage, StoredMessage
 from .llm.types import LLMReply, LLMRequest
 
-__all__ = ["ChatPort", "LLMPort", "MessageStorePort", "DecisionLog"]
+__all__ = [
+    "ActivityStorePort",
+    "ChannelInfo",
+    "ChatPort",
+    "DecisionLog",
+    "LLMPort",
+    "MessageStorePort",
+    "ProactiveLogPort",
+    "ProactivePost",
+]
 
 
 class ChatPort(Protocol):
@@ -42,3 +52,73 @@ class MessageStorePort(Protocol):
 
 class DecisionLog(Protocol):
     def record(self, message: IncomingMessage, decision: Decision) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What the message store knows about a channel, from its stored messages.
+
+    ``guild_id`` is None for a DM channel. ``last_message_at`` is the latest message not
+    deleted, by anyone (the bot included); ``last_human_message_at`` the latest by a
+    human (``is_bot`` false). Either is None when no such message is stored.
+    """
+
+    channel_id: str
+    guild_id: str | None
+    last_message_at: datetime | None
+    last_human_message_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProactivePost:
+    """A message the bot sent unprompted, and how it landed.
+
+    ``kind`` is ``"proactive"`` (a conversation starter) or ``"followup"``; ``outcome`` is
+    None until evaluated, then ``"engaged"`` or ``"ignored"``. ``guild_id`` is None in a DM.
+    """
+
+    message_id: str
+    guild_id: str | None
+    channel_id: str
+    kind: str
+    posted_at: datetime
+    outcome: str | None = None
+    evaluated_at: datetime | None = None
+
+
+class ActivityStorePort(MessageStorePort, Protocol):
+    """The message store as the agentic engine reads it: who was active where, and when."""
+
+    async def last_seen(self, user_id: str, *, guild_id: str | None) -> datetime | None: ...
+
+    async def authors_since(
+        self, channel_id: str, since: datetime, *, humans_only: bool = True, until: datetime | None = None
+    ) -> set[str]: ...
+
+    async def last_message_at(self, channel_id: str, *, humans_only: bool = False) -> datetime | None: ...
+
+    async def channel_info(self, channel_id: str) -> ChannelInfo | None: ...
+
+    async def reaction_users(self, message_id: str, *, until: datetime | None = None) -> set[str]: ...
+
+    async def cleanup_old(self, days: float = 90, *, now: datetime, batch: int = 5000) -> int: ...
+
+
+class ProactiveLogPort(Protocol):
+    """The record of unprompted posts: caps, gaps and success rates read from it."""
+
+    async def record(
+        self, *, message_id: str, guild_id: str | None, channel_id: str, kind: str, posted_at: datetime
+    ) -> None: ...
+
+    async def posts_since(
+        self, since: datetime, *, channel_id: str | None = None, kind: str | None = None
+    ) -> list[ProactivePost]: ...
+
+    async def last_post_at(self, *, channel_id: str | None = None, kind: str | None = "proactive") -> datetime | None: ...
+
+    async def success_rates(self, since: datetime) -> dict[str, tuple[int, int]]: ...
+
+    async def evaluate(
+        self, store: ActivityStorePort, *, now: datetime, window_minutes: float = 30, self_id: str | None = None
+    ) -> int: ...

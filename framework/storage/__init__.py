@@ -1,7 +1,8 @@
-"""Persistence: the SQLite message store and the usage ledger.
+"""Persistence: the SQLite message store, the proactive log and the usage ledger.
 
-``MessageStore`` is loaded on first use: ``bot_manager status`` reads the ledger through
-``framework.storage.ledger`` and must not pay for aiosqlite and asyncio on the way.
+``MessageStore`` and ``ProactiveLog`` are loaded on first use: ``bot_manager status``
+reads the ledger through ``framework.storage.ledger`` and must not pay for aiosqlite and
+asyncio on the way.
 """
 
 from __future__ import annotations
@@ -9,14 +10,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .messages import MessageStore
+    from .messages import ChannelInfo, MessageStore
+    from .proactive import ProactiveLog, ProactivePost
 
-__all__ = ["MessageStore"]
+__all__ = ["ChannelInfo", "MessageStore", "ProactiveLog", "ProactivePost"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "MessageStore":
-        from .messages import MessageStore
+    if name in ("MessageStore", "ChannelInfo"):
+        from . import messages
 
-        return MessageStore
+        return getattr(messages, name)
+    if name in ("ProactiveLog", "ProactivePost"):
+        from . import proactive
+
+        return getattr(proactive, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
