@@ -84,6 +84,7 @@ class BotRuntime:
         configure_endpoints(settings.discord_api_base, settings.discord_gateway_url)
 
         async with AsyncExitStack() as resources:
+            await asyncio.to_thread(self._adopt_synced_history)
             store = await MessageStore.open(paths.database)
             resources.push_async_callback(store.close)  # last out: checkpoints the WAL into messages.db
             decisions = ConversationLog(
@@ -158,6 +159,28 @@ class BotRuntime:
                 )
                 resources.push_async_callback(self._profiles.stop)
             return await self._serve(client, token)
+
+    def _adopt_synced_history(self) -> None:
+        """Merge the committed history (``persistence/<bot>/snapshot.db``, written by
+        ``bot_manager sync``) into the live database before it opens: a fresh clone starts
+        with what the other machine knew. Skipped when the snapshot has not changed since
+        the last merge (its size and mtime are noted in run/, which is machine-local)."""
+        from ..fsutil import read_json
+        from ..sync.dbmerge import merge_database
+
+        snapshot = self.paths.persistence / "snapshot.db"
+        if not snapshot.exists():
+            return
+        marker = self.paths.run_dir / f"{self.config.bot_id}.snapshot-merged.json"
+        stat = snapshot.stat()
+        seen = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        if read_json(marker) == seen and self.paths.database.exists():
+            return
+        stats = merge_database(self.paths.database, snapshot)
+        if stats.changed:
+            _log.info("history from %s: %d new messages", snapshot.name, stats.new_messages)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(marker, seen)
 
     def _build_context(self, store: Any) -> Any:
         """What the model sees: persona, memory digest and guide, the channel's messages."""
