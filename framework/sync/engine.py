@@ -267,7 +267,7 @@ class _Sync:
             report_file = Path(fh.name)
         try:
             result = git.run(
-                "rebase", "--autostash", ref, check=False, identity=True,
+                "rebase", "--autostash", "--rebase-merges", ref, check=False, identity=True,
                 extra_env={REPORT_ENV: str(report_file), REBASE_ENV: "1"},
             )
             self._read_driver_report(report_file)
