@@ -13,7 +13,8 @@ Modules, one job each:
     drivers.py    ``python -m framework.sync.drivers KIND %O %A %B %P``: the git merge drivers
     scan.py       secret-shaped strings and known secret values in files about to be staged
     stage.py      what to stage: candidates, refusals, size-capped log copies
-    engine.py     the whole command: snapshot, stage, commit, pull --rebase, merge, push
+    remote.py     upstream, fetch, rebase onto it (or abort cleanly), push
+    engine.py     the whole command, in order: snapshot, stage, commit, pull, merge, push
 
 Only ``dbmerge`` is meant for use outside sync (the bot runtime calls it at start-up).
 """

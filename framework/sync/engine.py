@@ -15,10 +15,8 @@ Nothing here touches ``run/`` or a live database file except through SQLite.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,10 +25,11 @@ from pathlib import Path, PurePosixPath
 from ..errors import StoreError
 from ..paths import BotPaths, list_bot_ids
 from .dbmerge import merge_database
-from .drivers import REBASE_ENV, REPORT_ENV
+from . import remote
 from .errors import SyncError
 from .gitcmd import Git
 from .gitsetup import ATTRIBUTES, IGNORES, ensure_lines, install_drivers
+from .remote import Upstream, find_upstream
 from .scan import Finding, known_secrets
 from .snapshot import SNAPSHOT_NAME, SnapshotResult, take_snapshot
 from .stage import copy_logs, plan_staging, untrack_live_files
@@ -139,19 +138,32 @@ class _Sync:
         self.report.bots = list(self.summaries.values())
         self._snapshot_all()
         self._commit(message)
-        upstream = self._upstream(branch)
+        upstream = find_upstream(git, branch)
         if upstream is None:
             self.report.notes.append("no git remote: the commit stays on this machine (add one: git remote add origin URL)")
         else:
-            self._pull(*upstream)
+            self._pull(upstream)
         self._merge_pulled()
         if self.subject is not None and git.run("log", "-1", "--format=%s").stdout.strip() == self.subject:
             self.report.commit = self._head_line()  # its id after the rebase
         if upstream is not None:
             if push:
-                self._push(branch, *upstream)
+                self.report.pushed = remote.push(git, branch, upstream)
             else:
                 self.report.notes.append("not pushed (--no-push)")
+
+    def _pull(self, upstream: Upstream) -> None:
+        self.report.remote = upstream.name
+        pulled = remote.fetch(self.git, upstream)
+        if pulled is None:
+            self.report.notes.append(f"{upstream.remote} has no branch {upstream.branch} yet: nothing to pull")
+            return
+        if pulled:
+            result = remote.rebase_onto(self.git, upstream)
+            self.report.kept_both += result.kept_both
+            self.report.set_aside += result.set_aside
+            self.report.warnings += result.warnings
+        self.report.pulled_commits = pulled
 
     # -- 1. snapshots ---------------------------------------------------------------------
 
@@ -228,95 +240,6 @@ class _Sync:
     def _head_line(self) -> str:
         return self.git.run("log", "-1", "--format=%h %s").stdout.strip()
 
-    # -- 4. pull --------------------------------------------------------------------------
-
-    def _upstream(self, branch: str) -> tuple[str, str, bool] | None:
-        """(remote, branch on the remote, whether the branch tracks it) or None without a remote."""
-        git = self.git
-        remote = git.run("config", "--get", f"branch.{branch}.remote", check=False).stdout.strip()
-        merge = git.run("config", "--get", f"branch.{branch}.merge", check=False).stdout.strip()
-        if remote and remote != "." and merge:
-            return remote, merge.removeprefix("refs/heads/"), True
-        remotes = git.run("remote").stdout.split()
-        if not remotes:
-            return None
-        return ("origin" if "origin" in remotes else remotes[0]), branch, False
-
-    def _pull(self, remote: str, remote_branch: str, tracking: bool) -> None:
-        git, report = self.git, self.report
-        report.remote = f"{remote}/{remote_branch}"
-        fetched = git.run("fetch", "--quiet", remote, check=False)
-        if fetched.returncode != 0:
-            detail = (fetched.stderr.strip().splitlines() or ["no output"])[-1]
-            raise SyncError(
-                f"cannot fetch from {remote}: {detail}",
-                "check the remote and your access (git fetch), then sync again; this machine's commit is kept",
-            )
-        ref = f"refs/remotes/{remote}/{remote_branch}"
-        if git.run("rev-parse", "--verify", "--quiet", ref, check=False).returncode != 0:
-            report.notes.append(f"{remote} has no branch {remote_branch} yet: nothing to pull")
-            return
-        pulled = int(git.run("rev-list", "--count", f"HEAD..{ref}").stdout.strip() or 0)
-        if pulled:
-            self._rebase(ref)
-        report.pulled_commits = pulled
-
-    def _rebase(self, ref: str) -> None:
-        git, report = self.git, self.report
-        with tempfile.NamedTemporaryFile(prefix="bot_manager-sync-", suffix=".jsonl", delete=False) as fh:
-            report_file = Path(fh.name)
-        try:
-            result = git.run(
-                "rebase", "--autostash", "--rebase-merges", ref, check=False, identity=True,
-                extra_env={REPORT_ENV: str(report_file), REBASE_ENV: "1"},
-            )
-            self._read_driver_report(report_file)
-        finally:
-            report_file.unlink(missing_ok=True)
-        if result.returncode != 0 or git.operation_in_progress():
-            conflicted = git.paths("diff", "--name-only", "--diff-filter=U", "-z")
-            self._abort_rebase(conflicted)
-            detail = ", ".join(conflicted) or (result.stderr.strip().splitlines() or ["git gave no reason"])[0]
-            report.kept_both.clear()
-            report.set_aside.clear()
-            raise SyncError(
-                f"the pull from {report.remote} could not be merged automatically ({detail}); "
-                "the repository is back as it was before the pull and this machine's commit is kept",
-                "merge by hand (git pull --rebase, fix the files, git rebase --continue), then sync again",
-            )
-        clashed = git.paths("diff", "--name-only", "--diff-filter=U", "-z")
-        if clashed:
-            # Uncommitted changes (a refused file, a write made during the pull) clashed with the
-            # pull when git put them back. git keeps them in the stash; the files take the pulled
-            # version instead of git's conflict markers.
-            git.with_paths(["checkout", "--quiet", "HEAD"], clashed)
-            git.run("reset", "--quiet")  # as after a clean autostash: put-back changes are unstaged
-            report.warnings.append(
-                f"uncommitted changes to {', '.join(clashed)} clashed with the pull; the files now hold the pulled "
-                "version and your changes are in the stash (see them: git stash show -p; take them back: git stash pop)"
-            )
-
-    def _read_driver_report(self, path: Path) -> None:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
-            if entry["kind"] == "kept-both" and entry["path"] not in self.report.kept_both:
-                self.report.kept_both.append(entry["path"])
-            elif entry["kind"] == "corrupt-aside":
-                self.report.set_aside.append(f"{entry['path']}: the corrupt version is kept in {entry['aside']}")
-            elif entry["kind"] == "db-side-dropped":
-                self.report.warnings.append(f"{entry['path']}: one side was not a SQLite database; the other was kept")
-
-    def _abort_rebase(self, conflicted: list[str]) -> None:
-        """Abort; a file a running bot wrote meanwhile (not one git was merging) is put back."""
-        git = self.git
-        written = [p for p in git.paths("diff", "--name-only", "-z") if p not in conflicted]
-        saved = {p: (git.root / p).read_bytes() for p in written if (git.root / p).is_file()}
-        git.run("rebase", "--abort", check=False)
-        for path, data in saved.items():
-            target = git.root / path
-            if not target.exists() or target.read_bytes() != data:
-                target.write_bytes(data)
-
     # -- 5. merge what was pulled into the live databases -------------------------------------
 
     def _merge_pulled(self) -> None:
@@ -353,23 +276,3 @@ class _Sync:
             if git.commit_paths(paths, [], lambda _: ["-m", subject]):
                 self.subject = subject
         self.report.commit = self._head_line()
-
-    # -- 6. push --------------------------------------------------------------------------
-
-    def _push(self, branch: str, remote: str, remote_branch: str, tracking: bool) -> None:
-        git, report = self.git, self.report
-        ref = f"refs/remotes/{remote}/{remote_branch}"
-        known = git.run("rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0
-        if known and int(git.run("rev-list", "--count", f"{ref}..HEAD").stdout.strip() or 0) == 0:
-            return
-        args = ["push", "--quiet", *([] if tracking else ["--set-upstream"]), remote, f"HEAD:refs/heads/{remote_branch}"]
-        pushed = git.run(*args, check=False)
-        if pushed.returncode != 0:
-            detail = (pushed.stderr.strip().splitlines() or ["no output"])[-1]
-            raise SyncError(
-                f"push to {remote} failed: {detail}",
-                "another machine may have pushed meanwhile: sync again",
-            )
-        if not tracking:
-            git.run("branch", "--quiet", f"--set-upstream-to={remote}/{remote_branch}", branch, check=False)
-        report.pushed = True

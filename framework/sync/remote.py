@@ -1,0 +1,145 @@
+"""The remote side of a sync: which upstream, fetch, rebase onto it (or abort cleanly), push."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .drivers import REBASE_ENV, REPORT_ENV
+from .errors import SyncError
+from .gitcmd import Git
+
+__all__ = ["Upstream", "PullResult", "find_upstream", "fetch", "rebase_onto", "push"]
+
+
+@dataclass(frozen=True)
+class Upstream:
+    remote: str
+    branch: str  # the branch on the remote
+    tracking: bool  # the local branch already tracks it
+
+    @property
+    def name(self) -> str:
+        return f"{self.remote}/{self.branch}"
+
+    @property
+    def ref(self) -> str:
+        return f"refs/remotes/{self.remote}/{self.branch}"
+
+
+@dataclass
+class PullResult:
+    kept_both: list[str] = field(default_factory=list)  # text files with both versions kept
+    set_aside: list[str] = field(default_factory=list)  # corrupt sides kept next to their file
+    warnings: list[str] = field(default_factory=list)
+
+
+def _last_line(text: str, default: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else default
+
+
+def find_upstream(git: Git, branch: str) -> Upstream | None:
+    """The branch's upstream; else ``origin`` (or the only remote) under the same name; None without remotes."""
+    remote = git.run("config", "--get", f"branch.{branch}.remote", check=False).stdout.strip()
+    merge = git.run("config", "--get", f"branch.{branch}.merge", check=False).stdout.strip()
+    if remote and remote != "." and merge:
+        return Upstream(remote, merge.removeprefix("refs/heads/"), True)
+    remotes = git.run("remote").stdout.split()
+    if not remotes:
+        return None
+    return Upstream("origin" if "origin" in remotes else remotes[0], branch, False)
+
+
+def _exists(git: Git, ref: str) -> bool:
+    return git.run("rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0
+
+
+def fetch(git: Git, upstream: Upstream) -> int | None:
+    """Fetch; the number of commits to pull, or None when the remote has no such branch yet."""
+    fetched = git.run("fetch", "--quiet", upstream.remote, check=False)
+    if fetched.returncode != 0:
+        raise SyncError(
+            f"cannot fetch from {upstream.remote}: {_last_line(fetched.stderr, 'no output')}",
+            "check the remote and your access (git fetch), then sync again; this machine's commit is kept",
+        )
+    if not _exists(git, upstream.ref):
+        return None
+    return int(git.run("rev-list", "--count", f"HEAD..{upstream.ref}").stdout.strip() or 0)
+
+
+def rebase_onto(git: Git, upstream: Upstream) -> PullResult:
+    """Rebase this branch onto the fetched upstream; SyncError (and no trace of it) when git stops."""
+    with tempfile.NamedTemporaryFile(prefix="bot_manager-sync-", suffix=".jsonl", delete=False) as fh:
+        report_file = Path(fh.name)
+    try:
+        result = git.run(
+            "rebase", "--autostash", "--rebase-merges", upstream.ref, check=False, identity=True,
+            extra_env={REPORT_ENV: str(report_file), REBASE_ENV: "1"},
+        )
+        pulled = _read_driver_report(report_file)
+    finally:
+        report_file.unlink(missing_ok=True)
+    if result.returncode != 0 or git.operation_in_progress():
+        conflicted = git.paths("diff", "--name-only", "--diff-filter=U", "-z")
+        _abort(git, conflicted)
+        detail = ", ".join(conflicted) or _last_line(result.stderr, "git gave no reason")
+        raise SyncError(
+            f"the pull from {upstream.name} could not be merged automatically ({detail}); "
+            "the repository is back as it was before the pull and this machine's commit is kept",
+            "merge by hand (git pull --rebase, fix the files, git rebase --continue), then sync again",
+        )
+    clashed = git.paths("diff", "--name-only", "--diff-filter=U", "-z")
+    if clashed:
+        # Uncommitted changes (a refused file, a write made during the pull) clashed with the
+        # pull when git put them back. git keeps them in the stash; the files take the pulled
+        # version instead of git's conflict markers.
+        git.with_paths(["checkout", "--quiet", "HEAD"], clashed)
+        git.run("reset", "--quiet")  # as after a clean autostash: put-back changes are unstaged
+        pulled.warnings.append(
+            f"uncommitted changes to {', '.join(clashed)} clashed with the pull; the files now hold the pulled "
+            "version and your changes are in the stash (see them: git stash show -p; take them back: git stash pop)"
+        )
+    return pulled
+
+
+def _read_driver_report(path: Path) -> PullResult:
+    pulled = PullResult()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry["kind"] == "kept-both" and entry["path"] not in pulled.kept_both:
+            pulled.kept_both.append(entry["path"])
+        elif entry["kind"] == "corrupt-aside":
+            pulled.set_aside.append(f"{entry['path']}: the corrupt version is kept in {entry['aside']}")
+        elif entry["kind"] == "db-side-dropped":
+            pulled.warnings.append(f"{entry['path']}: one side was not a SQLite database; the other was kept")
+    return pulled
+
+
+def _abort(git: Git, conflicted: list[str]) -> None:
+    """Abort the rebase; a file a running bot wrote meanwhile (not one git was merging) is put back."""
+    written = [p for p in git.paths("diff", "--name-only", "-z") if p not in conflicted]
+    saved = {p: (git.root / p).read_bytes() for p in written if (git.root / p).is_file()}
+    git.run("rebase", "--abort", check=False)
+    for path, data in saved.items():
+        target = git.root / path
+        if not target.exists() or target.read_bytes() != data:
+            target.write_bytes(data)
+
+
+def push(git: Git, branch: str, upstream: Upstream) -> bool:
+    """Push HEAD to the upstream branch; False when there was nothing to push."""
+    ahead = git.run("rev-list", "--count", f"{upstream.ref}..HEAD").stdout.strip() if _exists(git, upstream.ref) else "new"
+    if ahead == "0":
+        return False
+    pushed = git.run("push", "--quiet", upstream.remote, f"HEAD:refs/heads/{upstream.branch}", check=False)
+    if pushed.returncode != 0:
+        raise SyncError(
+            f"push to {upstream.remote} failed: {_last_line(pushed.stderr, 'no output')}",
+            "another machine may have pushed meanwhile: sync again",
+        )
+    if not upstream.tracking:
+        git.run("branch", "--quiet", f"--set-upstream-to={upstream.name}", branch, check=False)
+    return True
