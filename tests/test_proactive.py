@@ -12,6 +12,7 @@ import pytest
 from framework.config.models import ProactiveConfig
 from framework.engines.proactive import (
     ChannelActivity,
+    ProactiveChoice,
     ProactivePolicy,
     local_day_start,
     quiet_hours_active,
@@ -45,7 +46,8 @@ def channel(channel_id: str = A, *, idle: timedelta | None = 2 * H, posts_today:
 
 
 def choose(channels: list[ChannelActivity], *, cfg: ProactiveConfig | None = None, now: datetime = NOW,
-           posts_today_global: int = 0, last_post_at_global: datetime | None = None, **policy: Any):  # type: ignore[no-untyped-def]
+           posts_today_global: int = 0, last_post_at_global: datetime | None = None,
+           **policy: Any) -> ProactiveChoice:
     return ProactivePolicy(cfg or config(), **policy).choose(
         now, channels, posts_today_global=posts_today_global, last_post_at_global=last_post_at_global
     )
