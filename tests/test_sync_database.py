@@ -204,3 +204,17 @@ def test_snapshot_redacts_known_secret_values(tmp_path: Path) -> None:
     add(live, "m1", "the sandbox token is plain-looking-token-value")
     take_snapshot(tmp_path / "messages.db", tmp_path / "snapshot.db", {"plain-looking-token-value": "ALPHA_BOT_TOKEN"})
     assert rows(tmp_path / "snapshot.db", cols="content") == [("the sandbox token is [REDACTED:ALPHA_BOT_TOKEN]",)]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [TOKEN, "sk-ant-api03-abcdefghijklmnop", "gsk_ABCDEFGHIJKLMNOPQRSTUV", "Authorization: Bot abc.def.ghi"],
+)
+def test_every_secret_shape_is_redacted_in_the_snapshot(tmp_path: Path, secret: str) -> None:
+    live = make_db(tmp_path / "messages.db")
+    add(live, "m1", f"look: {secret} (pasted)")
+    live.execute("UPDATE messages SET author_name = ? WHERE message_id = 'm1'", (f"name {secret}",))
+    take_snapshot(tmp_path / "messages.db", tmp_path / "snapshot.db")
+    data = (tmp_path / "snapshot.db").read_bytes()
+    assert secret.split(" ")[-1].encode() not in data
+    assert rows(tmp_path / "snapshot.db", cols="content")[0][0].startswith("look: ")
