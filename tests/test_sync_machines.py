@@ -106,7 +106,7 @@ class Machine:
         return (self.home / rel).read_text()
 
     def tracked(self) -> set[str]:
-        return set(git(self.home, "ls-files").split())
+        return set(git(self.home, "ls-files", "--full-name").split())
 
 
 def integrity(path: Path) -> str:
@@ -409,3 +409,18 @@ def test_help_and_light_imports() -> None:
         "print([m for m in ('pydantic', 'typer', 'aiosqlite', 'discord', 'anthropic') if m in sys.modules])"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_a_project_folder_inside_a_bigger_repository(tmp_path: Path) -> None:
+    git(tmp_path, "init", "--quiet", "-b", "main")
+    (tmp_path / "README.md").write_text("the code\n")
+    home = tmp_path / "project"
+    write_bot(home)
+    machine = Machine("m", home, clean_env(), in_process=True)
+    machine.add_messages("m1")
+    machine.write(CULTURE, "# Culture\n")
+    machine.synced()
+    assert {"project/persistence/alpha/snapshot.db", f"project/{CULTURE}", "project/.gitattributes"} <= machine.tracked()
+    assert "README.md" not in machine.tracked()  # only the project's files
+    attrs = git(tmp_path, "check-attr", "merge", "project/persistence/alpha/snapshot.db", f"project/{FOLLOWUPS}")
+    assert "snapshot.db: merge: bot-manager-sqlite" in attrs and "followups.json: merge: bot-manager-followups" in attrs
