@@ -127,7 +127,7 @@ def test_spawn_mention_reply_store_stop(world: World) -> None:
     assert reply["content"] == "pong, from the stub"
     assert reply["message"]["message_reference"]["message_id"] == asked["id"]
 
-    request = world.stub.requests[0]
+    request = [r for r in world.stub.requests if r["body"]["model"] not in BACKGROUND_REPLIES][0]
     assert request["authorization"] == "Bearer test-anthropic-key"
     assert request["body"]["system"][0]["text"].startswith("You are a terse test bot.")
     assert "ping?" in request["body"]["messages"][-1]["content"][0]["text"]

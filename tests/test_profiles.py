@@ -353,6 +353,7 @@ async def test_short_bot_self_and_disabled_are_ignored(root: Path, clock: FakeCl
     llm = ScriptedLLM()
     updater = make(root, clock, llm, min_chars=15)
     assert not updater.consider(msg("   short one    "))  # 9 characters once stripped
+    assert not updater.consider(msg("<@123456789012345678> hi there"))  # mention markup is not text
     assert not updater.consider(msg("a long message from another bot", is_bot=True))
     assert not updater.consider(msg("a long message from this very bot", is_self=True))
     assert not updater.consider(msg("a long message but with a bad id", author="../U1"))

@@ -127,7 +127,7 @@ class ProactiveLogPort(Protocol):
     async def posts_since(self, since: datetime, *, channel_id: str | None = None, kind: str | None = None) -> list[Any]: ...
     async def last_post_at(self, *, channel_id: str | None = None, kind: str | None = "proactive") -> datetime | None: ...
     async def success_rates(self, since: datetime) -> dict[str, tuple[int, int]]: ...
-    async def evaluate(self, store: Any, *, now: datetime, window_minutes: float = 30) -> int: ...
+    async def evaluate(self, store: Any, *, now: datetime, window_minutes: float = 30, self_id: str | None = None) -> int: ...
 
 
 def guild_of(folder: str) -> str | None:
@@ -209,7 +209,7 @@ class AgenticEngine:
                     "follow-ups in %s: %d expired, %d over max_pending, %d archived",
                     folder, len(expired), len(dropped), archived,
                 )
-        evaluated = await self._log.evaluate(self._store, now=now)
+        evaluated = await self._log.evaluate(self._store, now=now, self_id=self._context.self_user_id)
         moved = await self._store.cleanup_old(upkeep.archive_messages_after_days, now=now)
         if evaluated or moved:
             _log.info("upkeep: %d proactive posts evaluated, %d old messages archived", evaluated, moved)

@@ -50,6 +50,8 @@ __all__ = [
     "ProfileUpdater",
 ]
 
+_MENTION_MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>")
+
 _log = logging.getLogger(__name__)
 
 MAX_STRING_CHARS = 120
@@ -303,8 +305,8 @@ class ProfileUpdater:
         config = self.config
         if not config.enabled or message.is_bot or message.is_self:
             return False
-        if len(message.content.strip()) < config.min_chars:
-            return False
+        if len(_MENTION_MARKUP.sub("", message.content).strip()) < config.min_chars:
+            return False  # "<@123456789012345678> hi" is two words, not 26 characters
         try:
             self._parts_for(message.guild_id, message.author_id)
         except ValueError:
