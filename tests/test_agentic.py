@@ -343,3 +343,96 @@ async def test_proactive_post_in_an_idle_allowed_channel_then_the_gap_holds(worl
 async def test_no_proactive_talk_without_allowed_channels(world: World) -> None:
     await world.say("gg", channel=GAMING, author=JOHN, name="John", at=START - timedelta(hours=2))
     assert await world.engine().check_engagement_opportunities(START) == []
+
+
+# -- review findings: ids in the prompt, failures, channel checks, one message per channel --------
+
+
+async def test_the_request_names_the_date_the_channel_and_the_people_with_their_ids(world: World) -> None:
+    world.context.clock = world.clock
+    await world.say("interview on tuesday")
+    request = await world.context.build_unprompted(channel_id=GENERAL, guild_id=GUILD, instruction="x")
+    situation = request.turns[0].content.splitlines()[0]
+    assert situation.startswith("Now: Sunday 2026-11-22 18:00 UTC.")
+    assert f"channel id {GENERAL}" in situation and f"server id {GUILD}" in situation
+    assert f"Dana (user id {DANA})" in situation
+    assert "2026-11-22" not in request.system  # the cached prefix stays free of time
+
+
+class FlakyChat(FakeChat):
+    """Posting in #gaming is forbidden (raises), like a channel the bot lost access to."""
+
+    async def send(self, channel_id: str, content: str, reply_to: str | None = None, ping: bool = False) -> str:
+        if channel_id == GAMING:
+            raise PermissionError("Missing Access")
+        return await super().send(channel_id, content, reply_to, ping)
+
+
+async def test_a_failing_action_settles_its_followup_and_the_pass_goes_on(world: World) -> None:
+    world.executor._chat = FlakyChat()  # type: ignore[attr-defined]
+    world.chat = world.executor._chat  # type: ignore[attr-defined]
+    await world.say("interview", at=START - timedelta(hours=3))
+    await world.say("surgery soon", channel=GAMING, author=JOHN, name="John", at=START - timedelta(hours=3))
+    world.write_followups([
+        item("f_gaming", event="Knee surgery", user=JOHN, name="John", channel=GAMING),
+        item("f_general", event="Job interview"),
+    ])
+    world.model.plans += [plan("john, how's the knee?"), plan("dana, how did the interview go?")]
+    report = await world.engine().run_once(START)
+    assert world.sent() == ["dana, how did the interview go?"]  # the second action still ran
+    assert any("failed" in note for note in report.notes)
+    outcomes = {c["id"]: c["outcome"] for c in world.read_followups()["completed"]}
+    assert outcomes["f_gaming"].startswith("not delivered")  # never retried: no risk of asking twice
+    assert outcomes["f_general"].startswith("followed up")
+
+
+async def test_a_followup_whose_channel_is_not_in_its_server_is_never_posted(world: World) -> None:
+    await world.say("interview", at=START - timedelta(hours=3))
+    await world.say("elsewhere", channel="999", at=START - timedelta(hours=3))
+    store_other = IncomingMessage(
+        message_id="80001", channel_id="888", guild_id="other-guild", author_id=DANA, author_name="Dana",
+        content="hi", timestamp=START - timedelta(hours=3),
+    )
+    await world.store.add(store_other)
+    world.write_followups([
+        item("f_foreign", channel="888"),  # a channel of another server
+        item("f_unknown", channel="12345"),  # a channel the bot has never seen
+    ])
+    assert await world.engine().tick(START) == []
+
+
+async def test_one_unprompted_message_per_channel_per_pass(world: World) -> None:
+    world.config = make_config(allowed_channels=[GENERAL], min_idle_hours=1, max_idle_hours=8)
+    await world.say("interview on tuesday", at=START - timedelta(hours=3))
+    world.write_followups([item()])
+    actions = await world.engine().tick(START)
+    assert [(a.kind, a.delivery) for a in actions] == [("followup", "standalone")]  # no starter on top
+
+
+async def test_an_unanswered_starter_is_not_followed_by_another(world: World) -> None:
+    world.config = make_config(allowed_channels=[GAMING], min_idle_hours=1, max_idle_hours=8,
+                               min_provocation_gap_hours=1)
+    await world.say("gg", channel=GAMING, author=JOHN, name="John", at=START - timedelta(hours=2))
+    world.model.plans.append(plan("anyone tried the new zelda yet"))
+    await world.engine().run_once(START)
+    world.clock.advance(3 * 3600)  # past the gap, nobody answered
+    assert await world.engine().check_engagement_opportunities(world.clock.now()) == []
+    await world.say("not yet, any good?", channel=GAMING, author=JOHN, name="John")  # an answer
+    world.clock.advance(2 * 3600)
+    later = await world.engine().check_engagement_opportunities(world.clock.now())
+    assert [a.channel_id for a in later] == [GAMING]
+
+
+async def test_a_woven_followup_whose_channel_went_quiet_is_decided_afresh(world: World) -> None:
+    await world.say("my game jam project is due friday", at=START - timedelta(hours=3))
+    world.write_followups([item(event="Game jam project", priority="medium")])
+    await world.say("i'm in", at=START - timedelta(minutes=1))
+    engine = world.engine()
+    await engine.run_once(START)
+    assert world.read_followups()["pending"][0]["delivery"] == "woven"
+    later = START + timedelta(hours=25)  # #general stayed quiet; Dana talks elsewhere
+    world.clock = FakeClock(later)
+    await world.say("hello gaming", channel=GAMING, at=later - timedelta(minutes=30))
+    actions = await engine.tick(later)
+    assert [(a.followup_id, a.delivery) for a in actions] == [("followup_001", "standalone")]
+    assert engine.weave_hint(GENERAL) == ""

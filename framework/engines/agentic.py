@@ -22,6 +22,7 @@ writes the words, and may decline (a silent plan), in which case nothing is sent
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ _log = logging.getLogger(__name__)
 Delivery = Literal["standalone", "woven", "deferred"]
 _PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2}
 MAX_STANDALONE_PER_TICK = 3  # several due follow-ups never turn into a burst of posts
+WOVEN_PATIENCE_HOURS = 24  # a woven follow-up whose channel went quiet is decided afresh after this
 
 
 def next_tick_delay(last_tick: datetime | None, now: datetime, interval_seconds: float) -> float:
@@ -172,6 +174,7 @@ class AgenticEngine:
         self._max_typing = max_typing_seconds
         self._woven: dict[str, list[_Woven]] = {}  # channel id -> follow-ups the next reply carries
         self._hinted: dict[str, list[_Woven]] = {}  # channel id -> those named in the last request
+        self._done: set[str] = set()  # woven follow-ups completed by a reply (ignored if re-read)
 
     # -- the pass ---------------------------------------------------------------------
 
@@ -179,7 +182,9 @@ class AgenticEngine:
         """Upkeep, then what to do now (not done yet)."""
         await self.maintain_memories(now)
         actions = await self.check_followups(now)
-        actions += await self.check_engagement_opportunities(now)
+        # One unprompted message per channel per pass: a follow-up there rules out a starter.
+        busy = {a.channel_id for a in actions if a.delivery == "standalone"}
+        actions += await self.check_engagement_opportunities(now, exclude=busy)
         return actions
 
     async def run_once(self, now: datetime | None = None) -> TickReport:
@@ -190,27 +195,44 @@ class AgenticEngine:
             return report
         report.actions = await self.tick(now)
         for action in report.actions:
-            sent = await self.execute_proactive_action(action, now)
-            report.sent.extend(sent)
+            try:  # one failing action (a channel the bot may not post in) must not cancel the rest
+                report.sent.extend(await self.execute_proactive_action(action, now))
+            except LLMError as exc:
+                report.notes.append(f"{action.kind} in {action.channel_id}: model: {exc}")
+            except Exception as exc:  # noqa: BLE001 - logged with its traceback, the pass goes on
+                _log.exception("%s in %s failed", action.kind, action.channel_id)
+                report.notes.append(f"{action.kind} in {action.channel_id} failed: {exc}")
         return report
 
     # -- upkeep -------------------------------------------------------------------------
 
     async def maintain_memories(self, now: datetime) -> None:
+        """Each step on its own: a broken folder or a busy database skips that step, not the pass."""
         followups, upkeep = self._config.followups, self._config.upkeep
         for folder in self._followups.folders():
-            expired = await self._followups.expire(folder, now=now, max_age_days=followups.max_age_days)
-            dropped = await self._followups.enforce_max_pending(folder, followups.max_pending)
-            archived = await self._followups.archive_completed(
-                folder, older_than=now - timedelta(days=upkeep.keep_completed_followups_days)
-            )
+            try:
+                expired = await self._followups.expire(folder, now=now, max_age_days=followups.max_age_days)
+                dropped = await self._followups.enforce_max_pending(folder, followups.max_pending)
+                archived = await self._followups.archive_completed(
+                    folder, older_than=now - timedelta(days=upkeep.keep_completed_followups_days)
+                )
+            except Exception:  # noqa: BLE001
+                _log.exception("follow-up upkeep in %s failed", folder)
+                continue
             if expired or dropped or archived:
                 _log.info(
                     "follow-ups in %s: %d expired, %d over max_pending, %d archived",
                     folder, len(expired), len(dropped), archived,
                 )
-        evaluated = await self._log.evaluate(self._store, now=now, self_id=self._context.self_user_id)
-        moved = await self._store.cleanup_old(upkeep.archive_messages_after_days, now=now)
+        evaluated = moved = 0
+        try:
+            evaluated = await self._log.evaluate(self._store, now=now, self_id=self._context.self_user_id)
+        except Exception:  # noqa: BLE001
+            _log.exception("evaluating proactive posts failed")
+        try:
+            moved = await self._store.cleanup_old(upkeep.archive_messages_after_days, now=now)
+        except Exception:  # noqa: BLE001
+            _log.exception("archiving old messages failed")
         if evaluated or moved:
             _log.info("upkeep: %d proactive posts evaluated, %d old messages archived", evaluated, moved)
 
@@ -219,9 +241,11 @@ class AgenticEngine:
     async def check_followups(self, now: datetime) -> list[ProactiveAction]:
         """Due follow-ups of people seen lately, each with its delivery (§B.2, §B.3)."""
         config = self._config.followups
-        self._woven = {}
         if not config.enabled:
+            self._woven = {}
             return []
+        woven: dict[str, list[_Woven]] = {}  # built aside, swapped in at the end (replies go on meanwhile)
+        stale_woven: list[tuple[str, str]] = []
         actions: list[ProactiveAction] = []
         quiet = quiet_hours_active(now, self._config.proactive.quiet_hours, self._config.proactive.timezone)
         standalone = 0
@@ -230,12 +254,19 @@ class AgenticEngine:
             data = await self._followups.load(folder)
             deferred: list[str] = []
             for item in sorted(data.pending, key=lambda f: (-_PRIORITY_RANK.get(f.priority, 0), f.follow_up_after)):
-                if item.delivery == "woven":  # already waiting for the next reply in its channel
-                    self._woven.setdefault(item.channel_id, []).append(
-                        _Woven(folder, item.id, item.user_name, item.event, item.context)
-                    )
-                    continue
+                if item.delivery == "woven":  # waiting for the next reply in its channel...
+                    since = item.last_considered or item.follow_up_after
+                    if now - since < timedelta(hours=WOVEN_PATIENCE_HOURS):
+                        if item.id not in self._done:
+                            woven.setdefault(item.channel_id, []).append(
+                                _Woven(folder, item.id, item.user_name, item.event, item.context)
+                            )
+                        continue
+                    stale_woven.append((folder, item.id))  # ...which never came: decide afresh
                 if item.follow_up_after > now:
+                    continue
+                if not await self._channel_fits(folder, item.channel_id):
+                    _log.info("follow-up %s skipped: channel %s is not in %s", item.id, item.channel_id, folder)
                     continue
                 seen = await self._store.last_seen(item.user_id, guild_id=guild_id)
                 if seen is None or now - seen > timedelta(hours=config.active_within_hours):
@@ -264,7 +295,18 @@ class AgenticEngine:
                     deferred.append(item.id)
             if deferred:
                 await self._followups.update(folder, lambda data, ids=set(deferred): _mark_deferred(data, ids, now))
+        for folder, followup_id in stale_woven:
+            await self._followups.update(folder, lambda data, fid=followup_id: _unweave(data, fid))
+        self._woven = woven
         return actions
+
+    async def _channel_fits(self, folder: str, channel_id: str) -> bool:
+        """A follow-up's channel comes from a file the model wrote: it must be a channel the bot
+        has seen, in the folder's server (a DM folder: a DM), so a DM topic never lands in public."""
+        info = await self._store.channel_info(channel_id)
+        if info is None:
+            return False
+        return info.guild_id == guild_of(folder)
 
     async def refresh_woven(self) -> None:
         """Rebuild the woven index from the files (at start-up: it lives in followups.json)."""
@@ -272,14 +314,14 @@ class AgenticEngine:
         for folder in self._followups.folders():
             data = await self._followups.load(folder)
             for item in data.pending:
-                if item.delivery == "woven":
+                if item.delivery == "woven" and item.id not in self._done:
                     self._woven.setdefault(item.channel_id, []).append(
                         _Woven(folder, item.id, item.user_name, item.event, item.context)
                     )
 
     def weave_hint(self, channel_id: str) -> str:
         """Instructions for the next reply in ``channel_id``: the follow-ups it should carry."""
-        items = self._woven.get(channel_id)
+        items = [w for w in self._woven.get(channel_id, []) if w.followup_id not in self._done]
         if not items:
             self._hinted.pop(channel_id, None)
             return ""
@@ -304,13 +346,16 @@ class AgenticEngine:
             await self._followups.complete(
                 woven.folder, woven.followup_id, outcome="asked in passing, woven into a reply", now=now, followed_up=now
             )
+            self._done.add(woven.followup_id)
             if woven in waiting:
                 waiting.remove(woven)
             _log.info("follow-up %s woven into a reply in %s", woven.followup_id, channel_id)
 
     # -- proactive talk --------------------------------------------------------------------
 
-    async def check_engagement_opportunities(self, now: datetime) -> list[ProactiveAction]:
+    async def check_engagement_opportunities(
+        self, now: datetime, exclude: frozenset[str] | set[str] = frozenset()
+    ) -> list[ProactiveAction]:
         config = self._config.proactive
         if not config.enabled:
             return []
@@ -320,15 +365,24 @@ class AgenticEngine:
         today = await self._log.posts_since(day_start, kind="proactive")
         channels: list[ChannelActivity] = []
         for channel_id in config.allowed_channels:
+            if channel_id in exclude:
+                continue
             info = await self._store.channel_info(channel_id)
+            last_post = await self._log.last_post_at(channel_id=channel_id)
+            # Idle is measured from the last *human* message: the bot's own unanswered post does
+            # not make a channel look alive, and it never talks to itself twice in a row.
+            last_human = info.last_human_message_at if info is not None else None
+            if last_post is not None and (last_human is None or last_post >= last_human):
+                _log.debug("no proactive talk in %s: its last post is still unanswered", channel_id)
+                continue
             engaged, evaluated = rates.get(channel_id, (0, 0))
             channels.append(
                 ChannelActivity(
                     channel_id=channel_id,
                     guild_id=info.guild_id if info is not None else None,
-                    last_message_at=info.last_message_at if info is not None else None,
+                    last_message_at=last_human,
                     posts_today=sum(1 for p in today if p.channel_id == channel_id),
-                    last_post_at=await self._log.last_post_at(channel_id=channel_id),
+                    last_post_at=last_post,
                     engaged=engaged,
                     evaluated=evaluated,
                 )
@@ -348,7 +402,7 @@ class AgenticEngine:
         """Run one action; returns the ids of the messages sent."""
         if action.kind == "followup":
             if action.delivery == "woven":
-                await self._followups.update(action.folder, lambda data: _mark_woven(data, action.followup_id))
+                await self._followups.update(action.folder, lambda data: _mark_woven(data, action.followup_id, now))
                 self._woven.setdefault(action.channel_id, []).append(
                     _Woven(action.folder, action.followup_id or "", action.user_name, action.event, action.context)
                 )
@@ -381,18 +435,28 @@ class AgenticEngine:
         if not plan.should_respond or not plan.messages:
             _log.info("%s in %s: the model chose silence (%s)", action.kind, action.channel_id, plan.reasoning)
             return []
-        outcome = await self._executor.run(
-            default_actions(plan, reply_first=False, ping=False, max_typing=self._max_typing),
-            channel_id=action.channel_id, reply_to=None, user_id=action.user_id,
-        )
+        try:
+            outcome = await self._executor.run(
+                default_actions(plan, reply_first=False, ping=False, max_typing=self._max_typing),
+                channel_id=action.channel_id, reply_to=None, user_id=action.user_id,
+            )
+        except Exception as exc:
+            # Part of it may have gone out: never ask the same thing twice, settle the item.
+            if action.kind == "followup" and action.followup_id:
+                await asyncio.shield(self._followups.complete(
+                    action.folder, action.followup_id, outcome=f"not delivered: {exc}", now=self._clock.now(),
+                ))
+            raise
         if not outcome.sent_ids:
             _log.info("%s in %s not sent: %s", action.kind, action.channel_id, outcome.blocked or "nothing to send")
             return []
+        # Shielded: a shutdown arriving now must not leave a sent follow-up pending (asked twice).
+        await asyncio.shield(self._settle(action, plan, outcome.sent_ids[0]))
+        _log.info("%s sent in %s (%s)", action.kind, action.channel_id, action.reason)
+        return list(outcome.sent_ids)
+
+    async def _settle(self, action: ProactiveAction, plan: ResponsePlan, message_id: str) -> None:
         sent_at = self._clock.now()
-        await self._log.record(
-            message_id=outcome.sent_ids[0], guild_id=action.guild_id or "", channel_id=action.channel_id,
-            kind=action.kind, posted_at=sent_at,
-        )
         if action.kind == "followup" and action.followup_id:
             said = " ".join(plan.messages)
             said = said if len(said) <= 140 else said[:137] + "..."
@@ -400,8 +464,10 @@ class AgenticEngine:
                 action.folder, action.followup_id, outcome=f"followed up: \u201c{said}\u201d", now=sent_at,
                 followed_up=sent_at,
             )
-        _log.info("%s sent in %s (%s)", action.kind, action.channel_id, action.reason)
-        return list(outcome.sent_ids)
+        await self._log.record(
+            message_id=message_id, guild_id=action.guild_id or "", channel_id=action.channel_id,
+            kind=action.kind, posted_at=sent_at,
+        )
 
 
 def _mark_deferred(data: Any, ids: set[str], now: datetime) -> None:
@@ -411,9 +477,17 @@ def _mark_deferred(data: Any, ids: set[str], now: datetime) -> None:
             item.last_considered = now
 
 
-def _mark_woven(data: Any, followup_id: str | None) -> None:
+def _mark_woven(data: Any, followup_id: str | None, now: datetime) -> None:
     for item in data.pending:
         if item.id == followup_id:
             item.delivery = "woven"
+            item.last_considered = now
+
+
+def _unweave(data: Any, followup_id: str) -> None:
+    for item in data.pending:
+        if item.id == followup_id:
+            item.delivery = None
+            item.last_considered = None
 
 

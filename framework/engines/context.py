@@ -75,6 +75,7 @@ class ContextBuilder:
     memory_guide: str = ""  # static instructions for the memory tool and follow-ups (system prompt)
     hints: Callable[[str], str] | None = None  # channel id -> volatile instructions (woven follow-ups)
     self_user_id: str | None = None  # the bot's own Discord id, once connected
+    clock: Any = None  # framework.clock.Clock; the "now" line (None: the newest message's time)
 
     def remember(self, message: IncomingMessage) -> None:
         self.names[message.author_id] = message.author_name
@@ -109,6 +110,28 @@ class ContextBuilder:
                 people.append(user_id)
         dm_user = people[0] if guild_id is None and people else None
         return self.memory.build_memory_context(guild_id, channel_id, people, dm_user_id=dm_user, names=self.names)
+
+    def situation(
+        self, channel_id: str, guild_id: str | None, recent: Sequence[StoredMessage], extra: Sequence[str] = ()
+    ) -> str:
+        """Where and when, with ids: what the model needs to file a follow-up or a profile
+        (user ids, the channel id, today's date). In the user turn, not the cached prefix."""
+        if self.clock is not None:
+            now = self.clock.now()
+        elif recent:
+            now = recent[-1].timestamp
+        else:
+            now = None
+        people: list[str] = []
+        for user_id in [m.author_id for m in recent if not m.is_bot] + list(extra):
+            if user_id not in people and user_id != self.self_user_id:
+                people.append(user_id)
+        where = f"{self.channel_label(channel_id, guild_id)} (channel id {channel_id}"
+        where += f", server id {guild_id})" if guild_id else ")"
+        line = (f"Now: {now:%A %Y-%m-%d %H:%M} UTC. " if now is not None else "") + f"Here: {where}."
+        if people:
+            line += " People: " + ", ".join(f"{self.names.get(u, 'someone')} (user id {u})" for u in people[-8:]) + "."
+        return line
 
     def _hint(self, channel_id: str) -> str:
         return self.hints(channel_id) if self.hints is not None else ""
@@ -154,7 +177,11 @@ class ContextBuilder:
         by_id = {m.message_id: m for m in recent}
         new_ids = {m.message_id for m in ask.new_messages}
         transcript = "\n".join(self._line(m, new_ids, reactions.get(m.message_id, {}), by_id) for m in recent)
-        sections = [f"Recent conversation in {ask.channel_label}:\n{transcript}"]
+        asker_ids = () if ask.asker.is_bot else (ask.asker.author_id,)
+        sections = [
+            self.situation(ask.channel_id, ask.asker.guild_id, recent, asker_ids),
+            f"Recent conversation in {ask.channel_label}:\n{transcript}",
+        ]
         chain = await self.reply_chain(ask.asker.reference_id)
         if chain:
             sections.append("The message being answered replies to this thread:\n" + "\n".join(chain))
@@ -173,10 +200,9 @@ class ContextBuilder:
         if hint:
             sections.append(hint)
         scope = ConversationScope(self.bot_id, ask.asker.guild_id, ask.channel_id, ask.asker.author_id)
-        asker = () if ask.asker.is_bot else (ask.asker.author_id,)
         return LLMRequest(
             system=self.system_prompt(),
-            memory_context=self.memory_context(ask.asker.guild_id, ask.channel_id, recent, asker),
+            memory_context=self.memory_context(ask.asker.guild_id, ask.channel_id, recent, asker_ids),
             turns=(ChatTurn("user", "\n\n".join(sections)),),
             scope=scope,
             max_tokens=self.max_tokens,
@@ -205,8 +231,12 @@ class ContextBuilder:
         by_id = {m.message_id: m for m in recent}
         transcript = "\n".join(self._line(m, set(), reactions.get(m.message_id, {}), by_id) for m in recent)
         label = self.channel_label(channel_id, guild_id)
-        sections = [f"Recent conversation in {label}:\n{transcript or '(nothing yet)'}", instruction]
         extra = (about_user_id,) if about_user_id else ()
+        sections = [
+            self.situation(channel_id, guild_id, recent, extra),
+            f"Recent conversation in {label}:\n{transcript or '(nothing yet)'}",
+            instruction,
+        ]
         user = about_user_id or (recent[-1].author_id if recent else None)
         return LLMRequest(
             system=self.system_prompt(),

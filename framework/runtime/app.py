@@ -210,6 +210,7 @@ class BotRuntime:
             max_tokens=config.api.max_tokens,
             memory=memory,
             memory_guide=guide or "",
+            clock=self.clock,
         )
 
     def _build_engine(self, store: Any, llm: Any, context: Any, chat: Any, decisions: ConversationLog) -> tuple[Any, Any]:
@@ -269,7 +270,10 @@ class BotRuntime:
         engine = AgenticEngine(
             config=self.config.agentic,
             context=context,
-            followups=FollowupStore(self.paths.memories, locks=self._memory_locks, clock=self.clock),
+            followups=FollowupStore(
+                self.paths.memories, locks=self._memory_locks, clock=self.clock,
+                default_delay_days=self.config.agentic.followups.follow_up_delay_days,
+            ),
             store=store,
             proactive_log=log,
             llm=llm,
@@ -294,6 +298,8 @@ class BotRuntime:
                 last_tick = datetime.fromisoformat(state["last_tick"])
             except ValueError:
                 last_tick = None
+            if last_tick is not None and last_tick.tzinfo is None:  # hand-edited or from elsewhere
+                last_tick = last_tick.replace(tzinfo=timezone.utc)
         await self._connected.wait()  # the engine needs to know who it is
         delay = next_tick_delay(last_tick, self.clock.now(), interval)
         while True:
@@ -302,11 +308,11 @@ class BotRuntime:
             try:
                 report = await self._agentic.run_once(now)
                 _log.info("%s", report.summary())
+                atomic_write_json(state_path, {"last_tick": now.isoformat()})
             except asyncio.CancelledError:
                 raise
             except Exception:  # one bad pass must not end the loop; the next one may succeed
                 _log.exception("agentic pass failed")
-            atomic_write_json(state_path, {"last_tick": now.isoformat()})
             delay = interval
 
     def _build_human_layer(self, limiter: Any) -> Any:
@@ -395,9 +401,11 @@ class BotRuntime:
             loop.add_signal_handler(sig, self.request_stop)
         client_task = asyncio.create_task(client.start(token), name=f"{self.config.bot_id}:discord")
         stop_task = asyncio.create_task(self._stop.wait(), name=f"{self.config.bot_id}:stop")
-        self._tasks.add(asyncio.create_task(self._check_loop(), name=f"{self.config.bot_id}:check"))
-        if self._agentic is not None:
-            self._tasks.add(asyncio.create_task(self._agentic_loop(), name=f"{self.config.bot_id}:agentic"))
+        loops = [self._check_loop()] + ([self._agentic_loop()] if self._agentic is not None else [])
+        for name, coro in zip(("check", "agentic"), loops):
+            task = asyncio.create_task(coro, name=f"{self.config.bot_id}:{name}")
+            task.add_done_callback(self._loop_ended)
+            self._tasks.add(task)
         try:
             await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             if client_task.done() and not self._stop.is_set():
@@ -439,6 +447,13 @@ class BotRuntime:
         self._tasks.clear()
         await self._engine.stop()  # replies in flight are cancelled; the store closes after
         self.paths.ready_file.unlink(missing_ok=True)
+
+    def _loop_ended(self, task: asyncio.Task[Any]) -> None:
+        """A background loop must never end quietly: log why, so `bot_manager logs` shows it."""
+        if task.cancelled() or self._closing:
+            return
+        exc = task.exception()
+        _log.error("%s loop ended: %s", task.get_name(), exc if exc is not None else "returned", exc_info=exc)
 
     def _report_ready(self) -> None:
         atomic_write_json(
