@@ -166,7 +166,9 @@ def test_repairs() -> None:
             item("done", user_id=123456789012345678),  # numeric snowflake; also completed below
             "a stray string",
         ],
-        "completed": [item("done", outcome="went fine", completed_date="2026-03-03T00:00:00Z")],
+        "completed": [
+            item("done", user="123456789012345678", outcome="went fine", completed_date="2026-03-03T00:00:00Z")
+        ],
     }
     file, notes = parse_followups(json.dumps(data), now=NOW, default_delay_days=2)
     ids = [f.id for f in file.pending]
@@ -184,6 +186,42 @@ def test_repairs() -> None:
                      "not an object", "not a full UTC time"):  # fmt: skip
         assert expected in joined
     assert "Lisbon" not in joined  # notes never repeat what people said
+
+
+def test_pending_same_followup_as_completed_is_dropped() -> None:
+    data = {
+        "pending": [item("followup_001", event="  job   INTERVIEW ")],
+        "completed": [item("followup_001", event="Job interview", outcome="got it")],
+    }
+    file, notes = parse_followups(json.dumps(data), now=NOW)
+    assert file.pending == []
+    assert [c.id for c in file.completed] == ["followup_001"]
+    assert any("completed entry wins" in note for note in notes)
+
+
+def test_pending_sharing_an_id_with_a_different_completed_followup_is_kept() -> None:
+    data = {
+        "pending": [
+            item("followup_001", event="Dentist appointment"),
+            item("followup_002", user="U2", event="Job interview"),  # same event, another person
+            item("followup_001-2"),  # the next free suffix is taken already
+        ],
+        "completed": [
+            item("followup_001", event="Job interview", outcome="got it"),
+            item("followup_002", event="Job interview", outcome="got it"),
+        ],
+    }
+    file, notes = parse_followups(json.dumps(data), now=NOW)
+    assert [(f.id, f.user_id, f.event) for f in file.pending] == [
+        ("followup_001-3", "U1", "Dentist appointment"),
+        ("followup_002-2", "U2", "Job interview"),
+        ("followup_001-2", "U1", "Trip to Lisbon"),
+    ]
+    assert [c.id for c in file.completed] == ["followup_001", "followup_002"]
+    joined = "\n".join(notes)
+    assert "belongs to a different completed follow-up" in joined
+    assert "completed entry wins" not in joined
+    assert "Dentist" not in joined
 
 
 def test_top_level_list_and_trailing_commas() -> None:

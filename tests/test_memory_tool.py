@@ -235,6 +235,38 @@ async def test_rename(tool: MemoryTool, root: Path) -> None:
     assert (root / "servers/G1/other.md").read_text() == "y\n"
 
 
+PROFILE = "/memories/servers/G1/users/5.md"
+PHONE = "- phone: +1 415 555 0100\n"
+
+
+async def test_contact_details_never_go_into_a_profile(tool: MemoryTool, root: Path) -> None:
+    with pytest.raises(ToolError, match="profiles never hold contact details"):
+        await run(tool, command="create", path=PROFILE, file_text="# User: Dana\n" + PHONE)
+    assert not (root / "servers/G1/users/5.md").exists()
+    await run(tool, command="create", path=PROFILE, file_text="# User: Dana\n- age 27, likes chess\n")
+    for args in (
+        {"command": "str_replace", "old_str": "likes chess", "new_str": "reach me on telegram dana_x"},
+        {"command": "insert", "insert_line": 1, "insert_text": "- email dana@x.io"},
+    ):
+        with pytest.raises(ToolError, match="leave them out"):
+            await run(tool, path=PROFILE, **args)
+    await run(tool, command="str_replace", path=PROFILE, old_str="likes chess", new_str="likes chess and go")
+    await run(tool, command="insert", path=PROFILE, insert_line=2, insert_text="- moved here in 2025")
+    assert (root / "servers/G1/users/5.md").read_text() == (
+        "# User: Dana\n- age 27, likes chess and go\n- moved here in 2025\n"
+    )
+    dm = "/memories/dms/U1/profile.md"
+    with pytest.raises(ToolError, match="profiles never hold contact details"):
+        await run(tool, DM_U1, command="create", path=dm, file_text=PHONE)
+    await run(tool, DM_U1, command="create", path=dm, file_text="- likes chess\n")
+
+
+async def test_contact_details_are_not_checked_outside_profiles(tool: MemoryTool, root: Path) -> None:
+    await run(tool, command="create", path="/memories/servers/G1/culture.md", file_text=PHONE)
+    await run(tool, command="insert", path="/memories/servers/G1/culture.md", insert_line=1, insert_text="@mods")
+    assert (root / "servers/G1/culture.md").read_text() == PHONE + "@mods\n"
+
+
 @pytest.mark.parametrize(
     "args",
     [

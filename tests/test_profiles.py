@@ -53,6 +53,16 @@ CONTACT_POSITIVES = [
     "discord: dana_x",
     "lives at 42 Baker Street",
     "221B Baker St",
+    "reach me on telegram dana_x",
+    "add me on snap: danax",
+    "add me on snap danax",
+    "hit me up on discord DanaX",
+    "find me on insta as dana.codes",
+    "my handle is danax99",
+    "my discord username is dana_x",
+    "username: dana_x",
+    "gamertag = DanaX",
+    "add me: danax",
 ]
 
 ORDINARY_FACTS = [
@@ -75,6 +85,11 @@ ORDINARY_FACTS = [
     "my birthday is 12/05",
     "owns a 4090",
     "scored 1450 on the SAT",
+    "hit me up on discord sometime",
+    "add me to the group chat",
+    "can handle stress well",
+    "my username is the same everywhere",
+    "met on telegram and now friends",
 ]
 
 
@@ -88,6 +103,20 @@ def test_contact_details_are_found(text: str) -> None:
 def test_ordinary_facts_survive(text: str) -> None:
     assert not has_contact_details(text)
     assert strip_contact_details({"facts": [text]}) == {"facts": [text]}
+
+
+@pytest.mark.parametrize("number", [4155550100, 447700900123, 4155550100.0, 5550100])
+def test_numbers_that_are_phone_numbers_are_dropped(number: int | float) -> None:
+    assert has_contact_details(number)
+    assert strip_contact_details({"lucky": number, "age": 27}) == {"age": 27}
+    assert strip_contact_details({"facts": [number, "likes chess"]}) == {"facts": ["likes chess"]}
+
+
+@pytest.mark.parametrize("number", [27, 2025, 1998, 3, 0, 1450, 4090, 52.5, 3.14159265, -12, 100000, True])
+def test_ordinary_numbers_survive(number: int | float) -> None:
+    assert not has_contact_details(number)
+    facts = {"value": number, "facts": [number]}
+    assert strip_contact_details(facts) == facts
 
 
 def test_contact_keys_are_dropped_recursively() -> None:

@@ -1,8 +1,10 @@
 """Contact details never go into a profile (seed-behaviours §6: Ana v5 stored phones and handles).
 
 :func:`strip_contact_details` walks extracted facts and drops every value that holds a phone
-number, an e-mail address, a handle (``@name``, ``name#1234``, ``ig: name``), a social or web
-link or a street address, and every key that names such a thing (``phone``, ``instagram``...).
+number, an e-mail address, a handle (``@name``, ``name#1234``, ``ig: name``, "reach me on
+telegram name", "my handle is name"), a social or web link or a street address, every number
+that is a phone number written as one (``4155550100``), and every key that names such a thing
+(``phone``, ``instagram``...).
 A value is dropped whole rather than redacted: "my number is [removed]" is not a fact.
 """
 
@@ -45,6 +47,34 @@ _PLATFORM_HANDLE = re.compile(
     r"(?:\s*(?:handle|username|user|name|id|account|acc|tag))?\s*(?::|=|\bis\b|-)\s*@?[A-Za-z0-9_.]{2,}",
     re.IGNORECASE,
 )
+_PLATFORMS = (
+    r"ig|insta|instagram|snap|snapchat|sc|twitter|tiktok|telegram|tg|discord|whatsapp|kik|skype|"
+    r"facebook|fb|linkedin|github|reddit|twitch|steam|signal|threads|bluesky|bsky|wechat|line|viber|"
+    r"psn|xbox|roblox|battle\.?net"
+)
+# Words that can follow a platform or "add me" without being anyone's name.
+_NOT_A_NAME = (
+    r"(?:a|an|the|and|or|but|if|so|too|also|then|now|later|sometime|sometimes|anytime|whenever|when|"
+    r"tonight|today|tomorrow|instead|please|pls|plz|lol|haha|maybe|though|first|again|there|here|"
+    r"for|to|with|as|at|in|on|of|i|you|we|they|he|she|it|me|my|your|our|group|server|"
+    r"chat|dms?|ok|okay|thanks|thx)\b"
+)
+# "reach me on telegram dana_x", "add me on snap danax", "find me on discord: dana_x".
+_REACH_HANDLE = re.compile(
+    r"\b(?:reach|add|find|follow|message|msg|dm|text|contact|hit|ping|friend)\s+me\s+(?:up\s+)?"
+    r"(?:on|at|via|through|over)\s+(?:" + _PLATFORMS + r")\b\s*(?::|=|-|\bas\b)?\s*"
+    r"@?(?!" + _NOT_A_NAME + r")[A-Za-z0-9_.]{2,}",
+    re.IGNORECASE,
+)
+# "my handle is danax99", "username: dana_x", "add me: danax", "gamertag = DanaX".
+_NAMED_HANDLE = re.compile(
+    r"(?:\b(?:my|his|her|their|our|your)\s+(?:\w+\s+)?"
+    r"(?:handle|username|user\s?name|gamertag|screen\s?name|user\s?id|friend\s?code)\s*(?::|=|-|\bis\b)"
+    r"|\b(?:handle|username|user\s?name|gamertag|screen\s?name|friend\s?code)\s*(?::|=)"
+    r"|\badd\s+me\s*(?::|=))"
+    r"\s*@?(?!" + _NOT_A_NAME + r")[A-Za-z0-9_.]{2,}",
+    re.IGNORECASE,
+)
 # Digits with the separators phone numbers use; 7 to 15 digits in all (E.164 allows 15).
 _PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().-]{5,}\d(?![\w])")
 _NOT_PHONE = (
@@ -71,14 +101,33 @@ def _looks_like_phone(match: str) -> bool:
     return not any(pattern.fullmatch(candidate) for pattern in _NOT_PHONE)
 
 
-def has_contact_details(text: str) -> bool:
-    """True when ``text`` holds a phone number, e-mail, handle, link or street address."""
+def has_contact_details(text: str | int | float) -> bool:
+    """True when ``text`` holds a phone number, e-mail, handle, link or street address.
+
+    A number (not a bool) is checked as the digits it is written with (see :func:`_number_is_contact`).
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return _number_is_contact(text)
+    if not isinstance(text, str):
+        return False
     if any(
         pattern.search(text)
-        for pattern in (_EMAIL, _EMAIL_SPELLED, _HANDLE, _DISCORD_TAG, _URL, _SOCIAL, _PLATFORM_HANDLE, _STREET)
+        for pattern in (
+            _EMAIL, _EMAIL_SPELLED, _HANDLE, _DISCORD_TAG, _URL, _SOCIAL, _PLATFORM_HANDLE, _REACH_HANDLE,
+            _NAMED_HANDLE, _STREET,
+        )
     ):
         return True
     return any(_looks_like_phone(match.group(0)) for match in _PHONE.finditer(text))
+
+
+def _number_is_contact(value: int | float) -> bool:
+    """A number written as one (``4155550100``): the phone check on its digits; 27, 2025 and counts pass."""
+    if isinstance(value, float):
+        if not value.is_integer():
+            return False  # 3.14159265: a decimal, never a phone number
+        value = int(value)
+    return has_contact_details(str(value))
 
 
 def _contact_key(key: str) -> bool:
@@ -89,6 +138,8 @@ def _contact_key(key: str) -> bool:
 def _clean(value: Any) -> Any:
     """``value`` without contact details; ``None`` when nothing is left."""
     if isinstance(value, str):
+        return None if has_contact_details(value) else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return None if has_contact_details(value) else value
     if isinstance(value, dict):
         kept = {}

@@ -241,6 +241,15 @@ def _load_json(text: str, notes: list[str]) -> Any:
     return data
 
 
+def _same_key(item: dict[str, Any]) -> tuple[str, str]:
+    """What makes two entries the same follow-up: the person and the event (case and spacing ignored)."""
+
+    def norm(value: Any) -> str:
+        return " ".join(str(value or "").split()).casefold()
+
+    return (norm(item.get("user_id")), norm(item.get("event")))
+
+
 class _Repairer:
     def __init__(self, now: datetime, delay: timedelta) -> None:
         self.now = now
@@ -319,7 +328,7 @@ class _Repairer:
         self.seen.append(dict(item))
         return False
 
-    def pending(self, raw: Any, index: int, completed_ids: set[str]) -> None:
+    def pending(self, raw: Any, index: int, completed_ids: dict[str, tuple[str, str]]) -> None:
         where = f"pending[{index}]"
         if not isinstance(raw, dict):
             self.drop(where, raw, "not an object")
@@ -331,9 +340,15 @@ class _Repairer:
                 return
         for key in ("user_name", "context", "expected_completion"):
             self.text_field(item, key, where, required=False)
-        if isinstance(item.get("id"), str) and item["id"] in completed_ids:
-            self.note(f"{where}: {item['id']} is also in completed; the completed entry wins")
-            return
+        fid = item.get("id")
+        fid = str(fid) if isinstance(fid, int) and not isinstance(fid, bool) else fid
+        done = completed_ids.get(fid) if isinstance(fid, str) else None
+        if done is not None:
+            if done == _same_key(item):
+                self.note(f"{where}: {fid} is also in completed; the completed entry wins")
+                return
+            # Another follow-up that happens to share the id: keep it; ident() gives it a new one.
+            self.note(f"{where}: id {fid} belongs to a different completed follow-up; this one is kept")
         if self.duplicate(item):
             self.note(f"{where}: an exact copy of an earlier item; removed")
             return
@@ -426,7 +441,9 @@ def parse_followups_detailed(
     }
     for index, raw in enumerate(completed):
         repairer.completed(raw, index)
-    completed_ids = {item.id for item in repairer.result.file.completed}
+    completed_ids = {
+        item.id: _same_key({"user_id": item.user_id, "event": item.event}) for item in repairer.result.file.completed
+    }
     repairer.seen.clear()
     for index, raw in enumerate(pending):
         repairer.pending(raw, index, completed_ids)

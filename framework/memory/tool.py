@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 
 from ..llm.types import ConversationScope, ToolError
 from .commands import MemoryFiles
+from .contact import has_contact_details
 from .fileops import Jail
+from .layout import DM_PROFILE_FILE, DMS, SERVERS
 from .locks import PathLocks
 from .paths import Parts, check_read, check_write, parse_memory_path, scope_prefix, virtual_path
 
@@ -133,6 +135,25 @@ def _view_range_arg(args: dict[str, Any]) -> tuple[int, int] | None:
     return (value[0], value[1])
 
 
+_CONTACT_REFUSAL = (
+    "Refused: profiles never hold contact details (phone numbers, e-mail addresses, handles, links, "
+    "street addresses); leave them out and write the rest."
+)
+
+
+def _is_profile(parts: Parts) -> bool:
+    """``servers/<g>/users/<u>.md`` or ``dms/<u>/profile.md`` (see :func:`layout.profile_parts`)."""
+    if len(parts) == 4 and parts[0] == SERVERS:
+        return parts[2].lower() == "users" and parts[3].lower().endswith(".md")
+    return len(parts) == 3 and parts[0] == DMS and parts[2].lower() == DM_PROFILE_FILE
+
+
+def _check_profile_text(parts: Parts, text: str) -> None:
+    """Contact details never go into a profile, not even when the model writes them itself."""
+    if _is_profile(parts) and has_contact_details(text):
+        raise ToolError(_CONTACT_REFUSAL)
+
+
 class MemoryTool:
     """The memory tool for one bot, rooted at ``memories/<bot_id>/`` (shown to the model as /memories).
 
@@ -157,6 +178,10 @@ class MemoryTool:
     only ``/memories/servers/<guild_id>/`` or ``/memories/dms/<user_id>/``; ``/memories`` and
     that folder itself can never be deleted, renamed or overwritten) and
     :mod:`framework.memory.fileops` (no symlink is followed below the root).
+
+    Profiles (``servers/<g>/users/<u>.md``, ``dms/<u>/profile.md``) never take text with contact
+    details (:func:`framework.memory.contact.has_contact_details`): create, str_replace and insert
+    are refused, whatever the model meant to store.
 
     Writes are atomic (temp file + ``os.replace``), files 0600 and new folders 0700, content
     must be UTF-8 text within ``max_file_bytes`` (checked on the resulting file).
@@ -230,6 +255,7 @@ class MemoryTool:
         parts = self._parse(args, "path", "create")
         check_write(parts, prefix, "write to")
         file_text = _text_arg(args, "file_text", "create")
+        _check_profile_text(parts, file_text)
         _log.debug("memory create %s", virtual_path(parts))
         async with self._locks.hold(parts):
             return await _in_thread(self._files.create, parts, file_text)
@@ -239,6 +265,7 @@ class MemoryTool:
         check_write(parts, prefix, "edit")
         old_str = _text_arg(args, "old_str", "str_replace")
         new_str = _text_arg(args, "new_str", "str_replace", default="")  # omitted = delete the text
+        _check_profile_text(parts, new_str)
         _log.debug("memory str_replace %s", virtual_path(parts))
         async with self._locks.hold(parts):
             return await _in_thread(self._files.str_replace, parts, old_str, new_str)
@@ -248,6 +275,7 @@ class MemoryTool:
         check_write(parts, prefix, "edit")
         insert_line = _int_arg(args, "insert_line", "insert")
         insert_text = _text_arg(args, "insert_text", "insert")
+        _check_profile_text(parts, insert_text)
         _log.debug("memory insert %s at line %d", virtual_path(parts), insert_line)
         async with self._locks.hold(parts):
             return await _in_thread(self._files.insert, parts, insert_line, insert_text)
