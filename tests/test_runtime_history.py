@@ -65,3 +65,13 @@ def test_fresh_clone_without_a_live_database_starts_from_the_snapshot(tmp_path: 
     assert _ids(paths.database) == {"9000", "9001", "9002"}
     with sqlite3.connect(paths.database) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_snapshot_that_is_not_a_database_does_not_stop_the_bot(tmp_path: Path) -> None:
+    config = load_bot_config(write_bot(tmp_path), tmp_path)
+    paths = BotPaths(tmp_path, "alpha")
+    paths.persistence.mkdir(parents=True)
+    (paths.persistence / "snapshot.db").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:00\n")
+    asyncio.run(_write(paths.database, range(0, 2)))
+    BotRuntime(config, paths, environ={})._adopt_synced_history()  # logs a warning, no exception
+    assert _ids(paths.database) == {"9000", "9001"}

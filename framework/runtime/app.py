@@ -19,7 +19,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import BotConfig, Settings, load_settings
 from ..domain import IncomingMessage
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 from ..fsutil import atomic_write_json
 from ..paths import BotPaths
 from .conversation_log import ConversationLog
@@ -176,7 +176,11 @@ class BotRuntime:
         seen = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         if read_json(marker) == seen and self.paths.database.exists():
             return
-        stats = merge_database(self.paths.database, snapshot)
+        try:
+            stats = merge_database(self.paths.database, snapshot)
+        except StoreError as exc:  # a corrupt snapshot (or a Git LFS pointer) must not stop the bot
+            _log.warning("history from %s not merged: %s; the bot runs on its own history", snapshot.name, exc)
+            return
         if stats.changed:
             _log.info("history from %s: %d new messages", snapshot.name, stats.new_messages)
         marker.parent.mkdir(parents=True, exist_ok=True)
