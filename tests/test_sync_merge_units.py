@@ -132,6 +132,26 @@ def test_followups_without_a_common_ancestor_and_items_without_ids() -> None:
     assert merged["completed"] == [{"event": "old, no id"}, {"event": "another"}]
 
 
+def test_followups_one_id_for_two_different_follow_ups_keeps_both() -> None:
+    base = doc([item("followup_001")])
+    local = doc([item("followup_001"), {"id": "followup_002", "user_id": "2", "event": "job interview"}])
+    other = doc([item("followup_001"), {"id": "followup_002", "user_id": "3", "event": "wedding"}])
+    merged = json.loads(merge_followups(local, base, other).text or "")
+    assert [(i["id"], i["event"]) for i in merged["pending"]] == [
+        ("followup_001", "event followup_001"),
+        ("followup_002", "job interview"),
+        ("followup_002-2", "wedding"),
+    ]
+    # the same follow-up created on both sides (case and spacing aside) stays one item
+    same = doc([{"id": "f9", "user_id": "2", "event": "Job  interview"}])
+    merged = json.loads(merge_followups(doc([{"id": "f9", "user_id": "2", "event": "job interview"}]), "", same).text or "")
+    assert [i["id"] for i in merged["pending"]] == ["f9"]
+    # an edit of the base's item on one side is not a clash
+    edited = doc([{**item("followup_001"), "event": "exam moved"}])
+    merged = json.loads(merge_followups(edited, base, base).text or "")
+    assert [(i["id"], i["event"]) for i in merged["pending"]] == [("followup_001", "exam moved")]
+
+
 def test_corrupt_followups_lose_to_the_valid_side() -> None:
     good = doc([item("a")])
     assert merge_followups("{not json", "", good).text == good

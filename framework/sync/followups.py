@@ -8,7 +8,10 @@ The file is ``{"pending": [...], "completed": [...]}`` (seed 004 §5.2); items c
   with the other side's extra keys added);
 - on one side only: kept if it is new or was changed there; dropped if the other side
   removed it and this side left it as it was (expired, capped or archived over there);
-- items without an id are kept once each (by equal content).
+- items without an id are kept once each (by equal content);
+- the same id on both sides for different follow-ups (another person or event, case and
+  spacing ignored; not an edit of the base's item): both are kept, the other side's one
+  under a fresh id ``<id>-2`` (``-3``, ...), as the follow-up parser renames duplicates.
 
 Other top-level keys: this machine's value, the other's when only it has the key. When one
 side is not JSON at all, the other side wins and the corrupt text is kept aside by the
@@ -66,6 +69,38 @@ def _index(doc: Any) -> dict[str, tuple[str, Any]]:
     return found
 
 
+def _identity(item: Any) -> tuple[str, str] | None:
+    """What makes two items the same follow-up: the person and the event, normalised."""
+    if not isinstance(item, dict):
+        return None
+
+    def norm(value: Any) -> str:
+        return " ".join(str(value or "").split()).casefold()
+
+    return (norm(item.get("user_id")), norm(item.get("event")))
+
+
+def _split_id_clashes(
+    local: dict[str, tuple[str, Any]], base: dict[str, tuple[str, Any]], other: dict[str, tuple[str, Any]]
+) -> None:
+    """Give the other side's item a fresh id where both sides used one id for different follow-ups."""
+    used = {str(item[1]["id"]) for idx in (local, base, other) for item in idx.values() if isinstance(item[1], dict) and "id" in item[1]}
+    for key in [k for k in other if k.startswith("id:") and k in local]:
+        name, theirs = other[key]
+        mine, was = _identity(local[key][1]), base.get(key)
+        if mine is None or _identity(theirs) is None or mine == _identity(theirs):
+            continue
+        if was is not None and _identity(was[1]) in (mine, _identity(theirs)):
+            continue  # one side edited the base's item: an ordinary change
+        n = 2
+        while f"{theirs['id']}-{n}" in used:
+            n += 1
+        fresh = f"{theirs['id']}-{n}"
+        used.add(fresh)
+        del other[key]
+        other[f"id:{fresh}"] = (name, {**theirs, "id": fresh})
+
+
 def _done(entry: tuple[str, Any]) -> bool:
     name, item = entry
     return name in _DONE_LISTS or (isinstance(item, dict) and item.get("status") in _DONE_STATUS)
@@ -99,6 +134,7 @@ def merge_followups(local_text: str, base_text: str, other_text: str) -> Followu
         return FollowupsMerge(local_text, "other")
     base = parse(base_text) or {}
     idx_local, idx_base, idx_other = _index(local), _index(base), _index(other)
+    _split_id_clashes(idx_local, idx_base, idx_other)
     final: dict[str, tuple[str, Any]] = {}
     for key in [*idx_local, *(k for k in idx_other if k not in idx_local)]:
         resolved = _resolve(key, idx_local, idx_base, idx_other)
