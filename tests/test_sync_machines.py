@@ -123,7 +123,7 @@ def assert_clean_repository(machine: Machine) -> None:
     assert not (git_dir / "MERGE_HEAD").exists()
     for path in machine.home.rglob("*"):
         if path.is_file() and ".git" not in path.relative_to(machine.home).parts:
-            assert b"<<<<<<<" not in path.read_bytes(), path
+            assert b"<<<<<<<" not in path.read_bytes() and b"|||||||" not in path.read_bytes(), path
     assert integrity(machine.live_db) == "ok" and integrity(machine.snapshot) == "ok"
     assert git(machine.home, "status", "--porcelain", "--", "persistence", "memories") == ""
 

@@ -91,6 +91,26 @@ def test_a_heading_underline_is_not_taken_for_a_marker() -> None:
     assert result.text.count(b"=======") == 1
 
 
+def test_a_32_wide_underline_in_a_clean_merge_survives() -> None:
+    base = b"Dana\n" + b"=" * 32 + b"\n\nlikes chess\n\nworks at TechCorp\n\nhas a cat\n"
+    local, other = base.replace(b"chess", b"go"), base.replace(b"cat", b"dog")
+    result = merge_text(local, base, other, "laptop")
+    assert result.conflicts == 0
+    assert result.text == b"Dana\n" + b"=" * 32 + b"\n\nlikes go\n\nworks at TechCorp\n\nhas a dog\n"
+
+
+@pytest.mark.parametrize("style", ["diff3", "zdiff3"])
+def test_a_users_diff3_conflict_style_leaves_no_base_section(style: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "merge.conflictStyle")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", style)
+    local = BASE.replace(b"works at TechCorp", b"works at Initech")
+    other = BASE.replace(b"works at TechCorp", b"works at Globex")
+    result = merge_text(local, BASE, other, "laptop")
+    assert b"|||||||" not in result.text and b"<<<<<<<" not in result.text
+    assert result.text.count(b"works at") == 2
+
+
 def test_a_host_name_cannot_break_the_comment() -> None:
     assert kept_both_marker("evil-->host") == "<!-- sync: kept both versions; evil-host's first -->"
 

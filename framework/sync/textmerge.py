@@ -55,18 +55,27 @@ def both_versions(local: bytes, other: bytes, host: str) -> bytes:
 
 
 def _rewrite_markers(merged: bytes, host: str) -> bytes:
-    out = []
-    for line in merged.splitlines(keepends=True):
-        bare = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
-        if bare == _OPEN:
-            out.append(kept_both_marker(host).encode() + b"\n")
-        elif bare == _MIDDLE:
-            out.append(OTHER_VERSION.encode() + b"\n")
-        elif bare == _CLOSE:
-            out.append(END_KEPT.encode() + b"\n")
-        else:
-            out.append(line)
-    return b"".join(out)
+    """git's markers -> ours, only where they form an open, middle, close sequence.
+
+    A line that merely looks like a marker (a heading underline of exactly 32 ``=`` in a
+    clean merge) is left as it is.
+    """
+    lines = merged.splitlines(keepends=True)
+    bare = [line.rstrip(b"\r\n").decode("utf-8", "surrogateescape") for line in lines]
+    replace: dict[int, str] = {}
+    opened: int | None = None
+    middle: int | None = None
+    for i, text in enumerate(bare):
+        if opened is None:
+            if text == _OPEN:
+                opened = i
+        elif middle is None:
+            if text == _MIDDLE:
+                middle = i
+        elif text == _CLOSE:
+            replace.update({opened: kept_both_marker(host), middle: OTHER_VERSION, i: END_KEPT})
+            opened = middle = None
+    return b"".join(replace[i].encode() + b"\n" if i in replace else line for i, line in enumerate(lines))
 
 
 def merge_text(local: bytes, base: bytes, other: bytes, host: str = "this machine") -> TextMerge:
@@ -83,7 +92,7 @@ def merge_text(local: bytes, base: bytes, other: bytes, host: str = "this machin
             path.write_bytes(data)
             paths.append(str(path))
         result = subprocess.run(
-            ["git", "merge-file", "-p", f"--marker-size={_SIZE}", "-L", "this", "-L", "base", "-L", "other", *paths],
+            ["git", "-c", "merge.conflictStyle=merge", "merge-file", "-p", f"--marker-size={_SIZE}", "-L", "this", "-L", "base", "-L", "other", *paths],
             capture_output=True,
         )
     if result.returncode < 0 or result.returncode > 127:  # an error, not a conflict count
