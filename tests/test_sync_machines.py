@@ -398,6 +398,42 @@ def test_a_big_database_is_warned_about(machines: tuple[Machine, Machine], monke
     assert "not pushed (--no-push)" in result.stdout
 
 
+def test_hooks_never_run_in_syncs_commits(machines: tuple[Machine, Machine]) -> None:
+    a, _ = machines
+    hook = a.home / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\ngit add -A\n")
+    hook.chmod(0o755)
+    a.write(".env.local", f"X_TOKEN={TOKEN_IN_ENV}\n")
+    a.write("notes.txt", "not for sync\n")
+    a.add_messages("h1")
+    a.synced()
+    committed = set(git(a.home, "show", "--name-only", "--format=", "HEAD").split())
+    assert ".env.local" not in committed and "notes.txt" not in committed
+    hook.write_text("#!/bin/sh\necho 'lint failed' >&2\nexit 1\n")
+    a.add_messages("h2")
+    a.synced()
+    assert git(a.home, "status", "--porcelain", "--", "persistence") == ""
+
+
+def test_a_commit_with_files_sync_did_not_choose_is_undone(tmp_path: Path) -> None:
+    from framework.sync.errors import SyncError
+    from framework.sync.gitcmd import Git
+
+    env = clean_env()
+    git(tmp_path, "init", "--quiet", "-b", "main", env=env)
+    (tmp_path / "a.md").write_text("a\n")
+    git(tmp_path, "add", "a.md", env=env)
+    git(tmp_path, "commit", "--quiet", "-m", "a", env=env)
+    before = git(tmp_path, "rev-parse", "HEAD", env=env).strip()
+    (tmp_path / "b.md").write_text("b\n")
+    (tmp_path / "secret.env").write_text("x\n")
+    git(tmp_path, "add", "b.md", "secret.env", env=env)
+    git(tmp_path, "commit", "--quiet", "-m", "b", env=env)
+    with pytest.raises(SyncError, match="secret.env"):
+        Git(tmp_path, env)._check_committed(before, ["b.md"])
+    assert git(tmp_path, "rev-parse", "HEAD", env=env).strip() == before
+
+
 def test_help_and_light_imports() -> None:
     result = CliRunner().invoke(app, ["sync", "--help"])
     assert result.exit_code == 0

@@ -16,10 +16,11 @@ from pathlib import Path
 from ..exitcodes import CONFIG
 from .errors import SyncError
 
-__all__ = ["Git", "FALLBACK_NAME", "FALLBACK_EMAIL"]
+__all__ = ["Git", "FALLBACK_NAME", "FALLBACK_EMAIL", "NO_HOOKS"]
 
 FALLBACK_NAME = "bot_manager"
 FALLBACK_EMAIL = "bot_manager@localhost"
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null")  # a person's hooks never run (nor stage files) in sync's commits
 
 
 class Git:
@@ -82,7 +83,10 @@ class Git:
         result = subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True, input=input)
         if check and result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
-            raise SyncError(f"`git {' '.join(args[:3])}` failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
+            shown = list(args)
+            while shown[:1] == ["-c"]:
+                del shown[:2]
+            raise SyncError(f"`git {' '.join(shown[:3])}` failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
         return result
 
     def paths(self, *args: str, extra_env: Mapping[str, str] | None = None) -> list[str]:
@@ -117,10 +121,30 @@ class Git:
             else:
                 changed = self.paths("ls-files", "-z", extra_env=env)
             if changed:
-                self.run("commit", "--quiet", "--no-status", *commit_args(changed), extra_env=env, identity=True)
+                self.run(*NO_HOOKS, "commit", "--quiet", "--no-status", "--no-verify", *commit_args(changed), extra_env=env, identity=True)
+                self._check_committed(head, changed)
         if head or changed:
             self.with_paths(["reset", "--quiet"], [*add, *remove])
         return changed
+
+    def _check_committed(self, before: str | None, planned: list[str]) -> None:
+        """The new commit changes only ``planned``; else it is undone and SyncError raised."""
+        if before:
+            committed = self.paths("diff", "--name-only", "-z", before, "HEAD")
+        else:
+            committed = self.paths("ls-tree", "-r", "--name-only", "-z", "HEAD")
+        extra = sorted(set(committed) - set(planned))
+        if not extra:
+            return
+        if before:
+            self.run("update-ref", "HEAD", before)
+        else:
+            self.run("update-ref", "-d", "HEAD")
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise SyncError(
+            f"the commit held files sync did not choose ({shown}); it was undone and nothing was pushed",
+            "check for something that stages files on commit (a git hook, an alias), then sync again",
+        )
 
     def git_dir(self) -> Path:
         return Path(self.run("rev-parse", "--absolute-git-dir").stdout.strip())

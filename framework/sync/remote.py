@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .drivers import REBASE_ENV, REPORT_ENV
 from .errors import SyncError
-from .gitcmd import Git
+from .gitcmd import NO_HOOKS, Git
 
 __all__ = ["Upstream", "PullResult", "find_upstream", "fetch", "rebase_onto", "push"]
 
@@ -76,7 +76,7 @@ def rebase_onto(git: Git, upstream: Upstream) -> PullResult:
         report_file = Path(fh.name)
     try:
         result = git.run(
-            "rebase", "--autostash", "--rebase-merges", upstream.ref, check=False, identity=True,
+            *NO_HOOKS, "rebase", "--autostash", "--rebase-merges", upstream.ref, check=False, identity=True,
             extra_env={REPORT_ENV: str(report_file), REBASE_ENV: "1"},
         )
         pulled = _read_driver_report(report_file)
