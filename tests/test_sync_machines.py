@@ -271,6 +271,7 @@ def test_tracked_secrets_and_live_files_from_an_old_layout(machines: tuple[Machi
     a.write("logs/alpha.log", "2025-01-01 INFO alpha is ready\n")
     git(a.home, "add", "-f", ".env", "persistence/alpha/messages.db", "logs/alpha.log")
     git(a.home, "commit", "--quiet", "-m", "the old way")
+    git(a.home, "push", "--quiet", "origin", "main")  # long since on the remote
     a.write(".env", "LOG_LEVEL=DEBUG\nALPHA_BOT_TOKEN=changed-after-commit-123\n")
 
     result = a.sync()
@@ -286,6 +287,40 @@ def test_tracked_secrets_and_live_files_from_an_old_layout(machines: tuple[Machi
     assert a.message_ids() == {"a0"}  # the live file stays where it is
     b.synced()  # B had never tracked the live files: its pull deletes nothing of its own
     assert b.message_ids() == {"a0"} and b.read("logs/synced/machine-a/alpha.log").endswith("alpha is ready\n")
+
+
+def test_push_refuses_unpushed_commits_holding_secrets_or_env(machines: tuple[Machine, Machine]) -> None:
+    a, _ = machines
+    remote_git = a.home.parent / "remote.git"
+    before = git(remote_git, "rev-parse", "main")
+    a.write(".env", f"ALPHA_BOT_TOKEN={TOKEN_PASTED}\n")
+    git(a.home, "add", "-f", ".env")
+    git(a.home, "commit", "--quiet", "-m", "oops")
+    a.add_messages("p1")
+    result = a.sync()
+    assert result.returncode == 1
+    assert "not pushed: .env is a secrets or run file" in " ".join(result.stderr.split())
+    assert git(remote_git, "rev-parse", "main") == before
+    git(a.home, "reset", "--quiet", "--hard", "HEAD~2")
+    a.write("notes.txt", f"token {TOKEN_PASTED}\n")  # made by hand, outside the synced folders
+    git(a.home, "add", "notes.txt")
+    git(a.home, "commit", "--quiet", "-m", "oops again")
+    result = a.sync()
+    assert result.returncode == 1 and "not pushed: notes.txt contains what looks like" in " ".join(result.stderr.split())
+    assert TOKEN_PASTED not in result.stderr and git(remote_git, "rev-parse", "main") == before
+
+
+def test_a_secret_stored_as_a_blob_is_redacted_in_the_snapshot(machines: tuple[Machine, Machine]) -> None:
+    a, _ = machines
+    a.add_messages("s1")
+    with sqlite3.connect(a.live_db) as db:
+        db.execute("UPDATE messages SET content = ? WHERE message_id = 's1'", (f"pasted {TOKEN_PASTED}".encode(),))
+    db.close()
+    a.synced()
+    pushed = subprocess.run(
+        ["git", "show", "origin/main:persistence/alpha/snapshot.db"], cwd=a.home, capture_output=True, env=a.env
+    ).stdout
+    assert pushed and TOKEN_PASTED.encode() not in pushed
 
 
 def test_logs_are_copied_under_the_cap_and_skips_are_named(machines: tuple[Machine, Machine]) -> None:

@@ -32,7 +32,8 @@ from .gitsetup import ATTRIBUTES, IGNORES, ensure_lines, install_drivers
 from .remote import Upstream, find_upstream
 from .scan import Finding, known_secrets
 from .snapshot import SNAPSHOT_NAME, SnapshotResult, take_snapshot
-from .stage import copy_logs, plan_staging, untrack_live_files
+from .scan import scan_file
+from .stage import copy_logs, plan_staging, scan_unpushed, untrack_live_files
 
 __all__ = ["BotSummary", "SyncReport", "run_sync", "DB_WARN_BYTES"]
 
@@ -148,9 +149,22 @@ class _Sync:
             self.report.commit = self._head_line()  # its id after the rebase
         if upstream is not None:
             if push:
+                self._check_unpushed(upstream)
                 self.report.pushed = remote.push(git, branch, upstream)
             else:
                 self.report.notes.append("not pushed (--no-push)")
+
+    def _check_unpushed(self, upstream: Upstream) -> None:
+        """Refuse to push a commit holding a secrets/run file or a secret, whoever made it."""
+        ref = upstream.ref if remote.exists(self.git, upstream.ref) else None
+        finding = scan_unpushed(self.git, self.home, ref, self.secrets)
+        if finding is not None:
+            base = upstream.name if ref else "the remote"
+            raise SyncError(
+                f"not pushed: {finding.path} {finding.reason}",
+                f"take it out of the commits not yet on {base} (e.g. `git reset --soft {ref and upstream.name or 'HEAD~1'}`, "
+                "`git rm --cached` the file, commit again), then sync again",
+            )
 
     def _pull(self, upstream: Upstream) -> None:
         self.report.remote = upstream.name
@@ -265,6 +279,13 @@ class _Sync:
     def _fold_in(self, paths: list[str]) -> None:
         """Commit the re-taken snapshots: into this sync's commit when it is still unpushed."""
         git = self.git
+        for path in list(paths):
+            finding = scan_file(git.root / path, path, self.secrets)
+            if finding is not None:
+                self.report.refused.append(finding)
+                paths.remove(path)
+        if not paths:
+            return
         ours = self.subject is not None and git.run("log", "-1", "--format=%s").stdout.strip() == self.subject
         upstream = f"refs/remotes/{self.report.remote}" if self.report.remote else None
         if ours and upstream and git.run("rev-parse", "--verify", "--quiet", upstream, check=False).returncode == 0:

@@ -89,6 +89,11 @@ class Git:
             raise SyncError(f"`git {' '.join(shown[:3])}` failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
         return result
 
+    def blob(self, spec: str) -> bytes | None:
+        """The bytes of ``REV:PATH``, or None when there is no such file."""
+        result = subprocess.run(["git", "cat-file", "blob", spec], cwd=self.root, env=self.env, capture_output=True)
+        return result.stdout if result.returncode == 0 else None
+
     def paths(self, *args: str, extra_env: Mapping[str, str] | None = None) -> list[str]:
         """The NUL-separated paths a ``-z`` command prints."""
         return [p for p in self.run(*args, extra_env=extra_env).stdout.split("\0") if p]

@@ -11,7 +11,7 @@ from .drivers import REBASE_ENV, REPORT_ENV
 from .errors import SyncError
 from .gitcmd import NO_HOOKS, Git
 
-__all__ = ["Upstream", "PullResult", "find_upstream", "fetch", "rebase_onto", "push"]
+__all__ = ["Upstream", "PullResult", "exists", "find_upstream", "fetch", "rebase_onto", "push"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def find_upstream(git: Git, branch: str) -> Upstream | None:
     return Upstream("origin" if "origin" in remotes else remotes[0], branch, False)
 
 
-def _exists(git: Git, ref: str) -> bool:
+def exists(git: Git, ref: str) -> bool:
     return git.run("rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0
 
 
@@ -65,7 +65,7 @@ def fetch(git: Git, upstream: Upstream) -> int | None:
             f"cannot fetch from {upstream.remote}: {_last_line(fetched.stderr, 'no output')}",
             "check the remote and your access (git fetch), then sync again; this machine's commit is kept",
         )
-    if not _exists(git, upstream.ref):
+    if not exists(git, upstream.ref):
         return None
     return int(git.run("rev-list", "--count", f"HEAD..{upstream.ref}").stdout.strip() or 0)
 
@@ -131,7 +131,7 @@ def _abort(git: Git, conflicted: list[str]) -> None:
 
 def push(git: Git, branch: str, upstream: Upstream) -> bool:
     """Push HEAD to the upstream branch; False when there was nothing to push."""
-    ahead = git.run("rev-list", "--count", f"{upstream.ref}..HEAD").stdout.strip() if _exists(git, upstream.ref) else "new"
+    ahead = git.run("rev-list", "--count", f"{upstream.ref}..HEAD").stdout.strip() if exists(git, upstream.ref) else "new"
     if ahead == "0":
         return False
     pushed = git.run("push", "--quiet", upstream.remote, f"HEAD:refs/heads/{upstream.branch}", check=False)

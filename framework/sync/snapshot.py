@@ -70,25 +70,44 @@ _MAYBE_SECRET = "(instr({c}, 'sk-ant-') OR instr({c}, 'gsk_') OR {c} LIKE '%auth
 
 
 def _redact_text(db: sqlite3.Connection, secrets: Mapping[str, str]) -> int:
-    """Redact secret shapes and known secret values in every text value; the number changed."""
+    """Redact secret shapes and known secret values in every text and blob value; the number changed.
+
+    A blob is searched as Latin-1 text (every byte one character, ASCII as itself), so a
+    token stored as bytes is found and replaced like one stored as text.
+    """
     redactor = Redactor(secrets)
 
+    def as_text(value: object) -> str | None:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bytes):
+            return value.decode("latin-1")
+        return None
+
     def has_secret(value: object) -> bool:
-        if not isinstance(value, str):
+        text = as_text(value)
+        if text is None:
             return False
-        return any(secret in value for secret in secrets) or bool(find_secret_shapes(value))
+        return any(secret in text for secret in secrets) or bool(find_secret_shapes(text))
+
+    def redact(value: object) -> object:
+        if isinstance(value, str):
+            return redactor(value)
+        if isinstance(value, bytes):
+            return redactor(value.decode("latin-1")).encode("latin-1", "replace")
+        return value
 
     db.create_function("has_secret", 1, has_secret, deterministic=True)
-    db.create_function("redact_secret", 1, lambda v: redactor(v) if isinstance(v, str) else v, deterministic=True)
+    db.create_function("redact_secret", 1, redact, deterministic=True)
     values = list(secrets)
     changed = 0
     for table in list_tables(db):
         for col in table_info(db, table).columns:
             c = quote(col)
-            maybe = _MAYBE_SECRET.format(c=c) + "".join(f" OR instr({c}, ?)" for _ in values) + ")"
+            maybe = _MAYBE_SECRET.format(c=f"CAST({c} AS TEXT)") + "".join(f" OR instr(CAST({c} AS TEXT), ?)" for _ in values) + ")"
             changed += db.execute(
                 f"UPDATE {quote(table)} SET {c} = redact_secret({c}) "
-                f"WHERE typeof({c}) = 'text' AND {maybe} AND has_secret({c})",
+                f"WHERE typeof({c}) IN ('text', 'blob') AND {maybe} AND has_secret({c})",
                 values,
             ).rowcount
     return changed

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .gitcmd import Git
-from .scan import Finding, scan_file
+from .scan import Finding, scan_bytes, scan_file
 
-__all__ = ["LOG_CAP_BYTES", "StagePlan", "copy_logs", "plan_staging", "host_folder_name", "untrack_live_files"]
+__all__ = [
+    "LOG_CAP_BYTES", "StagePlan", "copy_logs", "plan_staging", "host_folder_name", "untrack_live_files",
+    "scan_unpushed",
+]
 
 LOG_CAP_BYTES = 1024 * 1024
 _ROTATED = re.compile(r"\.\d+$")
@@ -148,3 +151,26 @@ def plan_staging(git: Git, home: Path, secrets: Mapping[str, str]) -> StagePlan:
         else:
             plan.add.append(path)
     return plan
+
+
+def scan_unpushed(git: Git, home: Path, upstream_ref: str | None, secrets: Mapping[str, str]) -> Finding | None:
+    """The first file a push would send that sync would never commit, else None.
+
+    Every file changed by every commit in ``upstream..HEAD`` (all commits not on a remote
+    when the upstream branch does not exist yet) is checked as that commit holds it.
+    """
+    commits = git.run("rev-list", "HEAD", *(["^" + upstream_ref] if upstream_ref else ["--not", "--remotes"])).stdout.split()
+    for commit in commits:
+        changed = git.paths("diff-tree", "--no-commit-id", "-r", "--root", "--no-renames", "--name-only", "-z", commit)
+        short = commit[:7]
+        for path in changed:
+            rel = _home_relative(git, home, path)
+            if rel.parts and rel.parts[0] != ".." and (_is_secret_file(rel.name) or rel.parts[0] == "run"):
+                return Finding(path, f"is a secrets or run file (committed in {short})", "")
+            data = git.blob(f"{commit}:{path}")
+            if data is None:
+                continue  # deleted in that commit
+            finding = scan_bytes(path, data, secrets)
+            if finding:
+                return Finding(path, f"{finding.reason} (committed in {short})", "")
+    return None
