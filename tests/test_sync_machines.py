@@ -323,6 +323,30 @@ def test_a_secret_stored_as_a_blob_is_redacted_in_the_snapshot(machines: tuple[M
     assert pushed and TOKEN_PASTED.encode() not in pushed
 
 
+def test_a_repository_made_with_git_init_is_refused(machines: tuple[Machine, Machine], tmp_path: Path) -> None:
+    a, _ = machines
+    a.add_messages("a0")
+    a.synced()
+    remote_git = a.home.parent / "remote.git"
+    for branch in ("main", "master"):
+        home = tmp_path / f"init-{branch}"
+        git(tmp_path, "init", "--quiet", "-b", branch, str(home))
+        git(home, "remote", "add", "origin", str(remote_git))
+        write_bot(home)
+        c = Machine(f"machine-{branch}", home, clean_env(), in_process=True)
+        c.add_messages("c0")
+        result = c.sync()
+        assert result.returncode == 1, result.stdout
+        said = " ".join(result.stderr.split())
+        if branch == "main":
+            assert "share no history" in said and "git clone" in said
+        else:
+            assert "default branch is main" in said and "git clone" in said
+        assert not (home / ".git" / "rebase-merge").exists()
+        assert git(remote_git, "branch").split() == ["*", "main"]
+        assert a.message_ids() == {"a0"}
+
+
 def test_logs_are_copied_under_the_cap_and_skips_are_named(machines: tuple[Machine, Machine]) -> None:
     a, _ = machines
     a.write("logs/alpha.log", "one line\n")

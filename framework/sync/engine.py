@@ -143,7 +143,7 @@ class _Sync:
         if upstream is None:
             self.report.notes.append("no git remote: the commit stays on this machine (add one: git remote add origin URL)")
         else:
-            self._pull(upstream)
+            self._pull(upstream, branch)
         self._merge_pulled()
         if self.subject is not None and git.run("log", "-1", "--format=%s").stdout.strip() == self.subject:
             self.report.commit = self._head_line()  # its id after the rebase
@@ -166,9 +166,10 @@ class _Sync:
                 "`git rm --cached` the file, commit again), then sync again",
             )
 
-    def _pull(self, upstream: Upstream) -> None:
+    def _pull(self, upstream: Upstream, branch: str) -> None:
         self.report.remote = upstream.name
         pulled = remote.fetch(self.git, upstream)
+        remote.check_shared_history(self.git, branch, upstream)
         if pulled is None:
             self.report.notes.append(f"{upstream.remote} has no branch {upstream.branch} yet: nothing to pull")
             return

@@ -11,7 +11,7 @@ from .drivers import REBASE_ENV, REPORT_ENV
 from .errors import SyncError
 from .gitcmd import NO_HOOKS, Git
 
-__all__ = ["Upstream", "PullResult", "exists", "find_upstream", "fetch", "rebase_onto", "push"]
+__all__ = ["Upstream", "PullResult", "exists", "find_upstream", "fetch", "check_shared_history", "rebase_onto", "push"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,39 @@ def fetch(git: Git, upstream: Upstream) -> int | None:
     if not exists(git, upstream.ref):
         return None
     return int(git.run("rev-list", "--count", f"HEAD..{upstream.ref}").stdout.strip() or 0)
+
+
+def _remote_default(git: Git, remote: str) -> str | None:
+    """The remote's default branch (what a clone checks out), or None when it has none."""
+    local = git.run("symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD", check=False).stdout.strip()
+    if local:
+        return local.removeprefix(f"{remote}/")
+    listed = git.run("ls-remote", "--symref", remote, "HEAD", check=False)
+    for line in listed.stdout.splitlines():
+        if line.startswith("ref: ") and line.endswith("\tHEAD"):
+            return line[5:-5].removeprefix("refs/heads/")
+    return None
+
+
+def check_shared_history(git: Git, branch: str, upstream: Upstream) -> None:
+    """SyncError when this branch would start a new branch on the remote, or shares no commit with it."""
+    if not upstream.tracking:
+        default = _remote_default(git, upstream.remote)
+        if default and default != upstream.branch:
+            raise SyncError(
+                f"branch {branch} tracks no remote branch and {upstream.remote}'s default branch is {default}: "
+                f"a push would start a new branch {branch} there instead of sharing {default}",
+                f"clone the remote instead (git clone URL) and copy bots/ memories/ persistence/ over; or, to push "
+                f"this branch on purpose, `git push -u {upstream.remote} {branch}` once, then sync again",
+            )
+    if not exists(git, upstream.ref) or git.head() is None:
+        return
+    if git.run("merge-base", "HEAD", upstream.ref, check=False).returncode != 0:
+        raise SyncError(
+            f"this repository and {upstream.name} share no history (it was made with `git init`, not cloned); nothing was pulled or pushed",
+            "clone the remote instead (git clone URL) and copy bots/ memories/ persistence/ over (the next sync merges "
+            f"the databases), or join the histories by hand: git pull --no-rebase --allow-unrelated-histories {upstream.remote} {upstream.branch}",
+        )
 
 
 def rebase_onto(git: Git, upstream: Upstream) -> PullResult:
