@@ -347,6 +347,32 @@ def test_a_repository_made_with_git_init_is_refused(machines: tuple[Machine, Mac
         assert a.message_ids() == {"a0"}
 
 
+@pytest.mark.parametrize("first", ["deleter", "editor"])
+def test_a_memory_deleted_on_one_machine_and_edited_on_the_other_keeps_the_edit(
+    machines: tuple[Machine, Machine], first: str
+) -> None:
+    a, b = machines
+    user = "memories/alpha/servers/1/users/2.md"
+    a.write(user, "# Dana\nlikes chess\n")
+    a.add_messages("a0")
+    a.synced()
+    b.synced()
+    deleter, editor = a, b
+    (deleter.home / user).unlink()
+    deleter.add_messages("d1")
+    editor.write(user, "# Dana\nlikes chess and go\n")
+    editor.add_messages("e1")
+    early, late = (deleter, editor) if first == "deleter" else (editor, deleter)
+    early.synced()
+    out = " ".join(late.synced().split())
+    assert f"{user}: kept the edited version of a file the other machine deleted" in out
+    early.synced()
+    for machine in (a, b):
+        assert machine.read(user) == "# Dana\nlikes chess and go\n"
+        assert machine.message_ids() == {"a0", "d1", "e1"}
+        assert_clean_repository(machine)
+
+
 def test_logs_are_copied_under_the_cap_and_skips_are_named(machines: tuple[Machine, Machine]) -> None:
     a, _ = machines
     a.write("logs/alpha.log", "one line\n")

@@ -174,7 +174,9 @@ class _Sync:
             self.report.notes.append(f"{upstream.remote} has no branch {upstream.branch} yet: nothing to pull")
             return
         if pulled:
-            result = remote.rebase_onto(self.git, upstream)
+            result = remote.rebase_onto(self.git, upstream, self.rel(self.home / "memories") + "/")
+            for path in result.kept_edited:
+                self.report.notes.append(f"{path}: kept the edited version of a file the other machine deleted")
             self.report.kept_both += result.kept_both
             self.report.set_aside += result.set_aside
             self.report.warnings += result.warnings

@@ -34,6 +34,7 @@ class PullResult:
     kept_both: list[str] = field(default_factory=list)  # text files with both versions kept
     set_aside: list[str] = field(default_factory=list)  # corrupt sides kept next to their file
     warnings: list[str] = field(default_factory=list)
+    kept_edited: list[str] = field(default_factory=list)  # edited here or there, deleted on the other side
 
 
 def _last_line(text: str, default: str) -> str:
@@ -103,16 +104,56 @@ def check_shared_history(git: Git, branch: str, upstream: Upstream) -> None:
         )
 
 
-def rebase_onto(git: Git, upstream: Upstream) -> PullResult:
-    """Rebase this branch onto the fetched upstream; SyncError (and no trace of it) when git stops."""
+def _edited_vs_deleted(git: Git, memories: str | None) -> list[str]:
+    """Resolve a stopped rebase where every conflict is a memory file deleted on one side and
+    edited on the other: the edited version is kept. The paths, or [] (nothing touched)."""
+    if memories is None:
+        return []
+    stages: dict[str, dict[int, str]] = {}
+    for entry in git.run("ls-files", "-u", "-z").stdout.split("\0"):
+        if entry:
+            info, _, path = entry.partition("\t")
+            _mode, blob, stage = info.split()
+            stages.setdefault(path, {})[int(stage)] = blob
+    if not stages:
+        return []
+    for path, found in stages.items():
+        if not path.startswith(memories) or 1 not in found or len(found) != 2:
+            return []
+    for path, found in stages.items():
+        blob = found.get(2) or found[3]
+        data = git.blob(blob)
+        if data is None:
+            return []
+        target = git.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    git.with_paths(["add", "-f"], list(stages))
+    return sorted(stages)
+
+
+def rebase_onto(git: Git, upstream: Upstream, memories: str | None = None) -> PullResult:
+    """Rebase this branch onto the fetched upstream; SyncError (and no trace of it) when git stops.
+
+    ``memories`` (the repo-relative ``memories/`` folder with a trailing slash): a memory file
+    deleted on one side and edited on the other keeps its edited version.
+    """
     with tempfile.NamedTemporaryFile(prefix="bot_manager-sync-", suffix=".jsonl", delete=False) as fh:
         report_file = Path(fh.name)
+    kept_edited: list[str] = []
     try:
+        env = {REPORT_ENV: str(report_file), REBASE_ENV: "1"}
         result = git.run(
-            *NO_HOOKS, "rebase", "--autostash", "--rebase-merges", upstream.ref, check=False, identity=True,
-            extra_env={REPORT_ENV: str(report_file), REBASE_ENV: "1"},
+            *NO_HOOKS, "rebase", "--autostash", "--rebase-merges", upstream.ref, check=False, identity=True, extra_env=env,
         )
+        while result.returncode != 0 and git.operation_in_progress() == "rebase":
+            survivors = _edited_vs_deleted(git, memories)
+            if not survivors:
+                break
+            kept_edited += survivors
+            result = git.run(*NO_HOOKS, "rebase", "--continue", check=False, identity=True, extra_env=env)
         pulled = _read_driver_report(report_file)
+        pulled.kept_edited = kept_edited
     finally:
         report_file.unlink(missing_ok=True)
     if result.returncode != 0 or git.operation_in_progress():
