@@ -234,6 +234,19 @@ def test_followups_driver_falls_back_to_text_when_neither_side_is_json(tmp_path:
     assert report == [{"kind": "kept-both", "path": "memories/f/followups.json"}]
 
 
+def test_profile_facts_from_both_machines_end_in_one_block(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from framework.memory.profiles import read_profile_facts, render_profile
+
+    monkeypatch.setenv(drivers.REPORT_ENV, str(tmp_path / "report.jsonl"))
+    base = render_profile("# User: dana\n\nlikes chess\n", {"age": 27}, user_name="dana")
+    local = render_profile(base, {"age": 27, "interests": ["minecraft"]}, user_name="dana") + "plays go\n"
+    other = render_profile(base, {"age": 27, "location": "Berlin"}, user_name="dana")
+    merged = drivers.merge_text_file(base.encode(), local.encode(), other.encode(), "users/2.md").decode()
+    assert merged.count("<!-- profile-facts: ") == 1 and "<!-- sync:" not in merged
+    assert read_profile_facts(merged) == {"age": 27, "interests": ["minecraft"], "location": "Berlin"}
+    assert merged.endswith("plays go\n") and "likes chess" in merged
+
+
 def test_driver_usage_error() -> None:
     assert drivers.main(["nope", "a", "b", "c", "d"]) == 2
     assert os.environ.get(drivers.REPORT_ENV) is None

@@ -106,9 +106,32 @@ def _aside(name: str, text: bytes, side: str) -> str:
     return str(target)
 
 
+_FACTS_OPEN = b"<!-- profile-facts: "
+
+
+def _union_profile_facts(local: bytes, other: bytes) -> tuple[bytes, bytes]:
+    """Both sides with one facts block holding the union of their facts (so it never conflicts)."""
+    if _FACTS_OPEN not in local or _FACTS_OPEN not in other:
+        return local, other
+    from ..memory.profiles import merge_facts, read_profile_facts, render_profile  # only for profile files
+
+    try:
+        mine, theirs = local.decode("utf-8"), other.decode("utf-8")
+    except UnicodeDecodeError:
+        return local, other
+    facts = merge_facts(read_profile_facts(mine), read_profile_facts(theirs))
+    if not facts:
+        return local, other
+    return (
+        render_profile(mine, facts, user_name="unknown").encode("utf-8"),
+        render_profile(theirs, facts, user_name="unknown").encode("utf-8"),
+    )
+
+
 def merge_text_file(base: bytes, local: bytes, other: bytes, name: str) -> bytes:
     from .textmerge import merge_text
 
+    local, other = _union_profile_facts(local, other)
     result = merge_text(local, base, other, os.environ.get("BOT_MANAGER_HOST") or socket.gethostname())
     if result.conflicts:
         _report("kept-both", name)
