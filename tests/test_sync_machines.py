@@ -373,6 +373,41 @@ def test_a_memory_deleted_on_one_machine_and_edited_on_the_other_keeps_the_edit(
         assert_clean_repository(machine)
 
 
+def test_a_global_excludes_file_never_keeps_synced_files_out(machines: tuple[Machine, Machine], tmp_path: Path) -> None:
+    a, b = machines
+    excludes = tmp_path / "global-excludes"
+    excludes.write_text("*.db\n*.log\n*.md\n")
+    git(a.home, "config", "core.excludesFile", str(excludes))
+    a.add_messages("x1")
+    a.write("logs/alpha.log", "hello\n")
+    a.write("memories/alpha/servers/1/culture.md", "# Culture\n")
+    a.synced()
+    assert {"persistence/alpha/snapshot.db", "logs/synced/machine-a/alpha.log", "memories/alpha/servers/1/culture.md"} <= a.tracked()
+    b.synced()
+    assert b.message_ids() == {"x1"}
+
+
+def test_a_memory_file_name_that_is_not_utf8_syncs(machines: tuple[Machine, Machine]) -> None:
+    a, b = machines
+    folder = a.home / "memories" / "alpha"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / os.fsdecode(b"caf\xe9.md")).write_bytes(b"# notes\n")
+    a.add_messages("u1")
+    result = a.sync()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    b.synced()
+    assert (b.home / "memories" / "alpha" / os.fsdecode(b"caf\xe9.md")).read_bytes() == b"# notes\n"
+
+
+def test_a_missing_home_folder_is_named(tmp_path: Path) -> None:
+    machine = Machine("m", tmp_path / "nowhere", clean_env(), in_process=True)
+    result = machine.sync()
+    assert result.returncode != 0
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "does not exist" in said and "git is not installed" not in said
+
+
 def test_logs_are_copied_under_the_cap_and_skips_are_named(machines: tuple[Machine, Machine]) -> None:
     a, _ = machines
     a.write("logs/alpha.log", "one line\n")

@@ -40,10 +40,12 @@ class Git:
     @classmethod
     def find(cls, start: Path, environ: Mapping[str, str] | None = None) -> Git:
         """The work tree holding ``start``; SyncError (exit 78) when there is none."""
+        if not start.exists():
+            raise SyncError(f"{start} does not exist", "point --home or BOT_HOME at the project folder", CONFIG)
         try:
             result = subprocess.run(
-                ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True,
-                env=dict(os.environ if environ is None else environ),
+                ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True,
+                encoding="utf-8", errors="surrogateescape", env=dict(os.environ if environ is None else environ),
             )
         except FileNotFoundError:
             raise SyncError("git is not installed (no `git` on PATH)", "install git, then sync again", CONFIG) from None
@@ -80,7 +82,10 @@ class Git:
         """``git ARGS`` in the work tree; SyncError naming the command when ``check`` and it fails."""
         env = self.env if not extra_env else {**self.env, **extra_env}
         argv = ["git", *(self.identity() if identity else []), *args]
-        result = subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True, input=input)
+        # File names are bytes to git: one that is not UTF-8 round-trips through surrogateescape.
+        result = subprocess.run(
+            argv, cwd=self.root, env=env, capture_output=True, encoding="utf-8", errors="surrogateescape", input=input
+        )
         if check and result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
             shown = list(args)
@@ -118,7 +123,7 @@ class Git:
             head = self.head()
             self.run("read-tree", *([head] if head else ["--empty"]), extra_env=env)
             if add:
-                self.with_paths(["add", "--all"], add, extra_env=env)
+                self.with_paths(["add", "--all", "--force"], add, extra_env=env)  # a global excludesFile never drops one
             if remove:
                 self.with_paths(["rm", "--cached", "--quiet", "--ignore-unmatch"], remove, extra_env=env)
             if head:

@@ -125,7 +125,8 @@ def plan_staging(git: Git, home: Path, secrets: Mapping[str, str]) -> StagePlan:
     plan = StagePlan()
     specs = _pathspecs(git, home)
     git.run("update-index", "-q", "--refresh", check=False)  # stat-only changes are not changes
-    changed = set(git.paths("ls-files", "-z", "--others", "--modified", "--exclude-standard", "--", *specs))
+    # The project's .gitignore files decide, not a person's global excludesFile (``*.db``, ``*.log``).
+    changed = set(git.paths("ls-files", "-z", "--others", "--modified", "--exclude-per-directory=.gitignore", "--", *specs))
     changed |= set(git.paths("diff", "--cached", "--name-only", "-z", "--", *specs))
     for path in sorted(changed):
         rel = _home_relative(git, home, path)
