@@ -466,6 +466,33 @@ def test_a_conflict_no_driver_resolves_is_aborted_and_named(machines: tuple[Mach
     assert b.message_ids() == {"b0"}
 
 
+def test_an_aborted_pull_never_writes_a_bots_mid_rebase_file_over_this_machines_commit(
+    machines: tuple[Machine, Machine],
+) -> None:
+    from framework.sync.gitcmd import Git
+    from framework.sync.remote import _abort
+
+    a, b = machines
+    a.write(CULTURE, "# Culture\n\none\ntwo\nthree\nfour\n")
+    a.add_messages("a0")
+    a.synced()
+    b.synced()
+    a.write(CULTURE, "# Culture\n\none\ntwo\nthree\nfour (A)\n")
+    a.write("bots/alpha.yaml", a.read("bots/alpha.yaml").replace("terse test bot", "terse bot from A"))
+    a.synced()
+    b.write(CULTURE, "# Culture\n\none (B)\ntwo\nthree\nfour\n")
+    b.write("bots/alpha.yaml", b.read("bots/alpha.yaml").replace("terse test bot", "terse bot from B"))
+    git(b.home, "commit", "--quiet", "-am", "b's change")
+    git(b.home, "fetch", "--quiet", "origin")
+    rebase = subprocess.run(["git", "rebase", "origin/main"], cwd=b.home, env=b.env, capture_output=True)
+    assert rebase.returncode != 0  # stopped on bots/alpha.yaml
+    (b.home / CULTURE).write_text(b.read(CULTURE) + "bot line\n")  # the running bot writes meanwhile
+    kept = _abort(Git(b.home, b.env), ["bots/alpha.yaml"])
+    assert b.read(CULTURE) == "# Culture\n\none (B)\ntwo\nthree\nfour\n"  # this machine's commit, intact
+    assert len(kept) == 1 and kept[0].startswith(CULTURE + ".during-sync-")
+    assert (b.home / kept[0]).read_text().endswith("bot line\n")
+
+
 def test_uncommitted_changes_that_clash_with_the_pull_never_leave_markers(machines: tuple[Machine, Machine]) -> None:
     """A refused file stays an uncommitted change; git puts it back after the pull (autostash)."""
     a, b = machines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,11 +159,15 @@ def rebase_onto(git: Git, upstream: Upstream, memories: str | None = None) -> Pu
         report_file.unlink(missing_ok=True)
     if result.returncode != 0 or git.operation_in_progress():
         conflicted = git.paths("diff", "--name-only", "--diff-filter=U", "-z")
-        _abort(git, conflicted)
+        kept = _abort(git, conflicted)
         detail = ", ".join(conflicted) or _last_line(result.stderr, "git gave no reason")
+        during = (
+            f"; what was written to files during the pull is kept aside in {', '.join(kept)} (merge it by hand)"
+            if kept else ""
+        )
         raise SyncError(
             f"the pull from {upstream.name} could not be merged automatically ({detail}); "
-            "the repository is back as it was before the pull and this machine's commit is kept",
+            f"the repository is back as it was before the pull and this machine's commit is kept{during}",
             "merge by hand (git pull --rebase, fix the files, git rebase --continue), then sync again",
         )
     clashed = git.paths("diff", "--name-only", "--diff-filter=U", "-z")
@@ -192,15 +197,24 @@ def _read_driver_report(path: Path) -> PullResult:
     return pulled
 
 
-def _abort(git: Git, conflicted: list[str]) -> None:
-    """Abort the rebase; a file a running bot wrote meanwhile (not one git was merging) is put back."""
+def _abort(git: Git, conflicted: list[str]) -> list[str]:
+    """Abort the rebase. A file a running bot wrote meanwhile (not one git was merging) is
+    never put back over the restored state (that could undo this machine's commit or an
+    autostashed change): when it differs, the bot's version is kept next to it as
+    ``<name>.during-sync-<UTC time>``. The repo-relative paths of those copies."""
     written = [p for p in git.paths("diff", "--name-only", "-z") if p not in conflicted]
     saved = {p: (git.root / p).read_bytes() for p in written if (git.root / p).is_file()}
     git.run("rebase", "--abort", check=False)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    kept: list[str] = []
     for path, data in saved.items():
         target = git.root / path
-        if not target.exists() or target.read_bytes() != data:
-            target.write_bytes(data)
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        aside = target.with_name(f"{target.name}.during-sync-{stamp}")
+        aside.write_bytes(data)
+        kept.append(f"{path}.during-sync-{stamp}")
+    return kept
 
 
 def push(git: Git, branch: str, upstream: Upstream) -> bool:
