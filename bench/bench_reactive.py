@@ -30,7 +30,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from framework.llm.stub_server import AnthropicStub  # noqa: E402
+from framework.llm.stub_server import BACKGROUND_REPLIES, AnthropicStub  # noqa: E402
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread  # noqa: E402
 
 BOT_YAML = """\
@@ -57,7 +57,10 @@ class StampingStub(AnthropicStub):
     arrivals: list[float]
 
     async def _messages(self, request):  # type: ignore[no-untyped-def]
-        self.arrivals.append(time.perf_counter())
+        arrived = time.perf_counter()
+        body = await request.json()  # aiohttp keeps the body: the stub reads it again
+        if body.get("model") not in BACKGROUND_REPLIES:  # profile extraction is not the answer
+            self.arrivals.append(arrived)
         return await super()._messages(request)
 
 
@@ -114,7 +117,7 @@ def main() -> int:
         home = Path(tmp)
         (home / "bots").mkdir()
         (home / "bots" / "alpha.yaml").write_text(BOT_YAML)
-        stub = StampingStub()
+        stub = StampingStub(model_replies=dict(BACKGROUND_REPLIES))
         stub.arrivals = []
         sandbox.run(stub.start())
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "DISCORD_", "GROQ_"))}

@@ -77,3 +77,24 @@ async def test_wal_mode_and_spec_schema(tmp_path: Path) -> None:
     assert not (tmp_path / "messages.db-wal").exists() or (tmp_path / "messages.db-wal").stat().st_size == 0
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 1
+
+
+def test_statements_run_through_the_helpers_that_close_cursors_in_the_connection_thread() -> None:
+    """A cursor aiosqlite hands back and the caller drops is finalised on the event-loop
+    thread, racing the connection's worker thread on a cached statement ("bad parameter or
+    other API misuse", then a write lock never released: seen under a message flood). Every
+    statement therefore goes through framework.storage.sqlite.run / run_many."""
+    import re
+
+    import framework.storage as package
+
+    direct = re.compile(r"\b(?:self\._)?db\.execute(?:many)?\(")
+    root = Path(package.__file__).parent
+    offenders = [
+        f"{path.name}:{n}"
+        for path in sorted(root.glob("*.py"))
+        if path.name != "sqlite.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if direct.search(line)
+    ]
+    assert offenders == []

@@ -232,6 +232,8 @@ class UsageLedger:
         A database failure is logged, not raised: the call has already happened and the
         reply should not be lost over its bookkeeping.
         """
+        from .sqlite import run  # aiosqlite loads with the connection, not with this module
+
         _check_key_alias(record.key_alias)
         usage = record.usage
         cost = self.cost_of(record.model, usage)
@@ -255,7 +257,8 @@ class UsageLedger:
             cost,
         )
         try:
-            await self._db.execute(
+            await run(
+                self._db,
                 "INSERT INTO llm_calls (time, bot_id, provider, model, key_alias, purpose, input_tokens, "
                 "output_tokens, cache_read_tokens, cache_write_tokens, web_searches, latency_ms, ok, "
                 "error_kind, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

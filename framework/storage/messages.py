@@ -30,7 +30,7 @@ import aiosqlite
 from ..domain import IncomingMessage, StoredMessage
 from ..errors import StoreError
 from ..ports import ChannelInfo
-from .sqlite import open_database
+from .sqlite import open_database, run, run_many
 
 __all__ = ["ChannelInfo", "MessageStore", "SCHEMA"]
 
@@ -166,7 +166,7 @@ class MessageStore:
         """Flush the WAL into the main file (so the committed .db is whole) and close."""
         try:
             await self._db.commit()
-            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await run(self._db, "PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             # Nothing is lost: the WAL holds every committed row and SQLite replays it
             # on the next open. Only the tidy single-file state is missed.
@@ -200,9 +200,9 @@ class MessageStore:
         if horizon is not None and any(r[6] <= horizon for r in rows):
             old = [r for r in rows if r[6] <= horizon]
             rows = [r for r in rows if r[6] > horizon]
-            await self._db.executemany(_INSERT_UNLESS_ARCHIVED, old)
+            await run_many(self._db, _INSERT_UNLESS_ARCHIVED, old)
         if rows:
-            await self._db.executemany(_INSERT, rows)
+            await run_many(self._db, _INSERT, rows)
         await self._db.commit()
 
     async def mark_edited(self, message_id: str, content: str | None, edited_at: datetime) -> bool:
@@ -225,22 +225,24 @@ class MessageStore:
     async def _update_either(self, sql: str, params: tuple[Any, ...]) -> bool:
         # The hot table first; the archive only for a message that is not there (rare:
         # an edit or delete of a message older than the upkeep horizon).
-        cursor = await self._db.execute(sql.format(table="messages"), params)
-        if cursor.rowcount == 0:
-            cursor = await self._db.execute(sql.format(table="messages_archive"), params)
+        changed = await run(self._db, sql.format(table="messages"), params)
+        if changed == 0:
+            changed = await run(self._db, sql.format(table="messages_archive"), params)
         await self._db.commit()
-        return cursor.rowcount > 0
+        return changed > 0
 
     async def add_reaction(self, message_id: str, user_id: str, emoji: str, at: datetime) -> None:
-        await self._db.execute(
+        await run(
+            self._db,
             "INSERT OR IGNORE INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)",
             (message_id, user_id, emoji, _ts(at)),
         )
         await self._db.commit()
 
     async def remove_reaction(self, message_id: str, user_id: str, emoji: str) -> None:
-        await self._db.execute(
-            "DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?", (message_id, user_id, emoji)
+        await run(
+            self._db, "DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?",
+            (message_id, user_id, emoji),
         )
         await self._db.commit()
 
@@ -405,7 +407,8 @@ class MessageStore:
         while True:
             # The trigger messages_move_to_archive copies each row inside this statement.
             try:
-                cursor = await self._db.execute(
+                count = await run(
+                    self._db,
                     "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE timestamp < ? LIMIT ?)",
                     (cutoff, batch),
                 )
@@ -415,8 +418,8 @@ class MessageStore:
                 raise StoreError(
                     f"cannot archive messages older than {cutoff} in {self.path} ({moved} moved so far): {exc}"
                 ) from exc
-            moved += cursor.rowcount
-            if cursor.rowcount < batch:
+            moved += count
+            if count < batch:
                 break
         if moved:
             _log.info("archived %d messages older than %s from %s", moved, cutoff, self.path)

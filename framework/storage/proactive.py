@@ -133,8 +133,10 @@ class ProactiveLog:
         )
 
     async def _write(self, sql: str, params: tuple[Any, ...], what: str) -> None:
+        from .sqlite import run  # aiosqlite loads with the connection, not with this module
+
         try:
-            await self._db.execute(sql, params)
+            await run(self._db, sql, params)
             await self._db.commit()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot {what} in the proactive log {self.path}: {exc}") from exc
