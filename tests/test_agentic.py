@@ -294,6 +294,10 @@ async def test_model_declining_keeps_the_followup_pending(world: World) -> None:
     world.model.plans.append(plan())  # silence
     report = await world.engine().run_once(START)
     assert report.sent == [] and world.read_followups()["pending"][0]["id"] == "followup_001"
+    assert world.read_followups()["pending"][0]["follow_up_after"] == "2026-11-23T06:00:00Z"  # 12 h later
+    calls = len(world.model.requests)
+    assert await world.engine().tick(START + timedelta(hours=1)) == []  # not asked again every pass
+    assert len(world.model.requests) == calls
 
 
 # -- upkeep ---------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ _log = logging.getLogger(__name__)
 Delivery = Literal["standalone", "woven", "deferred"]
 _PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2}
 MAX_STANDALONE_PER_TICK = 3  # several due follow-ups never turn into a burst of posts
+DECLINE_RETRY_HOURS = 12  # a follow-up the model judged awkward is looked at again after this
 WOVEN_PATIENCE_HOURS = 24  # a woven follow-up whose channel went quiet is decided afresh after this
 
 
@@ -434,6 +435,13 @@ class AgenticEngine:
         plan = reply.plan if isinstance(reply.plan, ResponsePlan) else plan_from_text(reply.text)
         if not plan.should_respond or not plan.messages:
             _log.info("%s in %s: the model chose silence (%s)", action.kind, action.channel_id, plan.reasoning)
+            if action.kind == "followup" and action.followup_id:
+                # Ask again later, not every pass: one model call per item per DECLINE_RETRY_HOURS.
+                latest = now + timedelta(hours=DECLINE_RETRY_HOURS)
+                limit = timedelta(days=self._config.followups.max_age_days)
+                await self._followups.update(
+                    action.folder, lambda data: _mark_declined(data, action.followup_id, now, latest, limit)
+                )
             return []
         try:
             outcome = await self._executor.run(
@@ -482,6 +490,15 @@ def _mark_woven(data: Any, followup_id: str | None, now: datetime) -> None:
         if item.id == followup_id:
             item.delivery = "woven"
             item.last_considered = now
+
+
+def _mark_declined(data: Any, followup_id: str | None, now: datetime, retry_at: datetime, limit: timedelta) -> None:
+    for item in data.pending:
+        if item.id == followup_id:
+            item.deferred_count += 1
+            item.last_considered = now
+            # Never past its natural end: expiry still counts from when it was mentioned.
+            item.follow_up_after = min(retry_at, item.mentioned_date + limit)
 
 
 def _unweave(data: Any, followup_id: str) -> None:
