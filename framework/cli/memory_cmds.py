@@ -1,22 +1,15 @@
 """``memory`` and ``followups``: look inside a bot's memory folder, read-only.
 
-The model sees ``memories/<bot>/`` as ``/memories``; these verbs show the operator the same
-tree with the same jail: paths are parsed by :func:`framework.memory.paths.parse_memory_path`,
-no symbolic link is followed and nothing outside ``memories/<bot>/`` is ever opened. Nothing
-here writes, so they are safe to run while the bot is live.
-
-Follow-ups are parsed by :func:`framework.memory.followups.parse_followups`, the function
-the bot itself uses, so what is listed is exactly what the bot will see (repairs included).
+Parsing and rendering only: finding, jailing, reading, walking, grepping and loading
+follow-ups is :mod:`framework.memory.browse` (imported inside the commands, so the CLI
+starts without pydantic). Nothing here writes, so these verbs are safe while the bot is live.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
@@ -30,21 +23,14 @@ from rich.text import Text
 from rich.tree import Tree
 
 from .. import exitcodes
-from ..paths import BOT_ID_PATTERN, BotPaths
+from ..paths import BotPaths
 from .common import CliContext, err, fail, out
 
 if TYPE_CHECKING:
+    from ..memory.browse import Entry, FollowupsFolder, GrepResult
     from ..memory.followups import CompletedFollowup, Followup, FollowupFile
 
 __all__ = ["register"]
-
-VIRTUAL_ROOT = "/memories"  # as framework.memory.paths, without importing it at CLI start-up
-READ_LIMIT_BYTES = 16 * 1024 * 1024  # as the memory tool: one look never pulls a huge blob in
-SCOPE_FOLDERS = ("servers", "dms")  # memories/<bot>/servers/<guild>/, memories/<bot>/dms/<user>/
-FOLLOWUPS_FILE = "followups.json"
-
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in the tree must not hang a read
 
 Parts = tuple[str, ...]
 
@@ -62,14 +48,6 @@ def _now() -> datetime:
 def _fail(message: str, code: int = exitcodes.FAILURE) -> NoReturn:
     """One red line; ``message`` is plain text (paths may hold ``[``, which is not markup here)."""
     fail(escape(message), code=code)
-
-
-def _usage(message: str) -> NoReturn:
-    _fail(message, code=exitcodes.USAGE)
-
-
-def _virtual(parts: Parts) -> str:
-    return VIRTUAL_ROOT + "".join("/" + part for part in parts)
 
 
 def _size(n: int) -> str:
@@ -99,190 +77,23 @@ def _ago(moment: datetime, now: datetime) -> str:
     return f"{_span(seconds)} ago"
 
 
-def _mtime(info: os.stat_result, now: datetime) -> str:
-    moment = datetime.fromtimestamp(info.st_mtime, timezone.utc)
+def _mtime(moment: datetime, now: datetime) -> str:
     if (now - moment).days > 30:
         return moment.astimezone().strftime("%Y-%m-%d")
     return _ago(moment, now)
 
 
-# --------------------------------------------------------------------------- the jail
-
-
-def _bot_memories(cli: CliContext, bot: str) -> Path:
-    """``memories/<bot>`` of a known bot (configured, or with a memory folder); exit 2 otherwise."""
-    if not BOT_ID_PATTERN.fullmatch(bot):
-        _usage(f"{bot!r} is not a bot id (lowercase letters, digits, '-' and '_'); run `bot_manager list` to see the bots")
-    paths = BotPaths(cli.home, bot)
-    if not paths.config.is_file() and not os.path.lexists(paths.memories):
-        known = ", ".join(cli.bot_ids()) or "none"
-        _usage(f"no bot named {bot!r}: {paths.config} does not exist (configured: {known})")
-    return paths.memories
-
-
-def _parse_path(raw: str, bot: str, root: Path) -> Parts:
-    """PATH as the model writes it (``/memories/...``) or relative to ``memories/<bot>/``.
-
-    Parsed by the memory tool's own parser, so ``..`` cannot climb out and Windows paths, ``~``
-    and control characters are refused. As a convenience ``memories/<bot>/...`` (the host path
-    from BOT_HOME) and ``/memories/<bot>/...`` (seed 004's examples) are accepted too, unless
-    the bot really has an entry of that name.
-    """
-    from ..llm.types import ToolError
-    from ..memory.paths import parse_memory_path
-
-    text = raw if raw.startswith("/") else f"{VIRTUAL_ROOT}/{raw}"
-    try:
-        parts = parse_memory_path(text, field="PATH")
-    except ToolError as exc:
-        reason = str(exc).rstrip(".")
-        _usage(
-            f"memory path {raw!r} refused: {reason[:1].lower()}{reason[1:]}; "
-            f"give a path inside memories/{bot}/, e.g. servers/<id>/culture.md"
-        )
-    if not raw.startswith("/") and parts[:2] == ("memories", bot) and not os.path.lexists(root / "memories"):
-        parts = parts[2:]
-    elif parts[:1] == (bot,) and not os.path.lexists(root / bot):
-        parts = parts[1:]
-    return parts
-
-
-def _locate(root: Path, parts: Parts, bot: str) -> Path:
-    """The host path of ``parts`` under ``root``: it exists, and no component is a symlink."""
-    shown = _virtual(parts)
-    missing = (
-        f"no memory file {shown} for bot {bot}; run `bot_manager memory {bot}` to see the tree"
-    )
-    current = root
-    for index, name in enumerate(parts):
-        current = current / name
-        try:
-            info = os.lstat(current)
-        except (FileNotFoundError, NotADirectoryError):
-            _usage(missing)
-        except OSError as exc:
-            _fail(f"cannot inspect {_virtual(parts[: index + 1])} of bot {bot}: {exc.strerror}")
-        if stat.S_ISLNK(info.st_mode):
-            _usage(
-                f"{_virtual(parts[: index + 1])} of bot {bot} is a symbolic link; memory paths never follow links "
-                f"(the bot refuses it too: replace the link with the real file or folder)"
-            )
-    real_root = os.path.realpath(root)  # the root itself may be a link (memories on another volume)
-    real = os.path.realpath(current)
-    if real != real_root and not real.startswith(real_root + os.sep):
-        _usage(f"memory path {shown} resolves outside memories/{bot}/; refusing to read it")
-    return current
-
-
-class _Unreadable(Exception):
-    """A file that cannot be shown; ``code`` is the exit code when it ends the command."""
-
-    def __init__(self, message: str, code: int = exitcodes.FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _read_bytes(path: Path, shown: str) -> bytes:
-    """The bytes of the regular file at ``path``, never through a link, FIFO or device."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
-    except OSError as exc:
-        if stat.S_ISLNK(_lmode(path)):
-            raise _Unreadable(f"{shown} is a symbolic link; memory paths never follow links", exitcodes.USAGE) from None
-        raise _Unreadable(f"cannot open {shown}: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _Unreadable(f"{shown} is not a regular file; only files and folders are shown", exitcodes.USAGE)
-        if info.st_size > READ_LIMIT_BYTES:
-            raise _Unreadable(f"{shown} is {_size(info.st_size)}, more than the {_size(READ_LIMIT_BYTES)} the memory tool reads")
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-    except OSError as exc:
-        raise _Unreadable(f"cannot read {shown}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
-
-
-def _lmode(path: Path) -> int:
-    """The mode of ``path`` itself (0 when it does not exist)."""
-    try:
-        return os.lstat(path).st_mode
-    except OSError:
-        return 0
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 # --------------------------------------------------------------------------- the tree
 
-
-@dataclass
-class _Entry:
-    label: str
-    path: Path
-    parts: Parts
-    kind: str  # "dir", "file", "link", "other"
-    info: os.stat_result
-
-
-@dataclass
-class _Totals:
-    files: int = 0
-    size: int = 0
-    links: int = 0
-
-
-def _entries(folder: Path, parts: Parts) -> list[_Entry]:
-    """The items of ``folder``, unsorted (links not followed, the memory tool's temp files skipped)."""
-    found: list[_Entry] = []
-    try:
-        items = list(os.scandir(folder))
-    except OSError as exc:
-        err.print(f"[yellow]warning:[/yellow] cannot list {escape(_virtual(parts))}: {escape(exc.strerror or '')}")
-        return found
-    for item in items:
-        if item.name.startswith(".tmp-"):
-            continue  # a write of the memory tool in flight
-        try:
-            info = item.stat(follow_symlinks=False)
-        except OSError:
-            continue  # gone meanwhile
-        if stat.S_ISLNK(info.st_mode):
-            kind = "link"
-        elif stat.S_ISDIR(info.st_mode):
-            kind = "dir"
-        elif stat.S_ISREG(info.st_mode):
-            kind = "file"
-        else:
-            kind = "other"
-        found.append(_Entry(item.name, Path(item.path), (*parts, item.name), kind, info))
-    return found
-
-
-def _sorted(entries: list[_Entry]) -> list[_Entry]:
-    return sorted(entries, key=lambda e: (e.kind != "dir", e.label.casefold(), e.label))
-
-
-def _top_entries(root: Path) -> list[_Entry]:
-    """The root's items, with ``servers/<guild>`` and ``dms/<user>`` lifted up one level."""
-    lifted: list[_Entry] = []
-    for entry in _entries(root, ()):
-        if entry.kind == "dir" and entry.label in SCOPE_FOLDERS:
-            children = _entries(entry.path, entry.parts)
-            if children:
-                for child in children:
-                    child.label = f"{entry.label}/{child.label}"
-                lifted.extend(children)
-                continue
-        lifted.append(entry)
-    return _sorted(lifted)
-
-
 _FILE_STYLES = {".md": "green", ".json": "yellow"}
 
 
-def _label(entry: _Entry, now: datetime) -> Text:
+def _label(entry: Entry, now: datetime) -> Text:
     if entry.kind == "dir":
         return Text(entry.label + "/", style="bold blue")
     if entry.kind == "link":
@@ -290,36 +101,30 @@ def _label(entry: _Entry, now: datetime) -> Text:
     if entry.kind == "other":
         return Text.assemble((entry.label, "red"), ("  not a regular file", "dim"))
     style = _FILE_STYLES.get(Path(entry.label).suffix.lower(), "")
-    return Text.assemble(
-        (entry.label, style), "  ", (_size(entry.info.st_size), "cyan"), "  ", (_mtime(entry.info, now), "dim")
-    )
+    return Text.assemble((entry.label, style), "  ", (_size(entry.size), "cyan"), "  ", (_mtime(entry.mtime, now), "dim"))
 
 
-def _grow(node: Tree, entries: list[_Entry], totals: _Totals, now: datetime) -> None:
+def _grow(node: Tree, entries: list[Entry], now: datetime) -> None:
     for entry in entries:
-        child = node.add(_label(entry, now))
-        if entry.kind == "dir":
-            _grow(child, _sorted(_entries(entry.path, entry.parts)), totals, now)
-        elif entry.kind == "file":
-            totals.files += 1
-            totals.size += entry.info.st_size
-        elif entry.kind == "link":
-            totals.links += 1
+        _grow(node.add(_label(entry, now)), entry.children, now)
 
 
 def _show_tree(bot: str, folder: Path, parts: Parts) -> None:
-    now = _now()
-    totals = _Totals()
-    title = Text.assemble((_virtual(parts), "bold"), (f"  (memories/{bot}{''.join('/' + p for p in parts)}/)", "dim"))
-    tree = Tree(title, guide_style="dim")
-    _grow(tree, _top_entries(folder) if not parts else _sorted(_entries(folder, parts)), totals, now)
-    if not parts and totals.files == 0 and totals.links == 0:
+    from ..memory import browse
+    from ..memory.paths import virtual_path
+
+    listing = browse.list_tree(folder, parts)
+    _warn(listing.warnings)
+    if not parts and listing.files == 0 and listing.links == 0:
         out.print(f"{bot} has no memories yet: they appear as the bot talks (in memories/{bot}/)")
         return
+    title = Text.assemble((virtual_path(parts), "bold"), (f"  (memories/{bot}{''.join('/' + p for p in parts)}/)", "dim"))
+    tree = Tree(title, guide_style="dim")
+    _grow(tree, listing.entries, _now())
     out.print(tree, soft_wrap=False)
-    footer = f"{totals.files} file{'s' if totals.files != 1 else ''}, {_size(totals.size)}"
-    if totals.links:
-        footer += f"; {totals.links} symbolic link{'s' if totals.links != 1 else ''} not followed"
+    footer = f"{listing.files} file{'s' if listing.files != 1 else ''}, {_size(listing.size)}"
+    if listing.links:
+        footer += f"; {listing.links} symbolic link{'s' if listing.links != 1 else ''} not followed"
     out.print(Text(footer, style="dim"))
 
 
@@ -327,27 +132,25 @@ def _show_tree(bot: str, folder: Path, parts: Parts) -> None:
 
 
 def _show_file(path: Path, parts: Parts, raw: bool) -> None:
-    shown = _virtual(parts)
-    try:
-        data = _read_bytes(path, shown)
-    except _Unreadable as exc:
-        _fail(str(exc), code=exc.code)
+    from ..memory import browse
+    from ..memory.paths import virtual_path
+
+    file = browse.read_file(path, parts)
     if raw or not out.is_terminal:
         # Piped (or --raw): the bytes unchanged, so `bot_manager memory alpha x.md > x.md` round-trips.
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.write(file.data)
         sys.stdout.buffer.flush()
         return
-    now = _now()
     header = Text.assemble(
-        (shown, "bold"), "  ", (_size(len(data)), "cyan"), ("  modified ", "dim"),
-        (_mtime(os.stat(path, follow_symlinks=False), now), "dim"),
-    )
+        (virtual_path(parts), "bold"), "  ", (_size(len(file.data)), "cyan"), ("  modified ", "dim"),
+        (_mtime(file.mtime, _now()), "dim"),
+    )  # fmt: skip
     out.print(header)
     try:
-        text = data.decode("utf-8")
+        text = file.data.decode("utf-8")
     except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
+        text = file.data.decode("utf-8", errors="replace")
         err.print("[yellow]note:[/yellow] not UTF-8 text (the memory tool cannot read it); undecodable bytes shown as \ufffd")
     if not text.strip():
         out.print(Text("(empty file)", style="dim"))
@@ -395,60 +198,26 @@ def _render_text(suffix: str, text: str) -> RenderableType:
 # --------------------------------------------------------------------------- grep
 
 
-def _walk_files(folder: Path, parts: Parts) -> list[_Entry]:
-    """Every regular file below ``folder`` in tree order; links and special files skipped."""
-    files: list[_Entry] = []
-    for entry in _sorted(_entries(folder, parts)):
-        if entry.kind == "dir":
-            files.extend(_walk_files(entry.path, entry.parts))
-        elif entry.kind == "file":
-            files.append(entry)
-    return files
+def _print_grep(bot: str, parts: Parts, needle: str, result: GrepResult) -> None:
+    from ..memory.paths import virtual_path
 
-
-def _grep(bot: str, target: Path, parts: Parts, needle: str) -> None:
-    if not needle:
-        _usage("--grep needs some text to look for, e.g. --grep interview")
-    if stat.S_ISDIR(os.lstat(target).st_mode):
-        files = _walk_files(target, parts)
-    else:
-        files = [_Entry(parts[-1], target, parts, "file", os.lstat(target))]
-    pattern = re.compile(re.escape(needle), re.IGNORECASE)
-    matches = 0
-    hit_files = 0
-    skipped: list[str] = []
-    for entry in files:
-        shown = _virtual(entry.parts)
-        if entry.info.st_size > READ_LIMIT_BYTES:
-            skipped.append(shown)
-            continue
-        try:
-            text = _read_bytes(entry.path, shown).decode("utf-8")
-        except (_Unreadable, UnicodeDecodeError):
-            skipped.append(shown)
-            continue
-        found = False
-        for number, line in enumerate(text.splitlines(), start=1):
-            spans = [m.span() for m in pattern.finditer(line)]
-            if not spans:
-                continue
-            found = True
-            matches += 1
-            row = Text.assemble((shown, "magenta"), ":", (str(number), "green"), ": ")
-            body = Text(line)
-            for start, end in spans:
-                body.stylize("bold red", start, end)
-            out.print(row + body)
-        hit_files += found
-    for shown in skipped:
+    _warn(result.warnings)
+    for match in result.matches:
+        row = Text.assemble((match.shown, "magenta"), ":", (str(match.number), "green"), ": ")
+        body = Text(match.line)
+        for start, end in match.spans:
+            body.stylize("bold red", start, end)
+        out.print(row + body)
+    for shown in result.skipped:
         err.print(f"[yellow]note:[/yellow] skipped {escape(shown)}: not UTF-8 text, too large or unreadable")
-    where = _virtual(parts)
+    where = virtual_path(parts)
+    matches, files = len(result.matches), result.searched
     if not matches:
-        err.print(escape(f"no match for {needle!r} in {where} of bot {bot} ({len(files)} files searched)"))
+        err.print(escape(f"no match for {needle!r} in {where} of bot {bot} ({files} files searched)"))
         raise typer.Exit(exitcodes.FAILURE)
     err.print(
-        f"{matches} matching line{'s' if matches != 1 else ''} in {hit_files} of {len(files)} "
-        f"file{'s' if len(files) != 1 else ''} under {escape(where)}",
+        f"{matches} matching line{'s' if matches != 1 else ''} in {result.hit_files} of {files} "
+        f"file{'s' if files != 1 else ''} under {escape(where)}",
         style="dim",
     )
 
@@ -491,85 +260,26 @@ def memory(
     is read and symbolic links are never followed (exit 2). --grep exits 1 when no
     line matches, like grep.
     """
+    from ..memory import browse
+
     cli: CliContext = ctx.obj
-    root = _bot_memories(cli, bot)
-    parts = _parse_path(path, bot, root) if path is not None else ()
-    if not os.path.lexists(root):
-        if parts or grep is not None:
-            _usage(f"no memory file {_virtual(parts)} for bot {bot}: {bot} has no memories yet (memories/{bot}/ is missing)")
-        out.print(f"{bot} has no memories yet: they appear as the bot talks (in memories/{bot}/)")
-        return
-    if not os.path.isdir(root):
-        _fail(f"{root} is not a folder; the bot's memories must be a folder (move that file away)")
-    target = _locate(root, parts, bot)
-    if grep is not None:
-        _grep(bot, target, parts, grep)
-        return
-    if stat.S_ISDIR(os.lstat(target).st_mode):
-        _show_tree(bot, target, parts)
-    else:
-        _show_file(target, parts, raw)
+    try:
+        root = browse.bot_memories(cli.home, bot)
+        parts = browse.parse_path(path, bot, root) if path is not None else ()
+        target = browse.resolve(root, parts, bot, must_exist=bool(parts) or grep is not None)
+        if target is None:
+            out.print(f"{bot} has no memories yet: they appear as the bot talks (in memories/{bot}/)")
+        elif grep is not None:
+            _print_grep(bot, parts, grep, browse.grep(target, parts, grep))
+        elif browse.is_folder(target):
+            _show_tree(bot, target, parts)
+        else:
+            _show_file(target, parts, raw)
+    except browse.BrowseError as exc:
+        _fail(str(exc), code=exc.code)
 
 
 # --------------------------------------------------------------------------- followups verb
-
-
-@dataclass
-class _FollowupsFolder:
-    folder: str  # servers/<g> or dms/<u>
-    shown: str  # /memories/servers/<g>/followups.json
-    parsed: FollowupFile | None = None
-    notes: tuple[str, ...] = ()
-    error: str | None = None
-
-
-def _followup_files(root: Path) -> list[tuple[str, Path, Parts]]:
-    """Every ``servers/<g>/followups.json`` and ``dms/<u>/followups.json``, sorted; links refused."""
-    found: list[tuple[str, Path, Parts]] = []
-    for scope in SCOPE_FOLDERS:
-        scope_dir = root / scope
-        if not stat.S_ISDIR(_lmode(scope_dir)):
-            continue
-        for entry in _sorted(_entries(scope_dir, (scope,))):
-            if entry.kind != "dir":
-                continue
-            parts = (*entry.parts, FOLLOWUPS_FILE)
-            if os.path.lexists(entry.path / FOLLOWUPS_FILE):
-                found.append((f"{scope}/{entry.label}", entry.path / FOLLOWUPS_FILE, parts))
-    return found
-
-
-def _load_followups(root: Path, default_delay_days: float) -> list[_FollowupsFolder]:
-    from ..memory.followups import FollowupsCorrupt, parse_followups
-
-    now = _now()
-    loaded: list[_FollowupsFolder] = []
-    for folder, path, parts in _followup_files(root):
-        item = _FollowupsFolder(folder, _virtual(parts))
-        loaded.append(item)
-        # item.error reads after the file's path: "/memories/servers/1/followups.json is ..."
-        if not stat.S_ISREG(_lmode(path)):
-            item.error = "is a symbolic link or not a regular file; the bot refuses to read it"
-            continue
-        try:
-            text = _read_bytes(path, item.shown).decode("utf-8")
-        except _Unreadable as exc:
-            item.error = f"cannot be read ({exc}); the bot cannot read it either"
-            continue
-        except UnicodeDecodeError:
-            item.error = "is not UTF-8 text; the bot refuses to read it"
-            continue
-        try:
-            item.parsed, notes = parse_followups(text, now=now, default_delay_days=default_delay_days)
-        except FollowupsCorrupt as exc:
-            detail = str(exc).removeprefix(FOLLOWUPS_FILE).lstrip(":").strip()
-            item.error = (
-                f"{detail}; on its next read the bot moves it aside to followups.corrupt-<time>.json "
-                "and starts this folder's follow-ups afresh"
-            )
-            continue
-        item.notes = tuple(notes)
-    return loaded
 
 
 def _delay_days(cli: CliContext, bot: str) -> float:
@@ -589,15 +299,6 @@ def _delay_days(cli: CliContext, bot: str) -> float:
             f"(`bot_manager validate {bot}` shows every error)"
         )
         return 1.0
-
-
-def _state(item: Followup, now: datetime) -> str:
-    """waiting / due / woven / deferred ×N, as the hourly check sees the item."""
-    if item.delivery == "woven":
-        return "woven"
-    if item.deferred_count:
-        return f"deferred ×{item.deferred_count}"
-    return "due" if item.follow_up_after <= now else "waiting"
 
 
 def _due(item: Followup, now: datetime) -> str:
@@ -625,6 +326,8 @@ def _table(title: str) -> Table:
 
 
 def _pending_table(folder: FollowupFile, now: datetime) -> Table:
+    from ..memory.browse import followup_state
+
     table = _table("Pending")
     table.add_column("id", no_wrap=True)
     table.add_column("who", overflow="fold")
@@ -635,7 +338,7 @@ def _pending_table(folder: FollowupFile, now: datetime) -> Table:
     table.add_column("channel", no_wrap=out.width >= 100, overflow="fold")
     table.add_column("state", no_wrap=True)
     for item in sorted(folder.pending, key=lambda f: f.follow_up_after):
-        state = _state(item, now)
+        state = followup_state(item, now)
         table.add_row(
             item.id, _who(item), item.event, _due(item, now), item.priority, item.channel_id,
             Text(state, style=_STATE_STYLES.get(state, "yellow")),
@@ -666,13 +369,15 @@ def _print_folder(folder: FollowupFile, now: datetime) -> None:
         out.print(Text("no completed follow-ups", style="dim"))
 
 
-def _followups_document(folders: list[_FollowupsFolder], now: datetime) -> dict[str, Any]:
+def _followups_document(folders: list[FollowupsFolder], now: datetime) -> dict[str, Any]:
     """``--json``: ``{folder: {pending, completed, notes, error}}``; pending items carry their state."""
+    from ..memory.browse import followup_state
+
     document: dict[str, Any] = {}
     for folder in folders:
         parsed = folder.parsed
         document[folder.folder] = {
-            "pending": [{**_dump(item), "state": _state(item, now)} for item in (parsed.pending if parsed else [])],
+            "pending": [{**_dump(item), "state": followup_state(item, now)} for item in (parsed.pending if parsed else [])],
             "completed": [_dump(done) for done in (parsed.completed if parsed else [])],
             "notes": list(folder.notes),
             "error": folder.error,
@@ -680,8 +385,10 @@ def _followups_document(folders: list[_FollowupsFolder], now: datetime) -> dict[
     return document
 
 
-def _print_followups(readable: list[_FollowupsFolder], now: datetime) -> None:
+def _print_followups(readable: list[FollowupsFolder], now: datetime) -> None:
     """The tables, under a heading per folder when there are several, and a count footer."""
+    from ..memory.browse import followup_state
+
     if not readable:
         return  # every file was unreadable: the errors say so
     for index, folder in enumerate(readable):
@@ -693,7 +400,7 @@ def _print_followups(readable: list[_FollowupsFolder], now: datetime) -> None:
         _print_folder(folder.parsed, now)
     items = [item for folder in readable if folder.parsed for item in folder.parsed.pending]
     n_done = sum(len(folder.parsed.completed) for folder in readable if folder.parsed)
-    due = sum(1 for item in items if _state(item, now) == "due")
+    due = sum(1 for item in items if followup_state(item, now) == "due")
     files = f"{len(readable)} file{'s' if len(readable) != 1 else ''}"
     out.print(Text(f"{len(items)} pending ({due} due), {n_done} completed in {files}", style="dim"))
 
@@ -722,10 +429,18 @@ def followups(
     next read, moving it aside to `followups.corrupt-<time>.json`) and the exit code is 1.
     Read-only: nothing is ever changed, so it is safe while the bot runs.
     """
+    from ..memory import browse
+
     cli: CliContext = ctx.obj
-    root = _bot_memories(cli, bot)
-    folders = _load_followups(root, _delay_days(cli, bot)) if os.path.isdir(root) else []
+    try:
+        root = browse.bot_memories(cli.home, bot)
+    except browse.BrowseError as exc:
+        _fail(str(exc), code=exc.code)
     now = _now()
+    delay_days = _delay_days(cli, bot) if browse.has_memories(root) else 1.0  # no config warning without memories
+    loaded = browse.load_followups(root, now=now, default_delay_days=delay_days)
+    folders = loaded.folders
+    _warn(loaded.warnings)
     for folder in folders:
         for note in folder.notes:
             err.print(f"[yellow]warning:[/yellow] {escape(folder.shown)} would be repaired: {escape(note)}")
