@@ -252,7 +252,11 @@ class AgenticEngine:
         standalone = 0
         for folder in self._followups.folders():
             guild_id = guild_of(folder)
-            data = await self._followups.load(folder)
+            try:
+                data = await self._followups.load(folder)
+            except Exception:  # noqa: BLE001 - one unreadable folder must not hide the others
+                _log.exception("follow-ups in %s could not be read", folder)
+                continue
             deferred: list[str] = []
             for item in sorted(data.pending, key=lambda f: (-_PRIORITY_RANK.get(f.priority, 0), f.follow_up_after)):
                 if item.delivery == "woven":  # waiting for the next reply in its channel...
