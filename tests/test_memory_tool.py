@@ -261,6 +261,49 @@ async def test_contact_details_never_go_into_a_profile(tool: MemoryTool, root: P
     await run(tool, DM_U1, command="create", path=dm, file_text="- likes chess\n")
 
 
+async def test_rename_onto_a_profile_checks_the_moved_file(tool: MemoryTool, root: Path) -> None:
+    notes = "/memories/servers/G1/notes.md"
+    await run(tool, command="create", path=notes, file_text="# Dana\n" + PHONE)
+    with pytest.raises(ToolError, match="profiles never hold contact details"):
+        await run(tool, command="rename", old_path=notes, new_path=PROFILE)
+    assert (root / "servers/G1/notes.md").read_text() == "# Dana\n" + PHONE
+    assert not (root / "servers/G1/users/5.md").exists()
+    # A folder moved to users/ would turn each file in it into a profile: checked the same way.
+    await run(tool, command="create", path="/memories/servers/G1/people/7.md", file_text=PHONE)
+    with pytest.raises(ToolError, match="leave them out"):
+        await run(tool, command="rename", old_path="/memories/servers/G1/people", new_path="/memories/servers/G1/users")
+    assert (root / "servers/G1/people/7.md").read_text() == PHONE
+    assert not (root / "servers/G1/users").exists()
+    # A clean file may still become a profile.
+    await run(tool, command="create", path="/memories/servers/G1/draft.md", file_text="- likes chess\n")
+    await run(tool, command="rename", old_path="/memories/servers/G1/draft.md", new_path=PROFILE)
+    assert (root / "servers/G1/users/5.md").read_text() == "- likes chess\n"
+
+
+async def test_edits_cannot_assemble_contact_details_in_a_profile(tool: MemoryTool, root: Path) -> None:
+    before = "# User: Dana\n- ref 415 555 XX\n- mail dana@x\n- code 415 555\n"
+    await run(tool, command="create", path=PROFILE, file_text=before)
+    # Neither the old text nor the new one is a contact detail alone; joined, they are.
+    for old_str, new_str in (("XX", "0100"), ("x\n", "x.io\n")):
+        with pytest.raises(ToolError, match="profiles never hold contact details"):
+            await run(tool, command="str_replace", path=PROFILE, old_str=old_str, new_str=new_str)
+    with pytest.raises(ToolError, match="leave them out"):
+        await run(tool, command="insert", path=PROFILE, insert_line=4, insert_text="0100")
+    assert (root / "servers/G1/users/5.md").read_text() == before
+    await run(tool, command="str_replace", path=PROFILE, old_str="XX", new_str="or so")
+
+
+async def test_an_old_profile_with_contact_details_can_still_be_edited(tool: MemoryTool, root: Path) -> None:
+    put(root, "servers/G1/users/5.md", "# User: Dana\n" + PHONE + "- likes chess\n")  # written before the rule
+    await run(tool, command="str_replace", path=PROFILE, old_str="likes chess", new_str="likes chess and go")
+    await run(tool, command="insert", path=PROFILE, insert_line=3, insert_text="- moved here in 2025")
+    assert (root / "servers/G1/users/5.md").read_text() == (
+        "# User: Dana\n" + PHONE + "- likes chess and go\n- moved here in 2025\n"
+    )
+    with pytest.raises(ToolError, match="leave them out"):  # new contact details are still refused
+        await run(tool, command="insert", path=PROFILE, insert_line=0, insert_text="- ig: dana.x")
+
+
 async def test_contact_details_are_not_checked_outside_profiles(tool: MemoryTool, root: Path) -> None:
     await run(tool, command="create", path="/memories/servers/G1/culture.md", file_text=PHONE)
     await run(tool, command="insert", path="/memories/servers/G1/culture.md", insert_line=1, insert_text="@mods")

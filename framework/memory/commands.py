@@ -10,13 +10,19 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from ..llm.types import ToolError
 from .fileops import Jail, format_size, make_parents, os_error, read_text, write_atomic
 from .paths import Parts, virtual_path
 
-__all__ = ["MemoryFiles", "MAX_LINES"]
+__all__ = ["MemoryFiles", "MAX_LINES", "ContentGuard"]
+
+# ``guard(parts, before, after)``: called, inside the caller's lock, just before a write lands at
+# ``parts`` (create, str_replace, insert, or a file moved there by rename) with the file's text
+# before (``None`` when there was no file) and after; it raises ToolError to refuse the write.
+ContentGuard = Callable[[Parts, str | None, str], None]
 
 MAX_LINES = 999_999
 _NUM_WIDTH = len(str(MAX_LINES))
@@ -67,9 +73,19 @@ def _apply_range(lines: list[str], view_range: tuple[int, int]) -> tuple[list[st
 class MemoryFiles:
     """Blocking implementations of view, create, str_replace, insert, delete and rename."""
 
-    def __init__(self, jail: Jail, *, max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        jail: Jail,
+        *,
+        max_file_bytes: int,
+        guard: ContentGuard | None = None,
+        guarded: Callable[[Parts], bool] | None = None,
+    ) -> None:
+        """``guard`` checks writes to the paths ``guarded`` accepts (every path when it is None)."""
         self.jail = jail
         self.max_file_bytes = max_file_bytes
+        self._guard = guard
+        self._guarded = guarded
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -86,6 +102,38 @@ class MemoryFiles:
                 f"Refused: {virtual_path(parts)} would be {size} bytes, over the limit of "
                 f"{self.max_file_bytes} bytes per memory file. Keep it shorter, or split it into several files."
             )
+
+    def _check_guard(self, parts: Parts, before: str | None, after: str) -> None:
+        if self._guard is not None and (self._guarded is None or self._guarded(parts)):
+            self._guard(parts, before, after)
+
+    def _check_moved(self, old_parts: Parts, new_parts: Parts, old_path: Path) -> None:
+        """Run the guard on every file a rename would bring to a guarded path."""
+        if self._guard is None:
+            return
+        try:
+            info = os.lstat(old_path)
+        except OSError:
+            return  # the rename below reports it
+        if stat.S_ISREG(info.st_mode):
+            if self._guarded is None or self._guarded(new_parts):
+                self._guard(new_parts, None, read_text(old_path, old_parts))
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            return
+        for dirpath, _dirnames, filenames in os.walk(old_path):  # never follows links
+            relative = Path(dirpath).relative_to(old_path).parts
+            for name in filenames:
+                target = new_parts + relative + (name,)
+                if self._guarded is not None and not self._guarded(target):
+                    continue  # read only the files the guard looks at
+                source = Path(dirpath) / name
+                try:
+                    if not stat.S_ISREG(os.lstat(source).st_mode):
+                        continue  # links and special files are never read as memories
+                except OSError:
+                    continue
+                self._check_guard(target, None, read_text(source, old_parts + relative + (name,)))
 
     def _existing_file(self, parts: Parts) -> tuple[Path, str]:
         path = self.jail.host(parts)
@@ -178,6 +226,7 @@ class MemoryFiles:
                 f"File {shown} already exists. Use str_replace or insert to change it, "
                 "or delete it first to write it from scratch."
             )
+        self._check_guard(parts, None, file_text)
         make_parents(self.jail.root(), parts)
         write_atomic(path, file_text, parts)
         return f"File created successfully at: {shown}"
@@ -206,6 +255,7 @@ class MemoryFiles:
         pos = content.find(old_str)
         new_content = content.replace(old_str, new_str, 1)
         self._check_content(new_content, parts)
+        self._check_guard(parts, content, new_content)
         write_atomic(path, new_content, parts)
         changed = content.count("\n", 0, pos)
         new_lines = _split_lines(new_content)
@@ -229,6 +279,7 @@ class MemoryFiles:
         if not new_content.endswith("\n"):
             new_content += "\n"
         self._check_content(new_content, parts)
+        self._check_guard(parts, content, new_content)
         write_atomic(path, new_content, parts)
         return f"The file {virtual_path(parts)} has been edited."
 
@@ -262,6 +313,7 @@ class MemoryFiles:
             raise ToolError(f"The path {old_shown} does not exist.")
         if os.path.lexists(new_path):
             raise ToolError(f"The destination {new_shown} already exists.")
+        self._check_moved(old_parts, new_parts, old_path)
         make_parents(self.jail.root(), new_parts)
         try:
             os.rename(old_path, new_path)

@@ -154,6 +154,17 @@ def _check_profile_text(parts: Parts, text: str) -> None:
         raise ToolError(_CONTACT_REFUSAL)
 
 
+def _check_profile_result(parts: Parts, before: str | None, after: str) -> None:
+    """The file a write leaves at a profile path: no contact details it did not hold already.
+
+    Run under the path lock on the text actually written, so a rename of another file onto a
+    profile, or an edit that joins old and new text into a phone number, is refused too. A
+    profile that already held contact details (written before this rule) can still be edited.
+    """
+    if has_contact_details(after) and not (before is not None and has_contact_details(before)):
+        raise ToolError(_CONTACT_REFUSAL)
+
+
 class MemoryTool:
     """The memory tool for one bot, rooted at ``memories/<bot_id>/`` (shown to the model as /memories).
 
@@ -181,7 +192,9 @@ class MemoryTool:
 
     Profiles (``servers/<g>/users/<u>.md``, ``dms/<u>/profile.md``) never take text with contact
     details (:func:`framework.memory.contact.has_contact_details`): create, str_replace and insert
-    are refused, whatever the model meant to store.
+    are refused, whatever the model meant to store, when the new text holds one or when the
+    resulting file holds one the file did not hold before (text joined across the edit); a
+    rename that would bring such a file to a profile path is refused too.
 
     Writes are atomic (temp file + ``os.replace``), files 0600 and new folders 0700, content
     must be UTF-8 text within ``max_file_bytes`` (checked on the resulting file).
@@ -194,7 +207,9 @@ class MemoryTool:
             raise ValueError("max_file_bytes must be positive")
         self.root = Path(root)
         self.max_file_bytes = max_file_bytes
-        self._files = MemoryFiles(Jail(self.root), max_file_bytes=max_file_bytes)
+        self._files = MemoryFiles(
+            Jail(self.root), max_file_bytes=max_file_bytes, guard=_check_profile_result, guarded=_is_profile
+        )
         self._locks = locks if locks is not None else PathLocks()
         self._handlers: dict[str, Callable[[dict[str, Any], Parts], Awaitable[str]]] = {
             "view": self._view,
