@@ -248,3 +248,16 @@ def test_no_limit_is_ever_exceeded(root: Path) -> None:
         )
         assert len(text) <= limit, limit
         assert text or limit < 400, limit  # only a tiny limit leaves no room for any section
+
+
+def test_a_cached_file_swapped_for_a_symlink_is_never_followed(
+    manager: MemoryManager, root: Path, tmp_path: Path
+) -> None:
+    culture = put(root, "servers/1/culture.md", "# Culture\nchess on fridays\n")
+    assert "chess on fridays" in manager.build_memory_context("1", "2", [])  # cached now
+    outside = tmp_path / "outside.md"
+    outside.write_text("# Secret\nthe launch codes\n")
+    culture.unlink()
+    culture.symlink_to(outside)
+    digest = manager.build_memory_context("1", "2", [])
+    assert "launch codes" not in digest and "chess on fridays" not in digest

@@ -172,6 +172,20 @@ class MemoryManager:
 
     def _cached(self, kind: str, parts: Parts, make: Callable[[str, _Signature], _T]) -> _T | None:
         """``make(text, signature)`` for the file at ``parts``, recomputed only when the file changed."""
+        key = (kind, parts)
+        # Fast path (every model call reads these): one stat of the plain path. It can only
+        # match the cached signature, which was taken on the jail-checked path, if it reaches
+        # that same unchanged file; anything else (a change, a swapped symlink, a new file)
+        # takes the full check below.
+        try:
+            quick = os.stat(os.path.join(str(self.root), *parts))
+        except OSError:
+            self._cache.pop(key, None)
+            return None  # missing: nothing to show
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == (quick.st_mtime_ns, quick.st_size, quick.st_ino):
+            self._cache.move_to_end(key)
+            return hit[1]  # type: ignore[no-any-return]
         if not self.root.is_dir():
             return None
         try:
@@ -182,7 +196,6 @@ class MemoryManager:
         if not stat.S_ISREG(info.st_mode):
             return None
         signature = (info.st_mtime_ns, info.st_size, info.st_ino)
-        key = (kind, parts)
         hit = self._cache.get(key)
         if hit is not None and hit[0] == signature:
             self._cache.move_to_end(key)
