@@ -104,10 +104,7 @@ class ContextBuilder:
         """The memory digest for the humans in this conversation (oldest speaker first)."""
         if self.memory is None:
             return ""
-        people: list[str] = []
-        for user_id in [m.author_id for m in recent if not m.is_bot] + list(extra):
-            if user_id not in people and user_id != self.self_user_id:
-                people.append(user_id)
+        people = self._people(recent, extra)
         dm_user = people[0] if guild_id is None and people else None
         return self.memory.build_memory_context(guild_id, channel_id, people, dm_user_id=dm_user, names=self.names)
 
@@ -122,16 +119,21 @@ class ContextBuilder:
             now = recent[-1].timestamp
         else:
             now = None
-        people: list[str] = []
-        for user_id in [m.author_id for m in recent if not m.is_bot] + list(extra):
-            if user_id not in people and user_id != self.self_user_id:
-                people.append(user_id)
+        people = self._people(recent, extra)
         where = f"{self.channel_label(channel_id, guild_id)} (channel id {channel_id}"
         where += f", server id {guild_id})" if guild_id else ")"
         line = (f"Now: {now:%A %Y-%m-%d %H:%M} UTC. " if now is not None else "") + f"Here: {where}."
         if people:
             line += " People: " + ", ".join(f"{self.names.get(u, 'someone')} (user id {u})" for u in people[-8:]) + "."
         return line
+
+    def _people(self, recent: Sequence[StoredMessage], extra: Sequence[str]) -> list[str]:
+        """The humans of the conversation, first speaker first, without the bot itself."""
+        people: list[str] = []
+        for user_id in [m.author_id for m in recent if not m.is_bot] + list(extra):
+            if user_id not in people and user_id != self.self_user_id:
+                people.append(user_id)
+        return people
 
     def _hint(self, channel_id: str) -> str:
         return self.hints(channel_id) if self.hints is not None else ""
