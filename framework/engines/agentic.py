@@ -33,7 +33,7 @@ from ..clock import Clock
 from ..config.models import AgenticConfig
 from ..errors import LLMError
 from ..llm.plan import ResponsePlan, plan_from_text
-from ..ports import LLMPort
+from ..ports import ActivityStorePort, LLMPort, ProactiveLogPort
 from .context import ContextBuilder
 from .executor import PlanExecutor
 from .reactive import default_actions
@@ -118,21 +118,6 @@ class FollowupStorePort(Protocol):
     async def archive_completed(self, folder: str, *, older_than: datetime) -> int: ...
 
 
-class ActivityPort(Protocol):
-    async def last_seen(self, user_id: str, *, guild_id: str | None) -> datetime | None: ...
-    async def authors_since(self, channel_id: str, since: datetime, *, humans_only: bool = True) -> set[str]: ...
-    async def channel_info(self, channel_id: str) -> Any: ...
-    async def cleanup_old(self, days: float = 90, *, now: datetime, batch: int = 5000) -> int: ...
-
-
-class ProactiveLogPort(Protocol):
-    async def record(self, *, message_id: str, guild_id: str, channel_id: str, kind: str, posted_at: datetime) -> None: ...
-    async def posts_since(self, since: datetime, *, channel_id: str | None = None, kind: str | None = None) -> list[Any]: ...
-    async def last_post_at(self, *, channel_id: str | None = None, kind: str | None = "proactive") -> datetime | None: ...
-    async def success_rates(self, since: datetime) -> dict[str, tuple[int, int]]: ...
-    async def evaluate(self, store: Any, *, now: datetime, window_minutes: float = 30, self_id: str | None = None) -> int: ...
-
-
 def guild_of(folder: str) -> str | None:
     kind, _, ident = folder.partition("/")
     return ident if kind == "servers" else None
@@ -154,7 +139,7 @@ class AgenticEngine:
         config: AgenticConfig,
         context: ContextBuilder,
         followups: FollowupStorePort,
-        store: ActivityPort,
+        store: ActivityStorePort,
         proactive_log: ProactiveLogPort,
         llm: LLMPort,
         executor: PlanExecutor,
