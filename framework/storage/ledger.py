@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Protocol, Sequence
 
 from ..errors import StoreError
+from .timestamps import to_db as _ts
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -126,13 +127,6 @@ class _UtcNow:
     # Not framework.clock.SystemClock: that module imports asyncio, which status avoids.
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
-
-
-def _ts(value: datetime) -> str:
-    # Same format as the message store: a naive datetime is taken as UTC.
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _utc_day(now: datetime) -> str:

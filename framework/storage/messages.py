@@ -29,6 +29,7 @@ import aiosqlite
 
 from ..domain import IncomingMessage, StoredMessage
 from ..errors import StoreError
+from .timestamps import to_db as _ts, from_db as _parse_ts
 from ..ports import ChannelInfo
 from .sqlite import open_database, run, run_many
 
@@ -111,18 +112,6 @@ _INSERT = (
     "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
 )
 _INSERT_UNLESS_ARCHIVED = _INSERT + " WHERE NOT EXISTS (SELECT 1 FROM messages_archive WHERE message_id = ?1)"
-
-
-def _ts(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_ts(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
 def _row_to_message(row: Iterable[Any]) -> StoredMessage:

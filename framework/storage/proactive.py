@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import StoreError
+from .timestamps import to_db as _ts, from_db as _parse_ts
 from ..ports import ActivityStorePort, ProactivePost
 
 if TYPE_CHECKING:
@@ -49,19 +50,6 @@ CREATE INDEX IF NOT EXISTS idx_proactive_posted ON proactive_posts(posted_at);
 """
 
 _COLUMNS = "message_id, guild_id, channel_id, kind, posted_at, outcome, evaluated_at"
-
-
-def _ts(value: datetime) -> str:
-    # Same format as the message store: a naive datetime is taken as UTC.
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_ts(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
 def _row_to_post(row: Iterable[Any]) -> ProactivePost:
