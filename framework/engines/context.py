@@ -100,16 +100,15 @@ class ContextBuilder:
             prompt += "\n\n" + self.memory_guide.strip()
         return prompt
 
-    def memory_context(self, guild_id: str | None, channel_id: str, recent: Sequence[StoredMessage], extra: Sequence[str] = ()) -> str:
-        """The memory digest for the humans in this conversation (oldest speaker first)."""
+    def memory_context(self, guild_id: str | None, channel_id: str, people: Sequence[str]) -> str:
+        """The memory digest for the humans in this conversation (``people``, see :meth:`people`)."""
         if self.memory is None:
             return ""
-        people = self._people(recent, extra)
         dm_user = people[0] if guild_id is None and people else None
         return self.memory.build_memory_context(guild_id, channel_id, people, dm_user_id=dm_user, names=self.names)
 
     def situation(
-        self, channel_id: str, guild_id: str | None, recent: Sequence[StoredMessage], extra: Sequence[str] = ()
+        self, channel_id: str, guild_id: str | None, recent: Sequence[StoredMessage], people: Sequence[str]
     ) -> str:
         """Where and when, with ids: what the model needs to file a follow-up or a profile
         (user ids, the channel id, today's date). In the user turn, not the cached prefix."""
@@ -119,7 +118,6 @@ class ContextBuilder:
             now = recent[-1].timestamp
         else:
             now = None
-        people = self._people(recent, extra)
         where = f"{self.channel_label(channel_id, guild_id)} (channel id {channel_id}"
         where += f", server id {guild_id})" if guild_id else ")"
         line = (f"Now: {now:%A %Y-%m-%d %H:%M} UTC. " if now is not None else "") + f"Here: {where}."
@@ -127,7 +125,7 @@ class ContextBuilder:
             line += " People: " + ", ".join(f"{self.names.get(u, 'someone')} (user id {u})" for u in people[-8:]) + "."
         return line
 
-    def _people(self, recent: Sequence[StoredMessage], extra: Sequence[str]) -> list[str]:
+    def people(self, recent: Sequence[StoredMessage], extra: Sequence[str] = ()) -> list[str]:
         """The humans of the conversation, first speaker first, without the bot itself."""
         people: list[str] = []
         for user_id in [m.author_id for m in recent if not m.is_bot] + list(extra):
@@ -179,9 +177,9 @@ class ContextBuilder:
         by_id = {m.message_id: m for m in recent}
         new_ids = {m.message_id for m in ask.new_messages}
         transcript = "\n".join(self._line(m, new_ids, reactions.get(m.message_id, {}), by_id) for m in recent)
-        asker_ids = () if ask.asker.is_bot else (ask.asker.author_id,)
+        people = self.people(recent, () if ask.asker.is_bot else (ask.asker.author_id,))
         sections = [
-            self.situation(ask.channel_id, ask.asker.guild_id, recent, asker_ids),
+            self.situation(ask.channel_id, ask.asker.guild_id, recent, people),
             f"Recent conversation in {ask.channel_label}:\n{transcript}",
         ]
         chain = await self.reply_chain(ask.asker.reference_id)
@@ -204,7 +202,7 @@ class ContextBuilder:
         scope = ConversationScope(self.bot_id, ask.asker.guild_id, ask.channel_id, ask.asker.author_id)
         return LLMRequest(
             system=self.system_prompt(),
-            memory_context=self.memory_context(ask.asker.guild_id, ask.channel_id, recent, asker_ids),
+            memory_context=self.memory_context(ask.asker.guild_id, ask.channel_id, people),
             turns=(ChatTurn("user", "\n\n".join(sections)),),
             scope=scope,
             max_tokens=self.max_tokens,
@@ -233,16 +231,16 @@ class ContextBuilder:
         by_id = {m.message_id: m for m in recent}
         transcript = "\n".join(self._line(m, set(), reactions.get(m.message_id, {}), by_id) for m in recent)
         label = self.channel_label(channel_id, guild_id)
-        extra = (about_user_id,) if about_user_id else ()
+        people = self.people(recent, (about_user_id,) if about_user_id else ())
         sections = [
-            self.situation(channel_id, guild_id, recent, extra),
+            self.situation(channel_id, guild_id, recent, people),
             f"Recent conversation in {label}:\n{transcript or '(nothing yet)'}",
             instruction,
         ]
         user = about_user_id or (recent[-1].author_id if recent else None)
         return LLMRequest(
             system=self.system_prompt(),
-            memory_context=self.memory_context(guild_id, channel_id, recent, extra),
+            memory_context=self.memory_context(guild_id, channel_id, people),
             turns=(ChatTurn("user", "\n\n".join(sections)),),
             scope=ConversationScope(self.bot_id, guild_id, channel_id, user),
             max_tokens=self.max_tokens,
