@@ -166,6 +166,22 @@ async def test_tool_loop_is_capped(stub: AnthropicStub) -> None:
     assert len(stub.requests) == 3 and reply.stop_reason == "tool_use"
 
 
+async def test_a_turn_that_wants_ten_tool_rounds_still_answers(stub: AnthropicStub) -> None:
+    # The model keeps asking for tools; at the cap (8) the last round takes the tools away
+    # and says so, and the model's answer there is the reply (it used to be empty).
+    p = provider(stub, ApiConfig(), tools=[EchoTool()])
+    stub.script += [tool_use("echo", {"x": str(i)}, tid=f"t{i}") for i in range(7)]
+    stub.script += [text("here is what I found so far")]
+    reply = await p.complete(request(), model=SONNET, api_key="k", timeout=10)
+    await p.close()
+    bodies = [r["body"] for r in stub.requests]
+    assert len(bodies) == 8 and reply.text == "here is what I found so far"
+    assert all("tool_choice" not in b for b in bodies[:7])
+    assert bodies[7]["tool_choice"] == {"type": "none"}
+    final_user = bodies[7]["messages"][-1]["content"]
+    assert final_user[0]["type"] == "tool_result" and "without calling a tool" in final_user[-1]["text"]
+
+
 async def test_thinking_budget_sent_and_traces_only_logged(stub: AnthropicStub, caplog: pytest.LogCaptureFixture) -> None:
     p = provider(stub, ApiConfig(thinking={"enabled": True, "budget_tokens": 2048}))
     stub.script.append({"content": [

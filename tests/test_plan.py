@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from framework.llm.plan import ResponsePlan, coerce_plan, plan_from_text
 
 VALID = {
@@ -74,3 +76,41 @@ def test_api_schema_is_strict() -> None:
     schema = ResponsePlan.json_schema_for_api()
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) == set(schema["properties"])
+
+
+# -- hostile model output: deep nesting and long bracket runs ----------------------------
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize(
+    "raw",
+    ["[" * 3000, "{" * 3000, '{"a":' * 3000, "{" + '"responses": [' * 1000, "```json\n" + "[" * 3000 + "\n```"],
+)
+def test_deeply_nested_output_never_raises(raw: str) -> None:
+    # Before: json.loads recursed once per level and raised RecursionError out of the parser.
+    plan = plan_from_text(raw)
+    assert isinstance(plan, ResponsePlan)
+    assert coerce_plan(raw) is None
+
+
+def test_a_plan_nested_within_the_limit_still_parses() -> None:
+    deep = {"should_respond": True, "responses": [{"message": "ok", "extra": [[[[["x"]]]]]}]}
+    assert coerce_plan("note: " + json.dumps(deep)).messages == ["ok"]  # type: ignore[union-attr]
+
+
+def test_decoding_is_tried_once_per_top_level_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Retrying the decoder from every "{" made 60,000 of them take seconds (quadratic).
+    calls = 0
+    real = json.JSONDecoder.raw_decode
+
+    def counting(self: json.JSONDecoder, s: str, idx: int = 0) -> tuple[object, int]:
+        nonlocal calls
+        calls += 1
+        return real(self, s, idx)
+
+    monkeypatch.setattr(json.JSONDecoder, "raw_decode", counting)
+    assert coerce_plan("{" * 60_000) is None
+    assert calls <= 1
+    calls = 0
+    assert coerce_plan("prose {x} {y} " + json.dumps(VALID)).messages == ["try torch.compile()"]  # type: ignore[union-attr]
+    assert calls == 4  # the whole text once, then {x}, {y} and the plan

@@ -2,7 +2,8 @@
 
 One :meth:`AnthropicProvider.complete` call is one turn of the bot: it may take several
 API round trips while Claude reads or writes memory files, queries Discord, or searches
-the web, capped at ``api.tool_loop_max_iterations``. What it sends:
+the web, capped at ``api.tool_loop_max_iterations``; the last round offers no tools,
+so a turn always ends in an answer. What it sends:
 
 * the prompt-cache prefix, built byte-identical from call to call: tools (in a fixed
   order, breakpoint on the last), the persona system block (breakpoint), the memory
@@ -49,6 +50,11 @@ PLAN_INSTRUCTIONS = (
     "Answer with a response plan: should_respond, response_strategy (none, single or double), "
     "responses (each with target, message and delay in seconds of typing), reasoning, and "
     "conversation_momentum (hot, warm or cold). Say nothing outside the plan."
+)
+
+FINAL_ROUND_NOTE = (
+    "You have used every tool call this turn allows. Answer now with what you know, without "
+    "calling a tool; if something is unfinished, say so briefly."
 )
 
 
@@ -209,11 +215,15 @@ class AnthropicProvider:
         plan: ResponsePlan | None = None
         response: Any = None
         client = self._client(api_key)
-        for iteration in range(self._api.tool_loop_max_iterations):
+        rounds = self._api.tool_loop_max_iterations
+        for iteration in range(rounds):
+            round_kwargs = kwargs
+            if iteration == rounds - 1 and "tools" in kwargs:
+                round_kwargs = self._last_round(kwargs, messages, forced_plan)
             self._move_loop_breakpoint(messages)
             try:
                 async with self._throttle.slot():
-                    response = await client.beta.messages.create(messages=messages, timeout=timeout, **kwargs)
+                    response = await client.beta.messages.create(messages=messages, timeout=timeout, **round_kwargs)
             except anthropic.AnthropicError as exc:
                 raise classify_anthropic(exc, self.name) from exc
             usage = usage + self._usage_of(response)
@@ -231,7 +241,7 @@ class AnthropicProvider:
             messages.append({"role": "assistant", "content": response.content})
             messages.append({"role": "user", "content": [await self._run_tool(b, request) for b in tool_uses]})
         else:
-            _log.warning("tool loop stopped at its cap of %d iterations", self._api.tool_loop_max_iterations)
+            _log.warning("tool loop stopped at its cap of %d iterations", rounds)
         text = "".join(b.text for b in response.content if b.type == "text") if response is not None else ""
         if request.want_plan and plan is None:
             plan = coerce_plan(text) if supports_structured_output(model.model) else None
@@ -247,6 +257,23 @@ class AnthropicProvider:
             plan=plan,
             latency_s=time.monotonic() - started,
         )
+
+    @staticmethod
+    def _last_round(kwargs: dict[str, Any], messages: list[dict[str, Any]], forced_plan: bool) -> dict[str, Any]:
+        """The loop's final round: the model must answer now, without another tool call.
+
+        Stopping at the cap while the model still asks for tools would leave no reply at
+        all; so the last request takes the tools away (or forces the plan tool, which is
+        the answer) and says why in the conversation, so the model writes what it has.
+        """
+        last = messages[-1]
+        content = last["content"]
+        if last["role"] == "user" and isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+        ):
+            last["content"] = [*last["content"], {"type": "text", "text": FINAL_ROUND_NOTE}]
+        choice = {"type": "tool", "name": PLAN_TOOL_NAME} if forced_plan else {"type": "none"}
+        return {**kwargs, "tool_choice": choice}
 
     async def _run_tool(self, block: Any, request: LLMRequest) -> dict[str, Any]:
         """Run one client tool call; every failure becomes an error result for the model."""

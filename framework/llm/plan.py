@@ -102,14 +102,61 @@ class ResponsePlan(BaseModel):
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 _JSONISH = re.compile(r"^\s*[\[{]")
 
+# A plan is three levels deep; nothing a model should send nests past this. Deeper input is
+# refused before decoding, because the JSON decoder recurses once per level and a thousand
+# nested brackets raise RecursionError instead of a parse error.
+MAX_JSON_DEPTH = 32
+
+
+def _top_level_objects(text: str) -> tuple[list[int], int]:
+    """Start offsets of the top-level ``{`` in ``text``, and its deepest nesting.
+
+    One linear pass that skips over string literals, so decoding is tried once per
+    top-level object instead of from every ``{`` (which was quadratic on ``{{{{…``).
+    """
+    starts: list[int] = []
+    depth = deepest = 0
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = depth > 0  # quotes in the prose around the JSON open nothing
+        elif char in "{[":
+            if depth == 0 and char == "{":
+                starts.append(index)
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "}]" and depth > 0:
+            depth -= 1
+    return starts, deepest
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` that refuses over-deep input with ValueError like any other bad JSON."""
+    if _top_level_objects(text)[1] > MAX_JSON_DEPTH:
+        raise ValueError("JSON nested too deeply")
+    try:
+        return json.loads(text)
+    except RecursionError:  # a nesting the scan could not see (it is a safety net)
+        raise ValueError("JSON nested too deeply") from None
+
 
 def _first_json_object(text: str) -> Any:
     """The first decodable JSON object in ``text`` (prose around it is ignored)."""
+    starts, deepest = _top_level_objects(text)
+    if deepest > MAX_JSON_DEPTH:
+        return None
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
+    for start in starts:
         try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except ValueError:
+            value, _ = decoder.raw_decode(text, start)
+        except (ValueError, RecursionError):
             continue
         if isinstance(value, dict):
             return value
@@ -118,7 +165,7 @@ def _first_json_object(text: str) -> Any:
 
 def _is_json(text: str) -> bool:
     try:
-        json.loads(text)
+        _loads(text)
     except ValueError:
         return False
     return True
@@ -150,7 +197,7 @@ def coerce_plan(raw: Any) -> ResponsePlan | None:
         fenced = _FENCE.match(raw)
         text = fenced.group(1) if fenced else raw
         try:
-            data = json.loads(text)
+            data = _loads(text)
         except ValueError:
             data = _first_json_object(text)
     if not isinstance(data, dict):
