@@ -98,6 +98,11 @@ class BotPaths:
         return self.run_dir / f"{self.bot_id}.ready"
 
     @property
+    def loops_file(self) -> Path:
+        """Periodic loops that keep failing, written by the bot process for ``status``."""
+        return self.run_dir / f"{self.bot_id}.loops.json"
+
+    @property
     def runtime_lock(self) -> Path:
         return self.run_dir / f"{self.bot_id}.runtime.lock"
 

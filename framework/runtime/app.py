@@ -23,6 +23,7 @@ from ..errors import ConfigError, StoreError
 from ..fsutil import atomic_write_json
 from ..paths import BotPaths
 from .conversation_log import ConversationLog
+from .loops import LoopHealth, run_periodic
 
 __all__ = ["BotRuntime"]
 
@@ -57,6 +58,7 @@ class BotRuntime:
         self._profiles: Any = None
         self._connected = asyncio.Event()
         self._memory_locks: Any = None
+        self._loop_health = LoopHealth(paths.loops_file, self.clock, redact)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -305,19 +307,17 @@ class BotRuntime:
             if last_tick is not None and last_tick.tzinfo is None:  # hand-edited or from elsewhere
                 last_tick = last_tick.replace(tzinfo=timezone.utc)
         await self._connected.wait()  # the engine needs to know who it is
-        delay = next_tick_delay(last_tick, self.clock.now(), interval)
-        while True:
-            await self.clock.sleep(delay)
+
+        async def one_pass() -> None:
             now = self.clock.now()
-            try:
-                report = await self._agentic.run_once(now)
-                _log.info("%s", report.summary())
-                atomic_write_json(state_path, {"last_tick": now.isoformat()})
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad pass must not end the loop; the next one may succeed
-                _log.exception("agentic pass failed")
-            delay = interval
+            report = await self._agentic.run_once(now)
+            _log.info("%s", report.summary())
+            atomic_write_json(state_path, {"last_tick": now.isoformat()})
+
+        await run_periodic(
+            "agentic", one_pass, clock=self.clock, interval=interval, health=self._loop_health,
+            first_delay=next_tick_delay(last_tick, self.clock.now(), interval),
+        )
 
     def _build_human_layer(self, limiter: Any) -> Any:
         """Ana's human-behaviour pipeline (personality.behaviour.enabled)."""
@@ -347,13 +347,16 @@ class BotRuntime:
         interval = self.config.reactive.check_interval_seconds
         sweeps_every = max(1, int(3600 / interval))  # drop stale cooldown keys hourly
         checks = 0
-        while True:
-            await self.clock.sleep(interval)
+
+        async def one_pass() -> None:
+            nonlocal checks
+            checks += 1
             if self.config.reactive.enabled:
                 self._engine.check()
-            checks += 1
             if checks % sweeps_every == 0:
                 self._engine.sweep()
+
+        await run_periodic("check", one_pass, clock=self.clock, interval=interval, health=self._loop_health)
 
     async def _build_brain(self, resources: AsyncExitStack, client: Any, settings: Settings) -> Any:
         """The model chain: Claude with its tools, the fallbacks, the ledger and the budget."""

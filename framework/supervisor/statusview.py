@@ -122,7 +122,7 @@ def collect_status(
     ops = ops or ProcessOps()
     now = time.time() if now is None else now
     today = datetime.fromtimestamp(now, timezone.utc)
-    rows = [_with_usage(_base_row(home, bot_id, ops, now), home, today) for bot_id in bot_ids]
+    rows = [_with_loops(_with_usage(_base_row(home, bot_id, ops, now), home, today), home) for bot_id in bot_ids]
     procs: dict[int, psutil.Process] = {}
     for row in rows:
         if row.pid is None:
@@ -148,6 +148,19 @@ def _with_usage(row: StatusRow, home: Path, today: datetime) -> StatusRow:
         return row
     cost = None if summary.cost_usd is None else round(summary.cost_usd, 6)
     return replace(row, tokens_today=summary.tokens, cost_today_usd=cost)
+
+
+def _with_loops(row: StatusRow, home: Path) -> StatusRow:
+    """A running bot whose periodic loop keeps failing says so (the process itself is up)."""
+    if row.state != BotState.RUNNING.value:
+        return row
+    from ..runtime.loops import read_failing_loops
+
+    failing = read_failing_loops(BotPaths(home, row.name).loops_file)
+    if not failing:
+        return row
+    note = "; ".join(failing if row.note is None else [row.note, *failing])
+    return replace(row, note=note)
 
 
 def _with_metrics(row: StatusRow, proc: psutil.Process | None, sampled: bool, now: float) -> StatusRow:

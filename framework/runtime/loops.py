@@ -1,0 +1,108 @@
+"""The bot process's periodic loops (the check, the agentic pass, the ones to come).
+
+Every loop runs through :func:`run_periodic`: a failing pass is logged with its traceback
+and the loop goes on to the next one, as discord.py's event handlers survive a failing
+handler. A loop that keeps failing must not stay a line in a log nobody reads, so
+:class:`LoopHealth` mirrors each loop's run of consecutive failures into
+``run/<bot>.loops.json``, which ``bot_manager status`` shows beside the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock
+from ..fsutil import atomic_write_json, read_json
+
+__all__ = ["LoopHealth", "run_periodic", "read_failing_loops", "FAILING_AFTER"]
+
+_log = logging.getLogger(__name__)
+
+# One failed pass can be a blip (a model timeout, a locked file); three in a row is a loop
+# that is not doing its job, and that is what status reports.
+FAILING_AFTER = 3
+
+
+class LoopHealth:
+    """Consecutive failures per loop of one bot process, kept in a small JSON file.
+
+    The file is written only when something changes (a failure, or the first success
+    after failures), never on an ordinary pass, and removed at start-up so a previous
+    process's troubles are not reported as this one's.
+    """
+
+    def __init__(self, path: Path, clock: Clock, redact: Callable[[str], str] = str) -> None:
+        self._path = path
+        self._clock = clock
+        self._redact = redact
+        self._loops: dict[str, dict[str, Any]] = {}
+        path.unlink(missing_ok=True)
+
+    def failed(self, name: str, exc: BaseException) -> int:
+        """Record one failed pass; returns how many failed in a row."""
+        entry = self._loops.setdefault(name, {"failures": 0, "since": self._clock.now().isoformat()})
+        entry["failures"] += 1
+        entry["last_error"] = self._redact(f"{type(exc).__name__}: {exc}")[:300]
+        entry["at"] = self._clock.now().isoformat()
+        self._write()
+        return int(entry["failures"])
+
+    def succeeded(self, name: str) -> None:
+        if self._loops.pop(name, None) is not None:
+            self._write()
+
+    def failures(self, name: str) -> int:
+        return int(self._loops.get(name, {}).get("failures", 0))
+
+    def _write(self) -> None:
+        try:
+            if self._loops:
+                atomic_write_json(self._path, self._loops)
+            else:
+                self._path.unlink(missing_ok=True)
+        except OSError as exc:  # reporting health must never become a failure of its own
+            _log.warning("could not write %s: %s", self._path, exc)
+
+
+def read_failing_loops(path: Path) -> list[str]:
+    """One line per loop that failed :data:`FAILING_AFTER` or more passes in a row."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        return []
+    lines = []
+    for name, entry in sorted(data.items()):
+        if not isinstance(entry, dict):
+            continue
+        failures = entry.get("failures")
+        if isinstance(failures, int) and failures >= FAILING_AFTER:
+            lines.append(f"{name} loop failing ({failures} passes in a row): {entry.get('last_error', '?')}")
+    return lines
+
+
+async def run_periodic(
+    name: str,
+    body: Callable[[], Awaitable[object]],
+    *,
+    clock: Clock,
+    interval: float,
+    health: LoopHealth,
+    first_delay: float | None = None,
+) -> None:
+    """Sleep, run ``body``, repeat until cancelled; a failing pass never ends the loop."""
+    delay = interval if first_delay is None else first_delay
+    while True:
+        await clock.sleep(delay)
+        delay = interval
+        try:
+            await body()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failures = health.failed(name, exc)
+            _log.exception("%s pass failed (%d in a row); the loop goes on", name, failures)
+        else:
+            health.succeeded(name)
