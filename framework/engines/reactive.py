@@ -50,6 +50,9 @@ class ReactiveSettings:
     stale_after_messages: int = 4  # human messages after the trigger that make a reply stale
     max_batch: int = 20  # newest messages considered per check (SLH: <= 20)
     max_typing_seconds: float = 15.0
+    # Said when a reply is owed and writing one failed anyway (an exception on the way, an
+    # empty answer): the person who asked always hears back.
+    static_lines: tuple[str, ...] = ("brain's buffering, give me a minute",)
 
 
 def typing_seconds(text: str, cap: float = 15.0) -> float:
@@ -275,14 +278,46 @@ class ReactiveEngine:
         if not allowed and why != IGNORED_THRESHOLD:  # a direct question is answered even then
             self._decide(message, Decision("ignore", f"{reason}; {why}"))
             return
-        label = "a direct message" if message.is_dm else f"#{message.channel_name or message.channel_id}"
-        ask = ContextRequest(message.channel_id, label, [message], message, urgent=True)
-        async with self._executor.typing(message.channel_id):  # someone is waiting: show it
-            plan, failure = await self._ask(ask, message)
-        if plan is None:
-            self._decide(message, Decision("error" if failure.startswith("model") else "ignore", f"{reason}; {failure}"))
+        owed = reason != "trigger word"  # a trigger word invites a reply; the others are owed one
+        try:
+            label = "a direct message" if message.is_dm else f"#{message.channel_name or message.channel_id}"
+            ask = ContextRequest(message.channel_id, label, [message], message, urgent=True)
+            async with self._executor.typing(message.channel_id):  # someone is waiting: show it
+                plan, failure = await self._ask(ask, message)
+            if plan is None:
+                if owed:
+                    await self._say_static_line(message, reason, failure)
+                else:
+                    self._decide(message, Decision("error" if failure.startswith("model") else "ignore", f"{reason}; {failure}"))
+                return
+            await self._execute(plan, message, reason, urgent=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not owed:
+                raise
+            _log.exception("writing the reply owed to message %s failed", message.message_id)
+            await self._say_static_line(message, reason, f"{type(exc).__name__}: {exc}")
+
+    async def _say_static_line(self, message: IncomingMessage, reason: str, cause: str) -> None:
+        """The last resort for an owed reply: one of the static lines, with the cause logged."""
+        _log.warning("owed reply to %s: saying a static line because %s", message.message_id, cause)
+        lines = self._settings.static_lines
+        if not lines:
+            self._decide(message, Decision("error", f"{reason}; {cause}; no static line configured"))
             return
-        await self._execute(plan, message, reason, urgent=True)
+        try:
+            outcome = await self._executor.run(
+                [Send(self._rng.choice(lines), reply_to_incoming=True)],
+                channel_id=message.channel_id, reply_to=message.message_id, user_id=message.author_id, owed=True,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _log.exception("even the static line to %s could not be sent", message.message_id)
+            self._decide(message, Decision("error", f"{reason}; {cause}; the static line failed too"))
+            return
+        self._decide(message, Decision("reply", f"{reason}; static line ({cause})", tuple(outcome.sent_ids)))
 
     async def _check_channel(self, channel_id: str, messages: list[IncomingMessage]) -> None:
         fresh = [m for m in messages if not self._answered_already(m)]
@@ -332,6 +367,8 @@ class ReactiveEngine:
         except LLMError as exc:  # BudgetExceeded included: not owed, so silence
             return None, f"model: {exc}"
         plan = reply.plan if isinstance(reply.plan, ResponsePlan) else plan_from_text(reply.text)
+        if plan.unusable:
+            return None, f"model: no usable answer ({plan.reasoning})"
         if await self._stale(trigger, ask.urgent):
             return None, "stale: the conversation moved on"
         return plan, ""

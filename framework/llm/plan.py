@@ -14,7 +14,7 @@ import logging
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 __all__ = ["PlannedMessage", "TriggeringMessage", "ResponsePlan", "coerce_plan", "plan_from_text", "PLAN_TOOL_NAME"]
 
@@ -61,14 +61,27 @@ class ResponsePlan(BaseModel):
     reasoning: str = ""
     conversation_momentum: Literal["hot", "warm", "cold"] | None = None
     triggering_messages: list[TriggeringMessage] = []
+    # Set when the model's output held nothing to send (empty, or garbage that was dropped),
+    # as opposed to a plan that chose silence: a reply that is owed cannot stay silent then.
+    _unusable: bool = PrivateAttr(default=False)
 
     @property
     def messages(self) -> list[str]:
         return [r.message for r in self.responses] if self.should_respond else []
 
+    @property
+    def unusable(self) -> bool:
+        return self._unusable
+
     @classmethod
     def silent(cls, reasoning: str) -> ResponsePlan:
         return cls(should_respond=False, response_strategy="none", reasoning=reasoning)
+
+    @classmethod
+    def nothing_usable(cls, reasoning: str) -> ResponsePlan:
+        plan = cls.silent(reasoning)
+        plan._unusable = True
+        return plan
 
     @classmethod
     def json_schema_for_api(cls) -> dict[str, Any]:
@@ -178,6 +191,8 @@ def _clean_message(text: str) -> str | None:
     text = text.strip()
     if not text:
         return None
+    if _JSONISH.match(text) and _top_level_objects(text)[1] > MAX_JSON_DEPTH:
+        return None  # a wall of brackets is broken output, not something a person would say
     if _JSONISH.match(text):
         inner = _first_json_object(text) if text.startswith("{") or _is_json(text) else None
         if isinstance(inner, dict):
@@ -232,7 +247,7 @@ def coerce_plan(raw: Any) -> ResponsePlan | None:
         return None
     if plan.should_respond and not plan.responses:
         _log.info("plan said respond but had nothing to say: treated as silence")
-        return ResponsePlan.silent(plan.reasoning or "empty plan")
+        return ResponsePlan.nothing_usable(plan.reasoning or "empty plan")
     return plan
 
 
@@ -244,7 +259,7 @@ def plan_from_text(text: str) -> ResponsePlan:
         return plan
     cleaned = _clean_message(text)
     if not cleaned:
-        return ResponsePlan.silent("no usable text")
+        return ResponsePlan.nothing_usable("no usable text")
     return ResponsePlan(
         should_respond=True, response_strategy="single", responses=[PlannedMessage(message=cleaned)], reasoning="free text"
     )

@@ -260,6 +260,7 @@ class BotRuntime:
                 ignore_bots=config.reactive.ignore_bots,
                 stale_after_messages=config.reactive.stale_after_messages,
                 max_typing_seconds=config.reactive.max_typing_seconds,
+                static_lines=tuple(config.api.fallback.static_lines),
             ),
             chance_for=lambda momentum: response_chance(momentum, engagement_rates),
             human=human,
