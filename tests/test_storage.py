@@ -36,6 +36,17 @@ async def test_recent_is_oldest_first_and_limited(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_messages_sharing_a_timestamp_come_back_in_the_order_sent(tmp_path: Path) -> None:
+    store = await MessageStore.open(tmp_path / "messages.db")
+    # Snowflake ids grow with time; 999 < 1000 numerically though not as text.
+    burst = [msg(0, message_id=mid, content=text, timestamp=T0) for mid, text in (("999", "one"), ("1000", "two"), ("1001", "three"))]
+    await store.add_many(list(reversed(burst)))
+    assert [m.content for m in await store.get_recent("c1")] == ["one", "two", "three"]
+    assert [m.content for m in await store.get_recent("c1", limit=2)] == ["two", "three"]
+    assert [m.content for m in await store.get_since("c1", T0 - timedelta(seconds=1))] == ["one", "two", "three"]
+    await store.close()
+
+
 async def test_replayed_message_is_stored_once(tmp_path: Path) -> None:
     store = await MessageStore.open(tmp_path / "messages.db")
     await store.add(msg(1))

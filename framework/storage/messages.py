@@ -278,7 +278,10 @@ class MessageStore:
         # execute_fetchall runs whole in the worker thread: no cursor is left open if the
         # caller is cancelled mid-read (an open cursor blocks the checkpoint on close).
         rows = await self._db.execute_fetchall(
-            f"SELECT {_COLUMNS} FROM messages WHERE channel_id = ? {where} ORDER BY timestamp DESC LIMIT ?",
+            # Messages can share a timestamp (a burst, a backfill, a coarse clock); the
+            # snowflake id breaks the tie in the order they were sent.
+            f"SELECT {_COLUMNS} FROM messages WHERE channel_id = ? {where} "
+            "ORDER BY timestamp DESC, CAST(message_id AS INTEGER) DESC LIMIT ?",
             (channel_id, limit),
         )
         return [_row_to_message(r) for r in reversed(list(rows))]
@@ -286,7 +289,7 @@ class MessageStore:
     async def get_since(self, channel_id: str, since: datetime) -> list[StoredMessage]:
         rows = await self._db.execute_fetchall(
             f"SELECT {_COLUMNS} FROM messages WHERE channel_id = ? AND timestamp > ? AND deleted_at IS NULL "
-            "ORDER BY timestamp",
+            "ORDER BY timestamp, CAST(message_id AS INTEGER)",
             (channel_id, _ts(since)),
         )
         return [_row_to_message(r) for r in rows]
