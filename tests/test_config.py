@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +16,7 @@ from typer.testing import CliRunner
 from framework.cli import app
 from framework.cli.common import CliContext
 from framework.config import BotConfig, check_bot, load_bot_config, load_settings
+from framework.config.modelcatalog import known_ids, model_warning
 from framework.errors import ConfigError
 
 from .conftest import write_bot
@@ -119,11 +126,16 @@ def test_missing_token_is_named_never_valued(project: Path) -> None:
     assert "secret-value-123" not in "".join(result.errors)
 
 
-def test_deprecated_model_warns(project: Path) -> None:
+def test_deprecated_model_warns(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The catalogue is the framework's own: the check works even with no anthropic SDK importable.
+    monkeypatch.setitem(sys.modules, "anthropic", None)
     path = write_bot(project, extra='api:\n  model: "claude-sonnet-4-5-20250929"\n')
     result = check_bot(path, {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "k" * 20}, project)
     assert result.ok
-    assert result.warnings and "deprecated" in result.warnings[0] and "claude-sonnet-4-6" in result.warnings[0]
+    assert result.warnings == [
+        "bots/alpha.yaml: api.model: model 'claude-sonnet-4-5-20250929' is deprecated "
+        "(end of life November 30th, 2026); use 'claude-sonnet-4-6'"
+    ]
 
 
 def test_settings_hold_secrets_as_secret_types(tmp_path: Path) -> None:
@@ -164,3 +176,126 @@ def test_help_texts_describe_arguments_and_options() -> None:
     spawn = runner.invoke(app, ["spawn", "--help"], obj=CliContext(home=REPO)).output
     assert "bots/<id>.yaml" in spawn  # argument help survives the click version
     assert "Act on every bot configured in bots/." in spawn
+
+
+@pytest.mark.parametrize(
+    ("model", "closest"),
+    [("claude-ultra-9000", None), ("gpt-4o", "claude-sonnet-4-6"), ("claude-sonnet-4.6", "claude-sonnet-4-6")],
+)
+def test_unknown_model_id_warns_naming_the_closest_known_one(project: Path, model: str, closest: str | None) -> None:
+    write_bot(project, extra=f'api:\n  model: "{model}"\n')
+    env = {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "k" * 20}
+    result = CliRunner().invoke(app, ["validate"], obj=CliContext(home=project, environ=env))
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and f"api.model: unknown Claude model id '{model}'; did you mean '" in warnings[0]
+    suggested = warnings[0].split("did you mean '")[1].split("'")[0]
+    assert suggested in known_ids()
+    if closest:
+        assert suggested == closest
+
+
+@pytest.mark.parametrize(
+    ("model", "warning"),
+    [
+        ("claude-sonnet-4-6", None),
+        ("claude-sonnet-4-6-20260115", None),  # a dated snapshot of a known family
+        ("claude-haiku-4-5-20251001", None),
+        ("claude-opus-5", None),
+        ("claude-opus-4-20250514", "deprecated (end of life June 15th, 2026); use 'claude-sonnet-4-6'"),
+        ("claude-sonnet-4-0", "deprecated (end of life June 15th, 2026); use 'claude-sonnet-4-6'"),
+        ("claude-sonnet-4-5", "deprecated (end of life November 30th, 2026); use 'claude-sonnet-4-6'"),
+        ("claude-sonnet-4-6-20261340", "unknown Claude model id"),  # not a date
+    ],
+)
+def test_model_catalogue_knows_families_and_dated_ids(model: str, warning: str | None) -> None:
+    found = model_warning(model)
+    assert (found is None) if warning is None else (found is not None and warning in found)
+
+
+def test_cheap_model_is_checked_too(project: Path) -> None:
+    path = write_bot(project, extra='api:\n  cheap_model: "claude-haiku-4.5"\n')
+    result = check_bot(path, {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "k" * 20}, project)
+    assert result.ok
+    assert len(result.warnings) == 1 and "api.cheap_model: unknown Claude model id 'claude-haiku-4.5'" in result.warnings[0]
+    assert "did you mean 'claude-haiku-4-5'" in result.warnings[0]
+
+
+class _ModelsApi(BaseHTTPRequestHandler):
+    """``GET /v1/models/<id>`` as the Models API answers it, for two known ids."""
+
+    seen: list[tuple[str, str]] = []
+    MODELS = {
+        "claude-sonnet-4-6": {"lifecycle": "active"},
+        "claude-sonnet-4-5-20250929": {
+            "lifecycle": "deprecated", "deprecated_at": "2025-12-01T00:00:00Z", "retires_at": "2026-11-30T00:00:00Z",
+        },
+    }
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        auth = self.headers.get("authorization") or self.headers.get("x-api-key") or ""
+        self.seen.append((self.path, auth))
+        model = self.path.removeprefix("/v1/models/")
+        if model in self.MODELS:
+            status, body = 200, {"id": model, "type": "model", "display_name": model,
+                                 "created_at": "2025-01-01T00:00:00Z", **self.MODELS[model]}
+        else:
+            status, body = 404, {"type": "error", "error": {"type": "not_found_error", "message": f"model: {model}"}}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def models_api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ModelsApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _ModelsApi.seen = []
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.timeout(30)
+def test_validate_online_reports_deprecated_and_unknown_models(project: Path, models_api: str) -> None:
+    write_bot(project, extra='api:\n  model: "claude-sonnet-4-5-20250929"\n  cheap_model: "claude-nope-1"\n')
+    env = {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "sk-ant-online-test", "ANTHROPIC_BASE_URL": models_api}
+    result = CliRunner().invoke(app, ["validate", "--online"], obj=CliContext(home=project, environ=env))
+    assert result.exit_code == 0, result.output
+    assert "the Models API says model 'claude-sonnet-4-5-20250929' is deprecated, retires 2026-11-30" in result.stderr
+    assert "the Models API does not know model 'claude-nope-1': requests naming it will fail" in result.stderr
+    assert sorted(path for path, _ in _ModelsApi.seen) == ["/v1/models/claude-nope-1", "/v1/models/claude-sonnet-4-5-20250929"]
+    assert all("sk-ant-online-test" in auth for _, auth in _ModelsApi.seen)
+    assert "sk-ant-online-test" not in result.output
+    # without --online nothing is asked
+    CliRunner().invoke(app, ["validate"], obj=CliContext(home=project, environ=env))
+    assert len(_ModelsApi.seen) == 2
+
+
+@pytest.mark.timeout(30)
+def test_validate_online_when_the_api_is_unreachable_is_a_warning(project: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    env = {"ALPHA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "k" * 20, "ANTHROPIC_BASE_URL": dead}
+    result = CliRunner().invoke(app, ["validate", "--online"], obj=CliContext(home=project, environ=env))
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "could not check model 'claude-sonnet-4-6' online (APIConnectionError); checked offline only" in result.stderr
+    assert "ok alpha" in result.stdout
+
+
+def test_validate_online_without_a_key_says_it_skipped(project: Path) -> None:
+    env = {"ALPHA_BOT_TOKEN": "t" * 30, "GROQ_API_KEY": "gsk_x"}
+    result = CliRunner().invoke(app, ["validate", "--online"], obj=CliContext(home=project, environ=env))
+    assert result.exit_code == 0, result.output
+    assert "--online skipped: ANTHROPIC_API_KEY is not set" in result.stderr

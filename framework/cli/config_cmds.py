@@ -17,12 +17,20 @@ __all__ = ["register"]
 def validate(
     ctx: typer.Context,
     bot: Annotated[Optional[str], typer.Argument(help="Bot to check (default: every bot in bots/).", show_default=False)] = None,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="Also ask Anthropic's Models API about the configured Claude models (needs ANTHROPIC_API_KEY; "
+            "honours ANTHROPIC_BASE_URL). Its answers are warnings.",
+        ),
+    ] = False,
 ) -> None:
     """Check bot configs and their environment without starting anything.
 
     Reports YAML syntax errors (file, line, column), schema errors (file, field, value,
-    what was expected), missing token variables (by name, never the value) and
-    deprecated model ids. Exits 78 when any config is invalid.
+    what was expected), missing token variables (by name, never the value), and
+    deprecated or unknown model ids. Exits 78 when any config is invalid.
     """
     from ..config import check_bot, merged_environ  # pydantic models: only when validating
 
@@ -33,7 +41,7 @@ def validate(
     environ = merged_environ(cli.home, cli.environ)
     bad = 0
     for bot_id in ids:
-        result = check_bot(BotPaths(cli.home, bot_id).config, environ, cli.home)
+        result = check_bot(BotPaths(cli.home, bot_id).config, environ, cli.home, online=online)
         for warning in result.warnings:
             err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
         if result.ok:

@@ -7,6 +7,9 @@ the Discord token (``discord.token_env_var``), and the value is read from the en
 
 from __future__ import annotations
 
+import ntpath
+import posixpath
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -58,7 +61,8 @@ SnowflakeList = Annotated[list[Snowflake], BeforeValidator(_ints_as_strings)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Infinity or NaN in a float setting is never meant (".inf" seconds between checks).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DiscordConfig(_Section):
@@ -368,6 +372,29 @@ class LoggingConfig(_Section):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("file")
+    @classmethod
+    def _inside_project(cls, value: str | None) -> str | None:
+        return None if value is None else project_relative(value)
+
+
+def project_relative(value: str) -> str:
+    """``value`` when it names a path inside the project folder, else a ``ValueError``.
+
+    Configs travel between machines (``sync``), so a configured path may not point
+    anywhere outside the project: no absolute path, no drive, no ``..`` step. Checked on
+    the text alone, in both slash styles, so the answer is the same on every machine.
+    """
+    text = value.strip()
+    if not text or "\0" in text:
+        raise ValueError(f"got {value!r}, expected a path inside the project folder such as logs/bot.log")
+    parts = re.split(r"[\\/]+", text)
+    if posixpath.isabs(text) or ntpath.isabs(text) or ntpath.splitdrive(text)[0] or text.startswith("~") or ".." in parts:
+        raise ValueError(
+            f"{value!r} points outside the project folder; give a path inside it, such as logs/bot.log"
+        )
+    return value
 
 
 class SupervisorConfig(_Section):
