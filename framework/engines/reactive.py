@@ -268,6 +268,11 @@ class ReactiveEngine:
             reason = "reply to the bot"
         else:
             reason = "trigger word"
+        if reason == "trigger word":
+            cooling = self._trigger_cooldown(message)
+            if cooling is not None:
+                self._decide(message, Decision("ignore", f"{reason}; {cooling}"))
+                return
         if self._rng.random() >= self._settings.mention_response_rate:
             self._decide(message, Decision("ignore", f"{reason}; mention_response_rate"))
             return
@@ -299,6 +304,21 @@ class ReactiveEngine:
             _log.exception("writing the reply owed to message %s failed", message.message_id)
             await self._say_static_line(message, reason, f"{type(exc).__name__}: {exc}")
 
+    def _trigger_cooldown(self, message: IncomingMessage) -> str | None:
+        """Why a trigger word goes unanswered for now, or None.
+
+        A trigger word invites a reply but is not owed one, so the per-user and per-channel
+        cooldowns hold it back (a person does not answer the same friend every few seconds);
+        a roast skips them, being capped per user instead, and a mention never waits.
+        """
+        if self._human is not None and self._human.mode_of(message).mode == "roast":
+            return None
+        if self._channel_cooldowns.is_in_cooldown(message.channel_id):
+            return f"channel cooldown ({self._channel_cooldowns.remaining(message.channel_id):.0f} s left)"
+        if not self._user_cooldowns.can_reply_to_user(message.author_id):
+            return f"user cooldown ({self._user_cooldowns.remaining(message.author_id):.0f} s left)"
+        return None
+
     async def _say_static_line(self, message: IncomingMessage, reason: str, cause: str) -> None:
         """The last resort for an owed reply: one of the static lines, with the cause logged."""
         _log.warning("owed reply to %s: saying a static line because %s", message.message_id, cause)
@@ -323,33 +343,47 @@ class ReactiveEngine:
         fresh = [m for m in messages if not self._answered_already(m)]
         if not fresh:
             return
-        last = fresh[-1]
-        gate = self._check_gate(channel_id, fresh)
-        if gate is not None:
+        if self._channel_cooldowns.is_in_cooldown(channel_id):
+            cooling = f"channel cooldown ({self._channel_cooldowns.remaining(channel_id):.0f} s left)"
             for m in fresh:
+                self._decide(m, Decision("ignore", cooling))
+            return
+        # Someone the bot answered moments ago is left out of this look (user cooldown);
+        # the others in the channel are still considered.
+        considered = self._user_cooldowns.filter_messages(fresh)
+        for m in fresh:
+            if m not in considered:
+                self._decide(m, Decision("ignore", f"user cooldown ({self._user_cooldowns.remaining(m.author_id):.0f} s left)"))
+        self._mark_answered([m for m in fresh if m not in considered])
+        if not considered:
+            return
+        last = considered[-1]
+        gate = self._check_gate(channel_id, considered)
+        if gate is not None:
+            for m in considered:
                 self._decide(m, Decision("ignore", gate))
             return
-        self._mark_answered(fresh)
+        self._mark_answered(considered)
         label = f"#{last.channel_name or channel_id}"
-        plan, failure = await self._ask(ContextRequest(channel_id, label, fresh, last, urgent=False), last)
+        plan, failure = await self._ask(ContextRequest(channel_id, label, considered, last, urgent=False), last)
         if plan is None or not plan.should_respond:
             why = failure or (plan.reasoning if plan is not None and plan.reasoning else "chose silence")
-            for m in fresh:
+            for m in considered:
                 self._decide(m, Decision("error" if why.startswith("model") else "ignore", f"periodic check: {why}"))
             return
-        await self._execute(plan, last, "periodic check", urgent=False)
+        decision = await self._execute(plan, last, "periodic check", urgent=False)
+        # One decision line per message the check covered: the earlier ones share the outcome.
+        batch = f"periodic check, answered together with {len(considered)} messages"
+        for m in considered[:-1]:
+            self._decide(m, Decision(decision.action, f"{batch}; {decision.reason}", decision.reply_ids))
 
     def _check_gate(self, channel_id: str, fresh: list[IncomingMessage]) -> str | None:
         """Why the check stays silent without asking the model, or None to ask."""
-        if self._channel_cooldowns.is_in_cooldown(channel_id):
-            return f"channel cooldown ({self._channel_cooldowns.remaining(channel_id):.0f} s left)"
         allowed, why = self._limiter.can_respond(channel_id)
         if not allowed:
             return str(why)
         if not self._botloop.allows_reply(channel_id):
             return "bot-loop guard"
-        if not [m for m in fresh if self._user_cooldowns.can_reply_to_user(m.author_id)]:
-            return "user cooldown"
         momentum = conversation_momentum([m.timestamp for m in fresh])
         chance = self._chance_for(momentum)
         if self._rng.random() >= chance:
@@ -381,18 +415,17 @@ class ReactiveEngine:
         newer = await self._store.count_after(trigger.channel_id, trigger.timestamp)
         return newer >= self._settings.stale_after_messages
 
-    async def _execute(self, plan: ResponsePlan, trigger: IncomingMessage, reason: str, *, urgent: bool) -> None:
+    async def _execute(self, plan: ResponsePlan, trigger: IncomingMessage, reason: str, *, urgent: bool) -> Decision:
         if not plan.should_respond:
-            self._decide(trigger, Decision("ignore", f"{reason}; {plan.reasoning or 'chose silence'}"))
-            return
+            return self._decide(trigger, Decision("ignore", f"{reason}; {plan.reasoning or 'chose silence'}"))
         actions = self._actions_for(plan, trigger, urgent)
         outcome = await self._executor.run(
             actions, channel_id=trigger.channel_id, reply_to=trigger.message_id, user_id=trigger.author_id, owed=urgent
         )
         if outcome.blocked and not outcome.sent_ids:
-            self._limiter.record_ignored(trigger.channel_id)  # SLH: a blocked plan counts as ignored
-            self._decide(trigger, Decision("ignore", f"{reason}; {outcome.blocked}"))
-            return
-        self._decide(trigger, Decision("reply", reason, tuple(outcome.sent_ids)))
+            self._limiter.record_ignored(trigger.channel_id)  # a blocked plan counts as ignored
+            return self._decide(trigger, Decision("ignore", f"{reason}; {outcome.blocked}"))
+        decision = self._decide(trigger, Decision("reply", reason, tuple(outcome.sent_ids)))
         if outcome.sent_ids and self._on_replied is not None:
             await self._on_replied(trigger.channel_id)
+        return decision
