@@ -80,16 +80,16 @@ def test_reads_refuse_links_special_files_and_huge_files(root: Path) -> None:
     assert browse.read_file(note, ("servers", "1", "culture.md")).data == note.read_bytes()
     os.symlink(note, root / "link.md")
     with pytest.raises(browse.BrowseError) as exc:
-        browse.read_bytes(root / "link.md", "/memories/link.md")
+        browse.read_bytes(root, ("link.md",))
     refused(exc, exitcodes.USAGE, "is a symbolic link")
     os.mkfifo(root / "pipe")
     with pytest.raises(browse.BrowseError) as exc:
-        browse.read_bytes(root / "pipe", "/memories/pipe")  # must not hang
+        browse.read_bytes(root, ("pipe",))  # must not hang
     refused(exc, exitcodes.USAGE, "not a regular file")
     with open(root / "huge.bin", "wb") as handle:
         handle.truncate(READ_LIMIT_BYTES + 1)
     with pytest.raises(browse.BrowseError) as exc:
-        browse.read_bytes(root / "huge.bin", "/memories/huge.bin")
+        browse.read_bytes(root, ("huge.bin",))
     refused(exc, exitcodes.FAILURE, "is 16.0 MiB, more than the 16.0 MiB the memory tool reads")
 
 

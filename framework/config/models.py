@@ -334,6 +334,11 @@ class MemoryConfig(_Section):
     enabled: bool = True
     max_file_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 64 * 1024
     """A memory file may not grow past this; the model is told so."""
+    max_files: Annotated[int, Field(ge=10, le=1_000_000)] = 2000
+    """At most this many files and folders in the bot's whole memory tree; a write past it is refused
+    and the model is told to delete or consolidate."""
+    max_total_bytes: Annotated[int, Field(ge=64 * 1024, le=1024 * 1024 * 1024)] = 32 * 1024 * 1024
+    """At most this many bytes of files in the bot's whole memory tree (32 MiB); a write past it is refused."""
     context_max_chars: Annotated[int, Field(ge=200)] = 6000
     """The memory digest put in every prompt (culture, channel, people present) is cut to this size."""
     profiles: ProfilesConfig = ProfilesConfig()

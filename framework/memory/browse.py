@@ -1,10 +1,13 @@
 """Read-only browsing of one bot's memory folder, for the operator (``bot_manager memory``/``followups``).
 
 The model sees ``memories/<bot>/`` as ``/memories``; these functions give the operator the same
-tree with the same jail: paths are parsed by :func:`~framework.memory.paths.parse_memory_path`,
-no symbolic link is followed and nothing outside ``memories/<bot>/`` is ever opened. Nothing here
-writes. Results are plain data (:class:`Entry`, :class:`Listing`, :class:`GrepResult`,
-:class:`FollowupsFolder`); rendering is the caller's job. A refusal raises :class:`BrowseError`.
+tree with the same jail: paths are parsed by :func:`~framework.memory.paths.parse_memory_path`
+and every folder and file is opened through :mod:`~framework.memory.nofollow`, the memory
+tool's own primitive, so no link is followed at any step (not even one swapped in meanwhile),
+hard-linked files are refused as the bot refuses them, and nothing outside ``memories/<bot>/``
+is ever opened. Nothing here writes. Results are plain data (:class:`Entry`, :class:`Listing`,
+:class:`GrepResult`, :class:`FollowupsFolder`); rendering is the caller's job. A refusal raises
+:class:`BrowseError`.
 
 Follow-ups are parsed by :func:`~framework.memory.followups.parse_followups`, the function the bot
 itself uses, so what is listed is exactly what the bot will see (repairs included).
@@ -15,6 +18,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,9 +28,11 @@ from .. import exitcodes
 from ..errors import FrameworkError
 from ..llm.types import ToolError
 from ..paths import BOT_ID_PATTERN, BotPaths, list_bot_ids
+from . import nofollow
 from .fileops import READ_LIMIT_BYTES
 from .followups import Followup, FollowupFile, FollowupsCorrupt, parse_followups
 from .layout import DMS, FOLLOWUPS_FILE, SERVERS
+from .nofollow import Refused, is_temp_name
 from .paths import VIRTUAL_ROOT, Parts, parse_memory_path, virtual_path
 
 __all__ = [
@@ -53,9 +60,6 @@ __all__ = [
 ]
 
 SCOPE_FOLDERS = (SERVERS, DMS)  # memories/<bot>/servers/<guild>/, memories/<bot>/dms/<user>/
-
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in the tree must not hang a read
 
 
 class BrowseError(FrameworkError):
@@ -149,30 +153,62 @@ def resolve(root: Path, parts: Parts, bot: str, *, must_exist: bool) -> Path | N
     return locate(root, parts, bot)
 
 
+def _link_refusal(parts: Parts, bot: str) -> BrowseError:
+    return _usage(
+        f"{virtual_path(parts)} of bot {bot} is a symbolic link; memory paths never follow links "
+        f"(the bot refuses it too: replace the link with the real file or folder)"
+    )
+
+
+def _root_of(path: Path, parts: Parts) -> Path:
+    """The memory root a host path built by :func:`locate` (``root`` joined with ``parts``) hangs from."""
+    root = Path(path)
+    for name in reversed(parts):
+        if root.name != name:
+            raise ValueError(f"{path} is not a memory path for {virtual_path(parts)}")
+        root = root.parent
+    return root
+
+
+@contextmanager
+def _root_fd(root: Path) -> Iterator[int]:
+    """A descriptor of the bot's memory folder (the folder itself may be a link: the operator's choice)."""
+    try:
+        fd = nofollow.open_root(root)
+    except OSError as exc:
+        raise BrowseError(f"cannot open {root}: {exc.strerror}") from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _lstat_in(root_fd: int, parts: Parts) -> os.stat_result | None:
+    """The item at ``parts`` itself, reached without following links; None when it is not there."""
+    try:
+        with nofollow.folder(root_fd, parts[:-1]) as fd:
+            return nofollow.lstat_at(fd, parts[-1]) if parts else os.fstat(fd)
+    except Refused as refused:
+        if refused.reason in (nofollow.MISSING, nofollow.NOT_DIR):
+            return None
+        raise
+
+
 def locate(root: Path, parts: Parts, bot: str) -> Path:
     """The host path of ``parts`` under ``root``: it exists, and no component is a symlink."""
     shown = virtual_path(parts)
-    current = root
-    for index, name in enumerate(parts):
-        current = current / name
+    with _root_fd(root) as root_fd:
         try:
-            info = os.lstat(current)
-        except (FileNotFoundError, NotADirectoryError):
-            raise _usage(
-                f"no memory file {shown} for bot {bot}; run `bot_manager memory {bot}` to see the tree"
-            ) from None
+            info = _lstat_in(root_fd, parts)
+        except Refused as refused:
+            raise _link_refusal(parts[: refused.depth], bot) from None
         except OSError as exc:
-            raise BrowseError(f"cannot inspect {virtual_path(parts[: index + 1])} of bot {bot}: {exc.strerror}") from None
-        if stat.S_ISLNK(info.st_mode):
-            raise _usage(
-                f"{virtual_path(parts[: index + 1])} of bot {bot} is a symbolic link; memory paths never follow links "
-                f"(the bot refuses it too: replace the link with the real file or folder)"
-            )
-    real_root = os.path.realpath(root)  # the root itself may be a link (memories on another volume)
-    real = os.path.realpath(current)
-    if real != real_root and not real.startswith(real_root + os.sep):
-        raise _usage(f"memory path {shown} resolves outside memories/{bot}/; refusing to read it")
-    return current
+            raise BrowseError(f"cannot inspect {shown} of bot {bot}: {exc.strerror}") from None
+    if info is None:
+        raise _usage(f"no memory file {shown} for bot {bot}; run `bot_manager memory {bot}` to see the tree")
+    if stat.S_ISLNK(info.st_mode):
+        raise _link_refusal(parts, bot)
+    return root.joinpath(*parts)
 
 
 # --------------------------------------------------------------------------- reading one file
@@ -184,40 +220,54 @@ class FileData:
     mtime: datetime  # UTC
 
 
-def _read(path: Path, shown: str) -> tuple[bytes, os.stat_result]:
+def _read_refusal(parts: Parts, refused: Refused) -> BrowseError:
+    shown = virtual_path(parts)
+    item = virtual_path(parts[: refused.depth])
+    info = refused.info
+    if refused.reason == nofollow.LINK:
+        return _usage(f"{item} is a symbolic link; memory paths never follow links")
+    if refused.reason == nofollow.NOT_DIR:
+        return _usage(f"{item} is a file, not a folder, so {shown} cannot exist")
+    if refused.reason == nofollow.HARD_LINK:
+        return _usage(
+            f"{shown} has {info.st_nlink if info else 2} names (hard links), so it may also be a file outside "
+            "the memory folder; the bot refuses to read it, and so does this command"
+        )
+    if refused.reason == nofollow.TOO_LARGE:
+        size = info.st_size if info else READ_LIMIT_BYTES + 1
+        return BrowseError(
+            f"{shown} is {_format_bytes(size)}, more than the {_format_bytes(READ_LIMIT_BYTES)} the memory tool reads"
+        )
+    if refused.reason == nofollow.MISSING:
+        return BrowseError(f"cannot open {shown}: it does not exist (any more)")
+    return _usage(f"{shown} is not a regular file; only files and folders are shown")
+
+
+def _read(root_fd: int, parts: Parts) -> tuple[bytes, os.stat_result]:
+    shown = virtual_path(parts)
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
-    except OSError as exc:
-        if stat.S_ISLNK(_lmode(path)):
-            raise _usage(f"{shown} is a symbolic link; memory paths never follow links") from None
-        raise BrowseError(f"cannot open {shown}: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _usage(f"{shown} is not a regular file; only files and folders are shown")
-        if info.st_size > READ_LIMIT_BYTES:
-            raise BrowseError(
-                f"{shown} is {_format_bytes(info.st_size)}, "
-                f"more than the {_format_bytes(READ_LIMIT_BYTES)} the memory tool reads"
-            )
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
+        with nofollow.folder(root_fd, parts[:-1]) as fd:
+            return nofollow.read_at(fd, parts[-1], len(parts), READ_LIMIT_BYTES)
+    except Refused as refused:
+        raise _read_refusal(parts, refused) from None
     except OSError as exc:
         raise BrowseError(f"cannot read {shown}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    return b"".join(chunks), info
 
 
-def read_bytes(path: Path, shown: str) -> bytes:
-    """The bytes of the regular file at ``path`` (at most the memory tool's read limit), never through a link."""
-    return _read(path, shown)[0]
+def read_bytes(root: Path, parts: Parts) -> bytes:
+    """The bytes of the regular file at ``parts`` below ``root`` (at most the memory tool's read limit).
+
+    Refused like the bot refuses them: a link anywhere on the way, a hard-linked file, a
+    special file.
+    """
+    with _root_fd(root) as root_fd:
+        return _read(root_fd, parts)[0]
 
 
 def read_file(path: Path, parts: Parts) -> FileData:
-    """:func:`read_bytes` of the file at ``parts``, with its modification time."""
-    data, info = _read(path, virtual_path(parts))
+    """The file at ``parts`` (``path`` is its host path, as :func:`resolve` returns it), with its modification time."""
+    with _root_fd(_root_of(path, parts)) as root_fd:
+        data, info = _read(root_fd, parts)
     return FileData(data, datetime.fromtimestamp(info.st_mtime, timezone.utc))
 
 
@@ -261,35 +311,44 @@ def _entry(label: str, path: Path, parts: Parts, info: os.stat_result, kind: str
     return Entry(label, path, parts, kind or _kind(info.st_mode), info.st_size, mtime)
 
 
-def _scan(folder: Path, parts: Parts, warnings: list[str]) -> list[Entry]:
-    """The items of ``folder``, sorted (links not followed, the memory tool's temp files skipped)."""
-    found: list[Entry] = []
-    try:
-        items = list(os.scandir(folder))
-    except OSError as exc:
-        warnings.append(f"cannot list {virtual_path(parts)}: {exc.strerror or ''}")
-        return found
-    for item in items:
-        if item.name.startswith(".tmp-"):
-            continue  # a write of the memory tool in flight
+class _Tree:
+    """One walk of the tree: the root's descriptor, its host path, the warnings met."""
+
+    def __init__(self, root_fd: int, root: Path, warnings: list[str]) -> None:
+        self.fd = root_fd
+        self.root = root
+        self.warnings = warnings
+
+    def scan(self, parts: Parts) -> list[Entry]:
+        """The items of the folder at ``parts``, sorted (links not followed, the memory tool's temp files skipped)."""
         try:
-            info = item.stat(follow_symlinks=False)
-        except OSError:
-            continue  # gone meanwhile
-        found.append(_entry(item.name, Path(item.path), (*parts, item.name), info))
-    return _sorted(found)
+            with nofollow.folder(self.fd, parts) as fd:
+                items = nofollow.scan_at(fd)
+        except Refused as refused:
+            self.warnings.append(f"cannot list {virtual_path(parts)}: {virtual_path(parts[: refused.depth])} "
+                                 f"is {'a symbolic link' if refused.reason == nofollow.LINK else refused.reason}")
+            return []
+        except OSError as exc:
+            self.warnings.append(f"cannot list {virtual_path(parts)}: {exc.strerror or ''}")
+            return []
+        found = [
+            _entry(name, self.root.joinpath(*parts, name), (*parts, name), info)
+            for name, info in items
+            if not is_temp_name(name)  # a write of the memory tool in flight
+        ]
+        return _sorted(found)
 
 
 def _sorted(entries: list[Entry]) -> list[Entry]:
     return sorted(entries, key=lambda e: (e.kind != "dir", e.label.casefold(), e.label))
 
 
-def _top_entries(root: Path, warnings: list[str]) -> list[Entry]:
+def _top_entries(tree: _Tree) -> list[Entry]:
     """The root's items, with ``servers/<guild>`` and ``dms/<user>`` lifted up one level."""
     lifted: list[Entry] = []
-    for entry in _scan(root, (), warnings):
+    for entry in tree.scan(()):
         if entry.kind == "dir" and entry.label in SCOPE_FOLDERS:
-            children = _scan(entry.path, entry.parts, warnings)
+            children = tree.scan(entry.parts)
             if children:
                 for child in children:
                     child.label = f"{entry.label}/{child.label}"
@@ -299,11 +358,11 @@ def _top_entries(root: Path, warnings: list[str]) -> list[Entry]:
     return _sorted(lifted)
 
 
-def _fill(entries: list[Entry], listing: Listing) -> None:
+def _fill(tree: _Tree, entries: list[Entry], listing: Listing) -> None:
     for entry in entries:
         if entry.kind == "dir":
-            entry.children = _scan(entry.path, entry.parts, listing.warnings)
-            _fill(entry.children, listing)
+            entry.children = tree.scan(entry.parts)
+            _fill(tree, entry.children, listing)
         elif entry.kind == "file":
             listing.files += 1
             listing.size += entry.size
@@ -314,8 +373,11 @@ def _fill(entries: list[Entry], listing: Listing) -> None:
 def list_tree(folder: Path, parts: Parts) -> Listing:
     """The whole tree below ``folder`` (folders first), with totals; at the root scope folders are lifted."""
     listing = Listing([])
-    listing.entries = _top_entries(folder, listing.warnings) if not parts else _scan(folder, parts, listing.warnings)
-    _fill(listing.entries, listing)
+    root = _root_of(folder, parts)
+    with _root_fd(root) as root_fd:
+        tree = _Tree(root_fd, root, listing.warnings)
+        listing.entries = _top_entries(tree) if not parts else tree.scan(parts)
+        _fill(tree, listing.entries, listing)
     return listing
 
 
@@ -339,12 +401,12 @@ class GrepResult:
     warnings: list[str]
 
 
-def _walk_files(folder: Path, parts: Parts, warnings: list[str]) -> list[Entry]:
-    """Every regular file below ``folder`` in tree order; links and special files skipped."""
+def _walk_files(tree: _Tree, parts: Parts) -> list[Entry]:
+    """Every regular file below the folder at ``parts`` in tree order; links and special files skipped."""
     files: list[Entry] = []
-    for entry in _scan(folder, parts, warnings):
+    for entry in tree.scan(parts):
         if entry.kind == "dir":
-            files.extend(_walk_files(entry.path, entry.parts, warnings))
+            files.extend(_walk_files(tree, entry.parts))
         elif entry.kind == "file":
             files.append(entry)
     return files
@@ -355,10 +417,22 @@ def grep(target: Path, parts: Parts, needle: str) -> GrepResult:
     if not needle:
         raise _usage("--grep needs some text to look for, e.g. --grep interview")
     warnings: list[str] = []
-    if is_folder(target):
-        files = _walk_files(target, parts, warnings)
-    else:
-        files = [_entry(parts[-1], target, parts, os.lstat(target), kind="file")]
+    root = _root_of(target, parts)
+    with _root_fd(root) as root_fd:
+        tree = _Tree(root_fd, root, warnings)
+        if not parts or is_folder(target):
+            files = _walk_files(tree, parts)
+        else:
+            try:
+                info = _lstat_in(root_fd, parts)
+            except Refused as refused:
+                raise _read_refusal(parts, refused) from None
+            files = [_entry(parts[-1], target, parts, info, kind="file")] if info is not None else []
+        result = _grep_files(root_fd, files, needle, warnings)
+    return result
+
+
+def _grep_files(root_fd: int, files: list[Entry], needle: str, warnings: list[str]) -> GrepResult:
     pattern = re.compile(re.escape(needle), re.IGNORECASE)
     result = GrepResult([], len(files), 0, [], warnings)
     for entry in files:
@@ -367,7 +441,7 @@ def grep(target: Path, parts: Parts, needle: str) -> GrepResult:
             result.skipped.append(shown)
             continue
         try:
-            text = read_bytes(entry.path, shown).decode("utf-8")
+            text = _read(root_fd, entry.parts)[0].decode("utf-8")
         except (BrowseError, UnicodeDecodeError):
             result.skipped.append(shown)
             continue
@@ -399,25 +473,37 @@ class Followups:
     warnings: list[str]
 
 
-def _followup_files(root: Path, warnings: list[str]) -> list[tuple[str, Path, Parts]]:
+def _followup_files(tree: _Tree) -> list[tuple[str, Parts]]:
     """Every ``servers/<g>/followups.json`` and ``dms/<u>/followups.json``, sorted."""
-    found: list[tuple[str, Path, Parts]] = []
+    found: list[tuple[str, Parts]] = []
     for scope in SCOPE_FOLDERS:
-        scope_dir = root / scope
-        if not is_folder(scope_dir):
+        info = _lstat_in(tree.fd, (scope,))
+        if info is None or not stat.S_ISDIR(info.st_mode):
             continue
-        for entry in _scan(scope_dir, (scope,), warnings):
-            if entry.kind == "dir" and os.path.lexists(entry.path / FOLLOWUPS_FILE):
-                found.append((f"{scope}/{entry.label}", entry.path / FOLLOWUPS_FILE, (*entry.parts, FOLLOWUPS_FILE)))
+        for entry in tree.scan((scope,)):
+            file = (*entry.parts, FOLLOWUPS_FILE)
+            if entry.kind == "dir" and _exists_in(tree.fd, file):
+                found.append((f"{scope}/{entry.label}", file))
     return found
 
 
-def _load_one(item: FollowupsFolder, path: Path, now: datetime, default_delay_days: float) -> None:
-    if not stat.S_ISREG(_lmode(path)):
+def _exists_in(root_fd: int, parts: Parts) -> bool:
+    try:
+        return _lstat_in(root_fd, parts) is not None
+    except (Refused, OSError):
+        return True  # there, but not a plain file: its reader says what is wrong
+
+
+def _load_one(item: FollowupsFolder, root_fd: int, parts: Parts, now: datetime, default_delay_days: float) -> None:
+    try:
+        info = _lstat_in(root_fd, parts)
+    except (Refused, OSError):
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
         item.error = "is a symbolic link or not a regular file; the bot refuses to read it"
         return
     try:
-        text = read_bytes(path, item.shown).decode("utf-8")
+        text = _read(root_fd, parts)[0].decode("utf-8")
     except BrowseError as exc:
         item.error = f"cannot be read ({exc}); the bot cannot read it either"
         return
@@ -441,10 +527,11 @@ def load_followups(root: Path, *, now: datetime, default_delay_days: float) -> F
     loaded = Followups([], [])
     if not has_memories(root):
         return loaded
-    for folder, path, parts in _followup_files(root, loaded.warnings):
-        item = FollowupsFolder(folder, virtual_path(parts))
-        loaded.folders.append(item)
-        _load_one(item, path, now, default_delay_days)
+    with _root_fd(root) as root_fd:
+        for folder, parts in _followup_files(_Tree(root_fd, root, loaded.warnings)):
+            item = FollowupsFolder(folder, virtual_path(parts))
+            loaded.folders.append(item)
+            _load_one(item, root_fd, parts, now, default_delay_days)
     return loaded
 
 

@@ -2,20 +2,23 @@
 
 Arguments arrive validated: paths are normalised parts already cleared by the access rules
 in ``paths``; this module enforces what needs the filesystem (existence, file kinds, the size
-cap, UTF-8) and produces the same output text as the Anthropic SDK's filesystem memory tool.
+cap, the per-bot caps of ``quota``, UTF-8) and produces the same output text as the Anthropic
+SDK's filesystem memory tool (a large folder's listing is paged, see ``listing``).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from collections.abc import Callable
-from pathlib import Path
 
 from ..llm.types import ToolError
-from .fileops import Jail, format_size, make_parents, os_error, read_text, write_atomic
+from . import nofollow
+from .fileops import READ_LIMIT_BYTES, Jail, decode_text, os_error, refusal
+from .listing import list_folder
+from .nofollow import Refused
 from .paths import Parts, virtual_path
+from .quota import Caps
 
 __all__ = ["MemoryFiles", "MAX_LINES", "ContentGuard"]
 
@@ -27,6 +30,7 @@ ContentGuard = Callable[[Parts, str | None, str], None]
 MAX_LINES = 999_999
 _NUM_WIDTH = len(str(MAX_LINES))
 _ECHO_LIMIT = 200  # how much of old_str an error message repeats back
+_LINES_NAMED = 20  # how many lines of a non-unique old_str an error message names
 
 
 def _split_lines(content: str) -> list[str]:
@@ -78,19 +82,25 @@ class MemoryFiles:
         jail: Jail,
         *,
         max_file_bytes: int,
+        caps: Caps | None = None,
         guard: ContentGuard | None = None,
         guarded: Callable[[Parts], bool] | None = None,
     ) -> None:
-        """``guard`` checks writes to the paths ``guarded`` accepts (every path when it is None)."""
+        """``guard`` checks writes to the paths ``guarded`` accepts (every path when it is None).
+
+        ``caps`` bounds the whole tree (None: unbounded); writes are always made inside a
+        conversation's folder, ``parts[:2]``, which the refusal names as the place to make room.
+        """
         self.jail = jail
         self.max_file_bytes = max_file_bytes
+        self.caps = caps
         self._guard = guard
         self._guarded = guarded
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _check_content(self, text: str, parts: Parts) -> None:
-        """Refuse content that is not UTF-8 text or would exceed the per-file cap."""
+    def _check_content(self, text: str, parts: Parts) -> int:
+        """The UTF-8 size of ``text``; refuse content that is not UTF-8 text or would exceed the per-file cap."""
         if "\x00" in text:
             raise ToolError("The content contains NUL characters; memory files hold UTF-8 text only.")
         try:
@@ -102,67 +112,71 @@ class MemoryFiles:
                 f"Refused: {virtual_path(parts)} would be {size} bytes, over the limit of "
                 f"{self.max_file_bytes} bytes per memory file. Keep it shorter, or split it into several files."
             )
+        return size
+
+    def _check_caps(self, parts: Parts, *, new_items: int, new_bytes: int) -> None:
+        if self.caps is None:
+            return
+        with self.jail.root_fd() as root_fd:
+            self.caps.check(root_fd, parts[:2], new_items=new_items, new_bytes=new_bytes)
 
     def _check_guard(self, parts: Parts, before: str | None, after: str) -> None:
         if self._guard is not None and (self._guarded is None or self._guarded(parts)):
             self._guard(parts, before, after)
 
-    def _check_moved(self, old_parts: Parts, new_parts: Parts, old_path: Path) -> None:
+    def _check_moved(self, old_parts: Parts, new_parts: Parts, info: os.stat_result) -> None:
         """Run the guard on every file a rename would bring to a guarded path."""
         if self._guard is None:
             return
-        try:
-            info = os.lstat(old_path)
-        except OSError:
-            return  # the rename below reports it
         if stat.S_ISREG(info.st_mode):
             if self._guarded is None or self._guarded(new_parts):
-                self._guard(new_parts, None, read_text(old_path, old_parts))
+                self._guard(new_parts, None, self.jail.read_text(old_parts))
             return
         if not stat.S_ISDIR(info.st_mode):
             return
-        for dirpath, _dirnames, filenames in os.walk(old_path):  # never follows links
-            relative = Path(dirpath).relative_to(old_path).parts
-            for name in filenames:
-                target = new_parts + relative + (name,)
-                if self._guarded is not None and not self._guarded(target):
-                    continue  # read only the files the guard looks at
-                source = Path(dirpath) / name
-                try:
-                    if not stat.S_ISREG(os.lstat(source).st_mode):
+        with self.jail.folder(old_parts) as fd:
+            # fwalk works through descriptors and never descends into a link.
+            for dirpath, _dirnames, filenames, dir_fd in os.fwalk(".", dir_fd=fd):
+                relative = tuple(dirpath.split("/")[1:])
+                for name in filenames:
+                    target = new_parts + relative + (name,)
+                    if self._guarded is not None and not self._guarded(target):
+                        continue  # read only the files the guard looks at
+                    source = old_parts + relative + (name,)
+                    held = nofollow.lstat_at(dir_fd, name)
+                    if held is None or not stat.S_ISREG(held.st_mode):
                         continue  # links and special files are never read as memories
-                except OSError:
-                    continue
-                self._check_guard(target, None, read_text(source, old_parts + relative + (name,)))
-
-    def _existing_file(self, parts: Parts) -> tuple[Path, str]:
-        path = self.jail.host(parts)
-        return path, read_text(path, parts)
+                    try:
+                        data, _ = nofollow.read_at(dir_fd, name, len(source), READ_LIMIT_BYTES)
+                    except Refused as refused:
+                        raise refusal(source, refused) from None
+                    except OSError as err:
+                        raise os_error("read", source, err) from err
+                    self._check_guard(target, None, decode_text(data, source))
 
     # -- commands ------------------------------------------------------------------------
 
     def view(self, parts: Parts, prefix: Parts, view_range: tuple[int, int] | None) -> str:
-        """A directory listing (2 levels, filtered to what the scope may see) or numbered file lines."""
+        """A directory listing (filtered to what the scope may see, paged when large) or numbered file lines."""
         shown = virtual_path(parts)
-        owned_exists = self.jail.host(prefix).is_dir()
+        owned = self.jail.lstat(prefix)
+        owned_exists = owned is not None and stat.S_ISDIR(owned.st_mode)
         if len(parts) < len(prefix) and parts and not owned_exists:
             # Without an owned folder its ancestors hold nothing of ours; saying they exist
             # would only reveal that other scopes have memories.
             raise ToolError(f"The path {shown} does not exist. Please provide a valid path.")
-        path = self.jail.host(parts)
-        try:
-            info = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            raise ToolError(f"The path {shown} does not exist. Please provide a valid path.") from None
-        except OSError as err:
-            raise os_error("inspect", parts, err) from err
+        info = self.jail.lstat(parts)
+        if info is None:
+            raise ToolError(f"The path {shown} does not exist. Please provide a valid path.")
+        if stat.S_ISLNK(info.st_mode):
+            raise refusal(parts, Refused(nofollow.LINK, len(parts), info))
         if stat.S_ISDIR(info.st_mode):
-            if view_range is not None:
-                raise ToolError(f"`view_range` applies to files only; {shown} is a directory.")
-            return self._list_dir(path, parts, prefix, info.st_size, owned_exists)
+            return list_folder(
+                self.jail, parts, prefix, own_size=info.st_size, owned_exists=owned_exists, view_range=view_range
+            )
         if not stat.S_ISREG(info.st_mode):
             raise ToolError(f"Unsupported file type for {shown}.")
-        lines = _split_lines(read_text(path, parts))
+        lines = _split_lines(self.jail.read_text(parts))
         if len(lines) > MAX_LINES:
             raise ToolError(f"File {shown} exceeds maximum line limit of 999,999 lines.")
         first = 1
@@ -170,73 +184,38 @@ class MemoryFiles:
             lines, first = _apply_range(lines, view_range)
         return f"Here's the content of {shown} with line numbers:\n" + _numbered(lines, first)
 
-    def _list_dir(self, path: Path, parts: Parts, prefix: Parts, own_size: int, owned_exists: bool) -> str:
-        shown = virtual_path(parts)
-
-        def visible(child: Parts) -> bool:
-            # Inside the owned folder, or on the way down to it (only once it exists).
-            return child[: len(prefix)] == prefix or (owned_exists and prefix[: len(child)] == child)
-
-        def size_of(child: Parts, size: int) -> str:
-            # An ancestor of the owned folder also holds other scopes' folders; its size
-            # would hint at how many there are, so it is not shown.
-            return "-" if len(child) < len(prefix) else format_size(size)
-
-        entries: list[tuple[str, str]] = []
-
-        def walk(folder: Path, folder_parts: Parts, relative: str, depth: int) -> None:
-            try:
-                names = sorted(os.listdir(folder))
-            except OSError:
-                return  # vanished or unreadable: list what we can
-            for name in names:
-                if name.startswith("."):
-                    continue  # hidden items, including our own temp files
-                child = folder_parts + (name,)
-                if not visible(child):
-                    continue
-                child_relative = f"{relative}/{name}" if relative else name
-                try:
-                    info = os.lstat(folder / name)
-                except OSError:
-                    continue
-                if stat.S_ISDIR(info.st_mode):
-                    entries.append((size_of(child, info.st_size), child_relative + "/"))
-                    if depth < 2:
-                        walk(folder / name, child, child_relative, depth + 1)
-                elif stat.S_ISREG(info.st_mode):
-                    entries.append((format_size(info.st_size), child_relative))
-                # symlinks and special files are never listed: the tool would refuse them anyway
-
-        walk(path, parts, "", 1)
-        header = f"Here're the files and directories up to 2 levels deep in {shown}, excluding hidden items:"
-        lines = [f"{size_of(parts, own_size)}\t{shown}"]
-        lines.extend(f"{size}\t{shown}/{relative}" for size, relative in entries)
-        return header + "\n" + "\n".join(lines)
-
     def create(self, parts: Parts, file_text: str) -> str:
         """Create a new file; an existing path is refused (the documented Anthropic behaviour)."""
         shown = virtual_path(parts)
-        self._check_content(file_text, parts)
-        path = self.jail.host(parts)
-        if path.is_dir():
+        size = self._check_content(file_text, parts)
+        info = self.jail.lstat(parts)
+        if info is not None and stat.S_ISLNK(info.st_mode):
+            raise refusal(parts, Refused(nofollow.LINK, len(parts), info))
+        if info is not None and stat.S_ISDIR(info.st_mode):
             raise ToolError(f"The path {shown} is a directory; give a file path inside it.")
-        if os.path.lexists(path):
+        if info is not None:
             raise ToolError(
                 f"File {shown} already exists. Use str_replace or insert to change it, "
                 "or delete it first to write it from scratch."
             )
         self._check_guard(parts, None, file_text)
-        make_parents(self.jail.root(), parts)
-        write_atomic(path, file_text, parts)
+        self._check_caps(parts, new_items=1 + self.jail.missing_folders(parts), new_bytes=size)
+        self.jail.write_text(parts, file_text)
         return f"File created successfully at: {shown}"
+
+    def _edit(self, parts: Parts, content: str, new_content: str) -> None:
+        """Write ``new_content`` over ``content`` after the content, guard and cap checks."""
+        size = self._check_content(new_content, parts)
+        self._check_guard(parts, content, new_content)
+        self._check_caps(parts, new_items=0, new_bytes=size - len(content.encode("utf-8")))
+        self.jail.write_text(parts, new_content)
 
     def str_replace(self, parts: Parts, old_str: str, new_str: str) -> str:
         """Replace the single occurrence of ``old_str``; none or several is an error."""
         shown = virtual_path(parts)
         if not old_str:
             raise ToolError("`old_str` must not be empty; use insert to add text.")
-        path, content = self._existing_file(parts)
+        content = self.jail.read_text(parts)
         count = content.count(old_str)
         if count == 0:
             raise ToolError(
@@ -244,19 +223,22 @@ class MemoryFiles:
             )
         if count > 1:
             lines: list[int] = []
+            line, counted = 1, 0
             pos = content.find(old_str)
-            while pos != -1:
-                lines.append(content.count("\n", 0, pos) + 1)
+            while pos != -1 and len(lines) < _LINES_NAMED:
+                line += content.count("\n", counted, pos)  # counted once: linear in the file's size
+                counted = pos
+                if not lines or lines[-1] != line:  # a short old_str can occur thousands of times on one line
+                    lines.append(line)
                 pos = content.find(old_str, pos + 1)
+            more = ", ..." if pos != -1 else ""
             raise ToolError(
                 f"No replacement was performed. Multiple occurrences of old_str `{_echo(old_str)}` "
-                f"in lines: {', '.join(map(str, lines))}. Please ensure it is unique"
+                f"in lines: {', '.join(map(str, lines))}{more}. Please ensure it is unique"
             )
         pos = content.find(old_str)
         new_content = content.replace(old_str, new_str, 1)
-        self._check_content(new_content, parts)
-        self._check_guard(parts, content, new_content)
-        write_atomic(path, new_content, parts)
+        self._edit(parts, content, new_content)
         changed = content.count("\n", 0, pos)
         new_lines = _split_lines(new_content)
         first = max(0, changed - 2)
@@ -268,7 +250,7 @@ class MemoryFiles:
 
     def insert(self, parts: Parts, insert_line: int, insert_text: str) -> str:
         """Insert after line ``insert_line`` (0 = at the top, n_lines = at the end)."""
-        path, content = self._existing_file(parts)
+        content = self.jail.read_text(parts)
         lines = _split_lines(content)
         if not 0 <= insert_line <= len(lines):
             raise ToolError(
@@ -278,28 +260,15 @@ class MemoryFiles:
         new_content = "\n".join(lines)
         if not new_content.endswith("\n"):
             new_content += "\n"
-        self._check_content(new_content, parts)
-        self._check_guard(parts, content, new_content)
-        write_atomic(path, new_content, parts)
+        self._edit(parts, content, new_content)
         return f"The file {virtual_path(parts)} has been edited."
 
     def delete(self, parts: Parts) -> str:
         """Delete a file, or a directory with everything in it."""
         shown = virtual_path(parts)
-        path = self.jail.host(parts)
-        try:
-            info = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            raise ToolError(f"The path {shown} does not exist.") from None
-        try:
-            if stat.S_ISDIR(info.st_mode):
-                shutil.rmtree(path)  # removes links inside without following them
-            else:
-                os.unlink(path)
-        except FileNotFoundError:
-            raise ToolError(f"The path {shown} does not exist.") from None
-        except OSError as err:
-            raise os_error("delete", parts, err) from err
+        if self.jail.lstat(parts) is None:
+            raise ToolError(f"The path {shown} does not exist.")
+        self.jail.delete(parts)
         return f"Successfully deleted {shown}"
 
     def rename(self, old_parts: Parts, new_parts: Parts) -> str:
@@ -307,18 +276,19 @@ class MemoryFiles:
         old_shown, new_shown = virtual_path(old_parts), virtual_path(new_parts)
         if new_parts[: len(old_parts)] == old_parts:
             raise ToolError(f"Cannot move {old_shown} into itself ({new_shown}).")
-        old_path = self.jail.host(old_parts)
-        new_path = self.jail.host(new_parts)
-        if not os.path.lexists(old_path):
+        info = self.jail.lstat(old_parts)
+        if info is None:
             raise ToolError(f"The path {old_shown} does not exist.")
-        if os.path.lexists(new_path):
+        if stat.S_ISLNK(info.st_mode):
+            raise refusal(old_parts, Refused(nofollow.LINK, len(old_parts), info))
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+            raise refusal(old_parts, Refused(nofollow.HARD_LINK, len(old_parts), info))
+        target = self.jail.lstat(new_parts)
+        if target is not None and stat.S_ISLNK(target.st_mode):
+            raise refusal(new_parts, Refused(nofollow.LINK, len(new_parts), target))
+        if target is not None:
             raise ToolError(f"The destination {new_shown} already exists.")
-        self._check_moved(old_parts, new_parts, old_path)
-        make_parents(self.jail.root(), new_parts)
-        try:
-            os.rename(old_path, new_path)
-        except FileNotFoundError:
-            raise ToolError(f"The path {old_shown} does not exist.") from None
-        except OSError as err:
-            raise os_error("rename", old_parts, err) from err
+        self._check_moved(old_parts, new_parts, info)
+        self._check_caps(new_parts, new_items=self.jail.missing_folders(new_parts), new_bytes=0)
+        self.jail.rename(old_parts, new_parts)
         return f"Successfully renamed {old_shown} to {new_shown}"

@@ -4,47 +4,81 @@ Everything here runs in a worker thread (the tool calls it through ``asyncio.to_
 and raises :class:`ToolError` with messages that name the *virtual* path only: host paths
 never reach the model.
 
-Confinement: :meth:`Jail.host` maps already-normalised parts under the root, refuses a
-symlink anywhere on the way (the tool never follows links, so ``..`` handled lexically is
-the real path) and finally checks that the real path is still the root or inside it.
+Confinement: every operation goes through :mod:`~framework.memory.nofollow`, which walks
+from the root's descriptor without following a link at any step and works on the last item
+relative to its parent's descriptor, so the ``..`` handled lexically by ``paths`` is the real
+path and a folder swapped for a link mid-operation is refused, never followed. Hard-linked
+files are refused as well.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..llm.types import ToolError
-from .paths import Parts, virtual_path
+from . import nofollow
+from .nofollow import DIR_MODE, FILE_MODE, Refused
+from .paths import VIRTUAL_ROOT, Parts, virtual_path
 
 __all__ = [
     "DIR_MODE",
     "FILE_MODE",
     "READ_LIMIT_BYTES",
     "Jail",
-    "read_text",
-    "write_atomic",
-    "make_parents",
+    "refusal",
+    "decode_text",
     "format_size",
     "os_error",
 ]
 
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 # Nothing we write exceeds the configured cap (at most 10 MiB); this only bounds reads of
 # files put there by hand, so one view cannot pull an arbitrary blob into memory.
 READ_LIMIT_BYTES = 16 * 1024 * 1024
-
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in the tree must not hang a read
 
 
 def os_error(action: str, parts: Parts, err: OSError) -> ToolError:
     """A ToolError for an OS failure, without the host path ``str(err)`` would carry."""
     reason = err.strerror or type(err).__name__
     return ToolError(f"Could not {action} {virtual_path(parts)}: {reason}.")
+
+
+def refusal(parts: Parts, refused: Refused) -> ToolError:
+    """The model-facing words for a :class:`Refused` met while working on ``parts``."""
+    shown = virtual_path(parts)
+    item = virtual_path(parts[: refused.depth])
+    reason = refused.reason
+    if reason == nofollow.MISSING:
+        return ToolError(f"The path {shown} does not exist. Please provide a valid path.")
+    if reason == nofollow.LINK:
+        return ToolError(f"{item} is a symbolic link; the memory tool does not follow links.")
+    if reason == nofollow.NOT_DIR:
+        return ToolError(f"{item} is a file, not a directory.")
+    if reason == nofollow.IS_DIR:
+        return ToolError(f"The path {item} is a directory, not a file.")
+    if reason == nofollow.HARD_LINK:
+        names = refused.info.st_nlink if refused.info is not None else 2
+        return ToolError(
+            f"The file {item} has {names} names (hard links), so it may also be a file outside {VIRTUAL_ROOT}; "
+            "the memory tool neither reads nor changes such files. Delete it and write what it should hold anew."
+        )
+    if reason == nofollow.TOO_LARGE:
+        size = refused.info.st_size if refused.info is not None else 0
+        return ToolError(f"The file {item} is too large to open ({size} bytes).")
+    return ToolError(f"The path {item} is not a regular file.")
+
+
+def decode_text(data: bytes, parts: Parts) -> str:
+    """``data`` as UTF-8 text; ToolError naming the file at ``parts`` when it is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ToolError(
+            f"The file {virtual_path(parts)} is not valid UTF-8 text; the memory tool only handles UTF-8 text files."
+        ) from None
 
 
 def _make_dir_chain(path: Path) -> None:
@@ -69,7 +103,11 @@ def _make_dir_chain(path: Path) -> None:
 
 
 class Jail:
-    """One bot's memory folder on disk (``memories/<bot_id>``), shown to the model as /memories."""
+    """One bot's memory folder on disk (``memories/<bot_id>``), shown to the model as /memories.
+
+    Every method takes normalised path parts (see :func:`~framework.memory.paths.parse_memory_path`)
+    and raises :class:`ToolError` for a refusal; none follows a link below the root.
+    """
 
     def __init__(self, root: Path) -> None:
         self._given = Path(root)
@@ -86,123 +124,139 @@ class Jail:
             self._resolved = resolved
         return resolved
 
-    def host(self, parts: Parts) -> Path:
-        """The host path for ``parts``; ToolError when any existing component is a symlink."""
-        root = self.root()
-        current = root
-        for index, name in enumerate(parts):
-            current = current / name
-            try:
-                info = os.lstat(current)
-            except (FileNotFoundError, NotADirectoryError):
-                break  # the rest does not exist yet, so it cannot be a link
-            except OSError as err:
-                raise os_error("inspect", parts[: index + 1], err) from err
-            if stat.S_ISLNK(info.st_mode):
-                raise ToolError(
-                    f"{virtual_path(parts[: index + 1])} is a symbolic link; the memory tool does not follow links."
-                )
-        path = root.joinpath(*parts)
-        # Belt and braces: whatever happened above, the real location must stay in the root.
-        real = os.path.realpath(path)
-        if real != str(root) and not real.startswith(str(root) + os.sep):
-            raise ToolError(f"Path {virtual_path(parts)} would escape the /memories directory.")
-        return path
-
-
-def make_parents(root: Path, parts: Parts) -> None:
-    """Create the missing folders above ``parts`` (mode 0700); refuse links and files on the way."""
-    current = root
-    for index, name in enumerate(parts[:-1]):
-        current = current / name
-        shown = virtual_path(parts[: index + 1])
+    @contextmanager
+    def root_fd(self) -> Iterator[int]:
+        """A descriptor of the root folder, for the duration of the block."""
         try:
-            os.mkdir(current, DIR_MODE)
-        except FileExistsError:
-            info = os.lstat(current)
-            if stat.S_ISLNK(info.st_mode):
-                raise ToolError(f"{shown} is a symbolic link; the memory tool does not follow links.") from None
-            if not stat.S_ISDIR(info.st_mode):
-                raise ToolError(f"{shown} is a file, not a directory.") from None
-            continue
+            fd = nofollow.open_root(self.root())
         except OSError as err:
-            raise os_error("create the directory", parts[: index + 1], err) from err
-        os.chmod(current, DIR_MODE)
-
-
-def read_text(path: Path, parts: Parts) -> str:
-    """The UTF-8 text of the regular file at ``path``; never follows a final symlink."""
-    shown = virtual_path(parts)
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
-    except FileNotFoundError:
-        raise ToolError(f"The path {shown} does not exist. Please provide a valid path.") from None
-    except OSError as err:
-        raise os_error("open", parts, err) from err
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise ToolError(f"The path {shown} is a directory, not a file.")
-        if not stat.S_ISREG(info.st_mode):
-            raise ToolError(f"The path {shown} is not a regular file.")
-        if info.st_size > READ_LIMIT_BYTES:
-            raise ToolError(f"The file {shown} is too large to open ({info.st_size} bytes).")
-        chunks: list[bytes] = []
-        remaining = READ_LIMIT_BYTES + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    except OSError as err:
-        raise os_error("read", parts, err) from err
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > READ_LIMIT_BYTES:
-        raise ToolError(f"The file {shown} is too large to open.")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ToolError(
-            f"The file {shown} is not valid UTF-8 text; the memory tool only handles UTF-8 text files."
-        ) from None
-
-
-def write_atomic(path: Path, text: str, parts: Parts) -> None:
-    """Replace ``path`` with ``text`` (mode 0600) via a temp file in the same folder.
-
-    A crash leaves either the old or the new file, never half of one. The temp name is short
-    and hidden (view skips it), so a 255-byte file name still leaves room for it.
-    """
-    data = text.encode("utf-8")
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _O_NOFOLLOW, FILE_MODE)
+            raise os_error("open", (), err) from err
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fchmod(fd, FILE_MODE)  # the umask may have stripped bits from os.open's mode
-            os.fsync(fd)
+            yield fd
         finally:
             os.close(fd)
-        os.replace(tmp, path)
-    except OSError as err:
-        _discard(tmp)
-        raise os_error("write", parts, err) from err
-    except BaseException:
-        _discard(tmp)
-        raise
 
+    @contextmanager
+    def folder(self, parts: Parts, *, create: bool = False) -> Iterator[int]:
+        """A descriptor of the folder at ``parts`` (``create`` makes the missing ones, 0700)."""
+        with self.root_fd() as root_fd:
+            try:
+                fd = nofollow.open_dir(root_fd, parts, create=create)
+            except Refused as refused:
+                raise refusal(parts, refused) from None
+            except OSError as err:
+                raise os_error("open", parts, err) from err
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
-def _discard(tmp: Path) -> None:
-    try:
-        os.unlink(tmp)
-    except OSError:
-        pass  # already gone, or best effort: a leftover hidden temp file is harmless and view skips it
+    @contextmanager
+    def parent(self, parts: Parts, *, create: bool = False) -> Iterator[int]:
+        """A descriptor of the folder holding ``parts[-1]`` (``parts`` is not the root)."""
+        with self.folder(parts[:-1], create=create) as fd:
+            yield fd
+
+    def host(self, parts: Parts) -> Path:
+        """The host path for ``parts``; ToolError when any existing component is a symbolic link.
+
+        For naming the file only (prompts, logs): reading and writing go through the methods
+        below, which never open a path by name.
+        """
+        with self.root_fd() as root_fd:
+            for index in range(len(parts)):
+                try:
+                    with nofollow.folder(root_fd, parts[:index]) as fd:
+                        info = nofollow.lstat_at(fd, parts[index])
+                except Refused as refused:
+                    if refused.reason == nofollow.LINK:
+                        raise refusal(parts, refused) from None
+                    break  # the rest does not exist yet (or cannot), so it cannot be a link
+                except OSError as err:
+                    raise os_error("inspect", parts[: index + 1], err) from err
+                if info is None:
+                    break
+                if stat.S_ISLNK(info.st_mode):
+                    raise refusal(parts, Refused(nofollow.LINK, index + 1, info))
+        return self.root().joinpath(*parts)
+
+    def lstat(self, parts: Parts) -> os.stat_result | None:
+        """The item at ``parts`` itself (a final link is reported, not followed); None when missing."""
+        with self.root_fd() as root_fd:
+            if not parts:
+                return os.fstat(root_fd)
+            try:
+                with nofollow.folder(root_fd, parts[:-1]) as fd:
+                    return nofollow.lstat_at(fd, parts[-1])
+            except Refused as refused:
+                if refused.reason in (nofollow.MISSING, nofollow.NOT_DIR):
+                    return None  # nothing can be below a missing folder or a file
+                raise refusal(parts, refused) from None
+            except OSError as err:
+                raise os_error("inspect", parts, err) from err
+
+    def read_bytes(self, parts: Parts, limit: int = READ_LIMIT_BYTES) -> tuple[bytes, os.stat_result]:
+        """The bytes and ``fstat`` of the regular file at ``parts`` (refused: links, hard links, folders)."""
+        with self.parent(parts) as fd:
+            try:
+                return nofollow.read_at(fd, parts[-1], len(parts), limit)
+            except Refused as refused:
+                raise refusal(parts, refused) from None
+            except OSError as err:
+                raise os_error("read", parts, err) from err
+
+    def read_text(self, parts: Parts) -> str:
+        """The UTF-8 text of the regular file at ``parts``."""
+        return decode_text(self.read_bytes(parts)[0], parts)
+
+    def write_text(self, parts: Parts, text: str) -> None:
+        """Replace (or create) the file at ``parts`` with ``text`` (0600), making missing folders (0700).
+
+        A crash leaves either the old or the new file, never half of one.
+        """
+        data = text.encode("utf-8")
+        with self.parent(parts, create=True) as fd:
+            try:
+                nofollow.write_at(fd, parts[-1], data, len(parts))
+            except Refused as refused:
+                raise refusal(parts, refused) from None
+            except OSError as err:
+                raise os_error("write", parts, err) from err
+
+    def missing_folders(self, parts: Parts) -> int:
+        """How many folders above ``parts[-1]`` a write would have to create."""
+        with self.root_fd() as root_fd:
+            try:
+                with nofollow.folder(root_fd, parts[:-1]):
+                    return 0
+            except Refused as refused:
+                if refused.reason != nofollow.MISSING:
+                    raise refusal(parts, refused) from None
+                return len(parts) - refused.depth
+            except OSError as err:
+                raise os_error("inspect", parts, err) from err
+
+    def delete(self, parts: Parts) -> None:
+        """Delete the file, or the folder with everything in it, at ``parts``; links refused."""
+        with self.parent(parts) as fd:
+            try:
+                nofollow.remove_at(fd, parts[-1], len(parts))
+            except Refused as refused:
+                raise refusal(parts, refused) from None
+            except FileNotFoundError:
+                raise refusal(parts, Refused(nofollow.MISSING, len(parts))) from None
+            except OSError as err:
+                raise os_error("delete", parts, err) from err
+
+    def rename(self, old_parts: Parts, new_parts: Parts) -> None:
+        """Move ``old_parts`` to ``new_parts`` (missing folders above the destination are made)."""
+        with self.parent(old_parts) as old_fd, self.parent(new_parts, create=True) as new_fd:
+            try:
+                nofollow.rename_at(old_fd, old_parts[-1], new_fd, new_parts[-1])
+            except FileNotFoundError:
+                raise refusal(old_parts, Refused(nofollow.MISSING, len(old_parts))) from None
+            except OSError as err:
+                raise os_error("rename", old_parts, err) from err
 
 
 def format_size(size: int) -> str:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from ..clock import Clock
 from ..llm.types import ToolError
-from .fileops import Jail, make_parents, read_text, write_atomic
+from .fileops import Jail
 from .followup_schema import (
     PRIORITIES,
     CompletedFollowup,
@@ -138,21 +138,18 @@ class FollowupStore:
 
     def _read(self, parts: Parts) -> str | None:
         """The file's text, None when missing; FollowupsCorrupt when it is a file but not UTF-8 text."""
-        path = self._jail.host(parts)
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
+        info = self._jail.lstat(parts)
+        if info is None:
             return None
         try:
-            return read_text(path, parts)
+            return self._jail.read_text(parts)
         except ToolError as err:
             if stat.S_ISREG(info.st_mode):  # binary or oversized: set aside like bad JSON
                 raise FollowupsCorrupt(str(err)) from None
             raise
 
     def _write(self, parts: Parts, text: str) -> None:
-        make_parents(self._jail.root(), parts)
-        write_atomic(self._jail.host(parts), text, parts)
+        self._jail.write_text(parts, text)
 
     def _quarantine(self, parts: Parts) -> Parts:
         """Move a corrupt file aside (same folder, original bytes) and return its new parts."""
@@ -162,10 +159,10 @@ class FollowupStore:
         while True:
             name = f"{stem}.corrupt-{stamp}.json" if n == 1 else f"{stem}.corrupt-{stamp}-{n}.json"
             target = (*parts[:-1], name)
-            if not os.path.lexists(self._jail.host(target)):
+            if self._jail.lstat(target) is None:
                 break
             n += 1
-        os.rename(self._jail.host(parts), self._jail.host(target))
+        self._jail.rename(parts, target)
         return target
 
     def _load(self, parts: Parts) -> tuple[ParseResult, bool]:

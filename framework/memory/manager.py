@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..llm.types import ToolError
-from .fileops import Jail, read_text
+from .fileops import Jail
 from .followup_schema import FollowupsCorrupt, parse_followups
 from .layout import (
     DM_PROFILE_FILE,
@@ -144,8 +144,7 @@ class MemoryManager:
         if not self.root.is_dir():
             return None  # nothing remembered yet; do not create the tree just to read it
         try:
-            path = self._jail.host(parts)
-            return read_text(path, parts)
+            return self._jail.read_text(parts)
         except ToolError as err:
             if os.path.lexists(self.root.joinpath(*parts)):
                 _log.debug("memory read %s: %s", virtual_path(parts), err)
@@ -189,8 +188,10 @@ class MemoryManager:
         if not self.root.is_dir():
             return None
         try:
-            info = os.lstat(self._jail.host(parts))
-        except (OSError, ToolError):
+            info = self._jail.lstat(parts)
+        except ToolError:
+            info = None
+        if info is None:
             self._cache.pop((kind, parts), None)
             return None
         if not stat.S_ISREG(info.st_mode):

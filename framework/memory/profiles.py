@@ -33,7 +33,7 @@ from ..domain import IncomingMessage
 from ..errors import LLMError
 from ..llm.types import ChatTurn, ConversationScope, LLMReply, LLMRequest, ToolError
 from .contact import strip_contact_details
-from .fileops import Jail, make_parents, read_text, write_atomic
+from .fileops import Jail
 from .layout import profile_parts
 from .locks import PathLocks
 from .paths import Parts, virtual_path
@@ -381,13 +381,9 @@ class ProfileUpdater:
             return await _in_thread(self._merge_into, parts, facts, message.author_name)
 
     def _merge_into(self, parts: Parts, facts: dict[str, Any], user_name: str) -> bool:
-        path = self._jail.host(parts)
-        try:
-            existing: str | None = read_text(path, parts)
-        except ToolError:
-            if path.exists() or path.is_symlink():
-                raise
-            existing = None
+        existing: str | None = None
+        if self._jail.lstat(parts) is not None:
+            existing = self._jail.read_text(parts)  # a link, a hard link or a folder there is refused
         old = read_profile_facts(existing)
         merged = merge_facts(old, facts)
         if merged == old and existing is not None:
@@ -399,7 +395,6 @@ class ProfileUpdater:
                 "profile %s not updated: it would be %d bytes, over %d", virtual_path(parts), size, self._max_bytes
             )
             return False
-        make_parents(self._jail.root(), parts)
-        write_atomic(path, text, parts)
+        self._jail.write_text(parts, text)
         _log.debug("profile %s updated", virtual_path(parts))
         return True

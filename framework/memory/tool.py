@@ -7,7 +7,8 @@ and the conversation's scope; a refusal raises :class:`ToolError`, whose message
 to the model as an error result.
 
 Layers: ``paths`` (what a path means and who may touch it), ``locks`` (no lost updates),
-``commands``/``fileops`` (the blocking file work, run in a worker thread).
+``commands``/``listing``/``fileops`` (the blocking file work, run in a worker thread) over
+``nofollow`` (no link followed, at any step), ``quota`` (the per-bot caps).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .fileops import Jail
 from .layout import DM_PROFILE_FILE, DMS, SERVERS
 from .locks import PathLocks
 from .paths import Parts, check_read, check_write, parse_memory_path, scope_prefix, virtual_path
+from .quota import DEFAULT_MAX_FILES, DEFAULT_MAX_TOTAL_BYTES, Caps
 
 __all__ = ["MemoryTool", "COMMANDS"]
 
@@ -39,7 +41,8 @@ _DESCRIPTION = (
     "Persistent memory: a directory of UTF-8 text files under /memories that survives between "
     "conversations. This conversation may only use its own folder (/memories/servers/<guild id>/ in a "
     "server, /memories/dms/<user id>/ in a DM); view /memories to find it. Commands: "
-    "view (path, optional view_range [start, end], 1-based, end -1 = to the end; a directory lists 2 levels), "
+    "view (path, optional view_range [start, end], 1-based, end -1 = to the end; a directory lists 2 levels, "
+    "or, when large, its direct items a page at a time: view_range then selects items), "
     "create (path, file_text; refuses an existing file), "
     "str_replace (path, old_str, new_str; old_str must occur exactly once), "
     "insert (path, insert_line, insert_text; 0 = at the top, the line count = at the end), "
@@ -63,7 +66,10 @@ _SCHEMA: dict[str, Any] = {
                 "items": {"type": "integer"},
                 "minItems": 2,
                 "maxItems": 2,
-                "description": "view only: [start, end] lines, 1-based and inclusive; end -1 means to the end.",
+                "description": (
+                    "view only: [start, end] lines of a file (items of a large directory), 1-based and "
+                    "inclusive; end -1 means to the end."
+                ),
             },
             "file_text": {"type": "string", "description": "create only: the content of the new file."},
             "old_str": {"type": "string", "description": "str_replace only: the exact text to replace (unique)."},
@@ -168,14 +174,17 @@ def _check_profile_result(parts: Parts, before: str | None, after: str) -> None:
 class MemoryTool:
     """The memory tool for one bot, rooted at ``memories/<bot_id>/`` (shown to the model as /memories).
 
-    ``MemoryTool(root, max_file_bytes=65536, locks=None)``; ``max_file_bytes`` is
-    ``MemoryConfig.max_file_bytes``. ``locks`` is the :class:`PathLocks` table to use: pass the
-    same one to every other writer of this tree in the process (follow-ups, profiles) so their
-    read-modify-writes never interleave with the model's commands on the same file.
+    ``MemoryTool(root, max_file_bytes=65536, max_files=2000, max_total_bytes=32 MiB, locks=None)``:
+    the limits are ``MemoryConfig``'s fields of the same names. ``locks`` is the
+    :class:`PathLocks` table to use: pass the same one to every other writer of this tree in
+    the process (follow-ups, profiles) so their read-modify-writes never interleave with the
+    model's commands on the same file.
 
     Semantics (Anthropic's ``memory_20250818`` commands, with the SDK's output texts):
 
-    * ``view``: a directory lists up to 2 levels, hidden items skipped; a file is shown with
+    * ``view``: a directory lists up to 2 levels, hidden items skipped; one whose listing would
+      pass a page (50 lines, 3,000 characters) lists its direct items a page at a time instead,
+      ``view_range`` selecting items (:mod:`framework.memory.listing`); a file is shown with
       line numbers, ``view_range=[start, end]`` 1-based inclusive, ``end=-1`` to the end,
       ranges outside the file are errors.
     * ``create``: makes a new file and **refuses an existing one** ("File ... already exists"),
@@ -188,7 +197,8 @@ class MemoryTool:
     Confinement and privacy: see :mod:`framework.memory.paths` (each conversation may touch
     only ``/memories/servers/<guild_id>/`` or ``/memories/dms/<user_id>/``; ``/memories`` and
     that folder itself can never be deleted, renamed or overwritten) and
-    :mod:`framework.memory.fileops` (no symlink is followed below the root).
+    :mod:`framework.memory.nofollow` (no link is followed below the root, at any step, and
+    hard-linked files are refused).
 
     Profiles (``servers/<g>/users/<u>.md``, ``dms/<u>/profile.md``) never take text with contact
     details (:func:`framework.memory.contact.has_contact_details`): create, str_replace and insert
@@ -197,18 +207,34 @@ class MemoryTool:
     rename that would bring such a file to a profile path is refused too.
 
     Writes are atomic (temp file + ``os.replace``), files 0600 and new folders 0700, content
-    must be UTF-8 text within ``max_file_bytes`` (checked on the resulting file).
+    must be UTF-8 text within ``max_file_bytes`` (checked on the resulting file). The bot's
+    whole tree holds at most ``max_files`` files and folders and ``max_total_bytes`` bytes: a
+    create, a growing edit or a rename that makes folders past either is refused with the caps,
+    the usage and what to do (:mod:`framework.memory.quota`).
     """
 
     name = "memory"
 
-    def __init__(self, root: Path, *, max_file_bytes: int = 65536, locks: PathLocks | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_file_bytes: int = 65536,
+        max_files: int = DEFAULT_MAX_FILES,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+        locks: PathLocks | None = None,
+    ) -> None:
         if max_file_bytes < 1:
             raise ValueError("max_file_bytes must be positive")
         self.root = Path(root)
         self.max_file_bytes = max_file_bytes
+        self.caps = Caps(max_files=max_files, max_total_bytes=max_total_bytes)
         self._files = MemoryFiles(
-            Jail(self.root), max_file_bytes=max_file_bytes, guard=_check_profile_result, guarded=_is_profile
+            Jail(self.root),
+            max_file_bytes=max_file_bytes,
+            caps=self.caps,
+            guard=_check_profile_result,
+            guarded=_is_profile,
         )
         self._locks = locks if locks is not None else PathLocks()
         self._handlers: dict[str, Callable[[dict[str, Any], Parts], Awaitable[str]]] = {

@@ -26,7 +26,7 @@ from .scan import Finding, scan_bytes, scan_file
 
 __all__ = [
     "LOG_CAP_BYTES", "StagePlan", "copy_logs", "plan_staging", "host_folder_name", "untrack_live_files",
-    "scan_unpushed",
+    "scan_unpushed", "is_temp_file",
 ]
 
 LOG_CAP_BYTES = 1024 * 1024
@@ -94,6 +94,17 @@ def _home_relative(git: Git, home: Path, path: str) -> PurePosixPath:
     return PurePosixPath(os.path.relpath(git.root / path, home))
 
 
+def is_temp_file(name: str) -> bool:
+    """A half-written file of an atomic write (in flight, or left behind by a crash): never synced.
+
+    Every temp-file shape the project writes, all hidden: the memory tool's ``.tmp-<hex>``
+    (``framework.memory.nofollow``, not imported here: git's merge drivers import this package
+    and must stay light), ``.<name>.<random>.tmp`` of ``framework.fsutil`` and
+    ``.<name>.<pid>.tmp`` of the database snapshot and merge.
+    """
+    return name.startswith(".") and (name.endswith(".tmp") or name.startswith(".tmp-"))
+
+
 def _is_secret_file(name: str) -> bool:
     return name == ".env" or (name.startswith(".env.") and name != ".env.example")
 
@@ -135,8 +146,8 @@ def plan_staging(git: Git, home: Path, secrets: Mapping[str, str]) -> StagePlan:
         if _is_secret_file(name) or top == "run":
             plan.refused.append(Finding(path, "is a secrets or run file", "sync never commits these"))
             continue
-        if name.startswith(".") and name.endswith(".tmp"):
-            continue  # a write in progress (atomic temp file)
+        if is_temp_file(name) and os.path.lexists(full):
+            continue  # one committed by an older version is still removed once it is gone
         if top == "persistence" and not (name == "snapshot.db" or name.endswith(".json")):
             if name not in _LIVE_DB_SUFFIXES:
                 plan.notes.append(f"{path}: not synced (only snapshot.db and *.json files in persistence/ are)")
