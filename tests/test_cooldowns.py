@@ -1,4 +1,4 @@
-"""Per-user and channel cooldowns (seed 004 Appendix D), the sweep, and the bot-loop guard."""
+"""Per-user and channel cooldowns, the sweep, and the bot-loop guard."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_channel_cooldown_replaces_the_running_one_and_zero_messages_set_none() 
     clock = FakeClock()
     channels = ChannelCooldowns(clock)
     channels.set_cooldown("c", 4)
-    channels.set_cooldown("c", 1)  # as in the seed: the later call wins
+    channels.set_cooldown("c", 1)  # the later call wins, even when it is shorter
     assert channels.remaining("c") == 45
     assert channels.set_cooldown("d", 0) == 0
     assert not channels.is_in_cooldown("d")

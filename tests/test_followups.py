@@ -32,7 +32,7 @@ UTC = timezone.utc
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 G1 = ConversationScope(bot_id="alpha", guild_id="G1", channel_id="C1", user_id="U1")
 
-# The example of seed 004 §5.2, verbatim.
+# A well-formed file of the documented shape: two pending items, one completed.
 SPEC_EXAMPLE = """{
   "pending": [
     {"id": "followup_001", "user_id": "111222333", "user_name": "Dana", "event": "Building new PC for ML work",

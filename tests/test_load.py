@@ -1,4 +1,4 @@
-"""The spec's load test against the sandbox: 50 messages in 5 minutes, time compressed
+"""The load test against the sandbox: 50 messages in 5 minutes, time compressed
 30x through the bot's config (the 30 s check runs every second, cooldowns and rate
 windows shrink alike). The bot must stay inside every limit, not crash, and keep its
 memory flat. The load generator paces itself with real time; nothing waits on the bot

@@ -1,4 +1,4 @@
-"""Mode detection: Ana's triggers without her false positives (seed-behaviours §6), and the roast cap."""
+"""Mode detection: Ana's triggers without her false positives on everyday words, and the roast cap."""
 
 from __future__ import annotations
 

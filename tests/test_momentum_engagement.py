@@ -1,4 +1,4 @@
-"""Conversation momentum (seed 004 §7.2) and engagement tracking (§7.4, §8.5)."""
+"""Conversation momentum and engagement tracking."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_a_reply_referencing_the_message_is_engagement() -> None:
         Settled("c", "m2", engaged=False),
     ]
     assert sorted(limiter.calls) == [("engaged", "c"), ("ignored", "c")]
-    # A reply after the check is not engagement (the seed only looked within it).
+    # A reply after the check is not engagement (only replies within it count).
     assert not tracker.observe_reply("c", "m2")
     assert tracker.pending_count() == 0
 
@@ -137,7 +137,7 @@ def test_reaction_after_the_check_counts_at_once_and_only_once_per_user_emoji() 
     tracker.due()
     assert not tracker.observe_reaction("c", "m2", "😭", user_id="u1")
     assert limiter.calls.count(("engaged", "c")) == 4
-    # A bot message never tracked (sent before a restart) still counts, as in §8.5.
+    # A bot message never tracked (sent before a restart) still counts, straight from the reaction event.
     assert tracker.observe_reaction("c", "old", "❤️")
     assert limiter.calls.count(("engaged", "c")) == 5
 

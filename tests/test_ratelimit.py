@@ -1,4 +1,4 @@
-"""RateLimiter: SLH-01's SimpleRateLimiter (seed 004 §7.1) plus ignore expiry (§6 flaws)."""
+"""RateLimiter: the predecessor's SimpleRateLimiter plus ignore expiry (its ignored count never expired)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_short_window_recovers_after_five_minutes() -> None:
         limiter.record_response(CH)
     clock.advance(299)
     assert limiter.can_respond(CH) == (False, "rate_limit_short")
-    clock.advance(1)  # exactly 300 s: the seed's strict "< 300" lets them out
+    clock.advance(1)  # exactly 300 s: the strict "< 300" window lets them out
     assert limiter.can_respond(CH) == (True, None)
 
 

@@ -1,4 +1,4 @@
-"""The gates of seed behaviour the engine applies: Ana's per-user (25 s) and per-channel (7 s)
+"""The gates of human behaviour the engine applies: Ana's per-user (25 s) and per-channel (7 s)
 cooldowns hold back her trigger-word replies (a mention and a roast still answer); a user on
 cooldown is left out of a periodic check while the others are considered; and every message a
 check covered gets its own line in the conversation log."""

@@ -1,6 +1,6 @@
-"""Typed schema of ``personality.behaviour``: the human-behaviour layer (seed 000, Ana).
+"""Typed schema of ``personality.behaviour``: the human-behaviour layer (modelled on Ana).
 
-Defaults are Ana's constants (seed-behaviours §1.3, §1.8). The layer is off unless
+Defaults are Ana's constants (message timing, jokes and commands). The layer is off unless
 ``enabled: true``; a bot without it answers like a plain bot. Timings are seconds; a
 range ``[low, high]`` is a uniform draw. Probabilities are draws in [0, 1).
 
@@ -71,7 +71,7 @@ class ReadDelayConfig(_Section):
 
 
 class TypingConfig(_Section):
-    """Typing shown after the reply is ready, by mode and reply length (seed: 'Extra typing')."""
+    """Typing shown after the reply is ready, by mode and reply length (Ana's 'extra typing')."""
 
     roast: SecondsRange = (0.4, 1.2)
     short_below_chars: Annotated[int, Field(ge=1)] = 60
@@ -226,8 +226,8 @@ class RoastCapConfig(_Section):
 
 
 class ModesConfig(_Section):
-    """Ana's trigger, roast and flirt lists (seed-behaviours §1.2), split into unambiguous words
-    and everyday words that need context (§6)."""
+    """Ana's trigger, roast and flirt lists, split into unambiguous words and everyday words
+    that need context (her lists fire on ordinary chat: "hell", "dog", "later")."""
 
     names: list[Word] = ["ana"]
     """The bot's names: 'ana is …' is a cue, and a name around a lone word is ignored."""

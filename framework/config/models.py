@@ -1,4 +1,4 @@
-"""Typed schema of ``bots/<id>.yaml`` (seed 004 §6.1), with the spec's defaults.
+"""Typed schema of ``bots/<id>.yaml``, with the default of every key a config leaves out.
 
 Every model forbids unknown keys, so a typo is an error rather than a silently ignored
 setting. Secrets never live here: the config names the environment variable that holds
@@ -115,7 +115,7 @@ class ReactiveConfig(_Section):
     max_consecutive_bot_turns: Annotated[int, Field(ge=1)] = 3
     """Bot-loop guard: after this many bot messages in a row the bot waits for a human."""
     max_typing_seconds: Annotated[float, Field(ge=0)] = 15
-    """The longest 'typing…' before a message (SLH: chars / 40, at least 2 s, at most 15 s)."""
+    """The longest 'typing…' before a message: typing lasts chars / 40 s, at least 2 s, at most this."""
     stale_after_messages: Annotated[int, Field(ge=1)] = 4
     """A periodic-check answer is dropped when this many people spoke while it was written."""
 
@@ -128,9 +128,9 @@ class FollowupConfig(_Section):
     follow_up_delay_days: Annotated[float, Field(ge=0)] = 1
     max_age_days: Annotated[float, Field(gt=0)] = 14
     active_within_hours: Annotated[float, Field(gt=0)] = 24
-    """A due follow-up is delivered only if its person spoke in the last this many hours (§B.2)."""
+    """A due follow-up is delivered only if its person spoke in the last this many hours."""
     recent_activity_minutes: Annotated[float, Field(gt=0)] = 10
-    """A channel with messages this recent is 'active': follow-ups are woven in or deferred (§B.3)."""
+    """A channel with messages this recent is 'active': follow-ups are woven in or deferred."""
 
 
 class ProactiveConfig(_Section):
@@ -170,7 +170,7 @@ class ProactiveConfig(_Section):
 
 
 class UpkeepConfig(_Section):
-    """Memory upkeep in the agentic loop (seed 004 §4.2 maintain_memories, §4.5 cleanup_old)."""
+    """Memory upkeep in the agentic loop: old messages and old completed follow-ups archived."""
 
     archive_messages_after_days: Annotated[float, Field(gt=0)] = 90
     """Messages older than this move from the hot table to ``messages_archive`` (nothing is deleted)."""
@@ -224,7 +224,7 @@ class FallbackModel(_Section):
     extra_body: dict[str, object] = {}
 
 
-# Ana's Groq waterfall (seed 000), de-duplicated, with her per-model settings.
+# Ana's Groq waterfall, de-duplicated, with her per-model settings.
 ANA_GROQ_MODELS = (
     FallbackModel(model="moonshotai/kimi-k2-instruct", max_tokens=80, temperature=0.88, top_p=0.92),
     FallbackModel(model="llama-3.1-8b-instant", max_tokens=70, temperature=0.86, top_p=0.90),
@@ -319,7 +319,7 @@ class ApiConfig(_Section):
 
 
 class ProfilesConfig(_Section):
-    """Background extraction of public facts into user profiles (Ana's profiles, seed 000)."""
+    """Background extraction of public facts into user profiles (as Ana keeps them)."""
 
     enabled: bool = True
     min_chars: Annotated[int, Field(ge=1)] = 15
@@ -403,7 +403,7 @@ def project_relative(value: str) -> str:
 
 
 class SupervisorConfig(_Section):
-    """How the keeper treats this bot's process (not in seed 004; supervisord's names)."""
+    """How the keeper treats this bot's process (the keys follow supervisord's names)."""
 
     startsecs: Annotated[float, Field(ge=0)] = 15
     """A run that lasts this long counts as a good start and resets the backoff."""

@@ -39,7 +39,7 @@ def configure_endpoints(api_base: str | None, gateway_url: str | None) -> None:
 
 
 def build_intents() -> discord.Intents:
-    """Intents of seed 004 §8.1 (message content and members are privileged)."""
+    """Default intents plus message content, reactions, guilds and members (content and members are privileged)."""
     intents = discord.Intents.default()
     intents.message_content = True
     intents.reactions = True

@@ -1,4 +1,4 @@
-"""Discord query tools for the model (seed 004 §8.2), answered by the connected client.
+"""Discord query tools for the model, answered by the connected client.
 
 :class:`DiscordQueryTools` builds four :class:`~framework.llm.types.ClientTool` objects:
 ``get_server_members``, ``get_active_threads``, ``get_pinned_messages`` and

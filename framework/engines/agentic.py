@@ -1,4 +1,4 @@
-"""AgenticEngine (seed 004 §4.2, Appendix B): the slow loop that makes a bot a member.
+"""AgenticEngine: the slow loop that makes a bot a member.
 
 Every ``agentic.check_interval_hours`` the runtime calls :meth:`AgenticEngine.run_once`:
 
@@ -62,7 +62,7 @@ def next_tick_delay(last_tick: datetime | None, now: datetime, interval_seconds:
 
 
 def decide_delivery(priority: str, user_id: str, recent_authors: set[str], *, threshold: str) -> Delivery:
-    """Seed 004 §B.3, plus the priority threshold: idle channel -> standalone; high -> standalone;
+    """How a due follow-up goes out: idle channel -> standalone; high priority -> standalone;
     the person is in the conversation -> woven; otherwise deferred. Below the threshold an
     item is only ever woven in (a casual mention is not worth an unprompted post)."""
     important = _PRIORITY_RANK.get(priority, 0) >= _PRIORITY_RANK.get(threshold, 1)
@@ -75,7 +75,7 @@ def decide_delivery(priority: str, user_id: str, recent_authors: set[str], *, th
 
 @dataclass(frozen=True)
 class ProactiveAction:
-    """Something the bot will do unprompted (seed 004 §4.2 ProactiveAction)."""
+    """Something the bot will do unprompted: deliver a follow-up or start a conversation."""
 
     kind: Literal["followup", "proactive"]
     channel_id: str
@@ -225,7 +225,7 @@ class AgenticEngine:
     # -- follow-ups -----------------------------------------------------------------------
 
     async def check_followups(self, now: datetime) -> list[ProactiveAction]:
-        """Due follow-ups of people seen lately, each with its delivery (§B.2, §B.3)."""
+        """Due follow-ups of people seen lately, each with its delivery (standalone, woven or deferred)."""
         config = self._config.followups
         if not config.enabled:
             self._woven = {}
@@ -260,7 +260,7 @@ class AgenticEngine:
                     continue
                 seen = await self._store.last_seen(item.user_id, guild_id=guild_id)
                 if seen is None or now - seen > timedelta(hours=config.active_within_hours):
-                    continue  # §B.2: don't follow up with someone who isn't around
+                    continue  # don't follow up with someone who isn't around
                 since = now - timedelta(minutes=config.recent_activity_minutes)
                 recent = await self._store.authors_since(item.channel_id, since)
                 recent.discard(self._context.self_user_id or "")

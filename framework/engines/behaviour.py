@@ -1,4 +1,4 @@
-"""Human timing for replies (Ana's layer, seed-behaviours §1.3) as plans of timed actions.
+"""Human timing for replies (Ana's layer) as plans of timed actions.
 
 Nothing here sleeps or talks to Discord: :class:`HumanBehaviour` turns a reply into a list
 of actions (:mod:`framework.engines.actions`), and the executor performs them in order

@@ -1,4 +1,4 @@
-"""Bot-loop guard (peers §4.2): stop two bots from talking to each other forever.
+"""Bot-loop guard: stop two bots from talking to each other forever.
 
 Per channel it counts consecutive bot-authored messages; any human message resets the
 count. Once the count reaches ``max_consecutive_bot_turns`` the bot stays quiet in that

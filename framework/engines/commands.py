@@ -1,4 +1,4 @@
-"""Chat commands of the behaviour layer (seed-behaviours §1.8): ``!joke`` and owner-only ``!shutdown``.
+"""Chat commands of the behaviour layer: ``!joke`` and owner-only ``!shutdown``.
 
 As in Ana, a message that starts with the command prefix is a command or nothing: it is
 never answered as chat (it is probably meant for another bot). ``!shutdown`` obeys only

@@ -1,4 +1,4 @@
-"""ContextBuilder (seed 004 §4.4 and Phase 2): what the model sees for one decision.
+"""ContextBuilder: what the model sees for one decision.
 
 The persona prompt and the memory digest form the stable, cached prefix; the volatile
 part is one user turn holding the transcript: the last N messages of the channel with

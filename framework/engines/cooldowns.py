@@ -1,11 +1,11 @@
-"""Per-user and per-channel reply cooldowns (seed 004 Appendix D.2, D.3).
+"""Per-user and per-channel reply cooldowns.
 
 A user the bot answered less than ``per_user`` seconds ago (40 s) is skipped by the
 periodic check, so one person cannot pull the bot into a rapid back-and-forth. After the
 bot sends, the channel cools for 45 s (one message), 75 s (two or three) or 105 s (four or
 more), so a burst of replies buys a longer pause.
 
-Both keep one entry per key forever in the seed; ``sweep()`` drops the expired ones so a
+Left alone, both would keep one entry per key forever; ``sweep()`` drops the expired ones so a
 bot that runs for weeks does not accumulate every user and channel it ever saw. The
 runtime calls it from its periodic loop.
 
@@ -111,8 +111,8 @@ class ChannelCooldowns:
     def set_cooldown(self, channel_id: str, message_count: int) -> float:
         """Cool the channel after sending ``message_count`` messages; returns the length.
 
-        As in the seed this replaces any running cooldown. A count of 0 (nothing was
-        sent) sets none, where the seed would have applied the multi-message length.
+        This replaces any running cooldown, shorter or longer. A count of 0 (nothing was
+        sent) sets none, rather than falling through to the multi-message length.
         """
         duration = self.duration_for(message_count)
         if duration > 0:

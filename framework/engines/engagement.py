@@ -1,6 +1,7 @@
-"""Engagement tracking (seed 004 §7.4, §8.5): did anyone react or reply to the bot?
+"""Engagement tracking: did anyone react or reply to the bot?
 
-The seed slept 30 s per sent message, then fetched it and counted reactions and replies.
+The single-bot predecessor slept 30 s per sent message, then fetched it and counted
+reactions and replies.
 Here the runtime reports events as they arrive and calls ``due()`` from its periodic loop,
 so there is no sleeping task per message and a fake clock drives the tests.
 
@@ -11,16 +12,16 @@ Accounting, exactly once per event:
   ``limiter.record_engagement`` (engaged) or ``limiter.record_ignored`` (not), and
   forgets it. However many reactions it got, that is one engagement.
 * A reaction on any other bot message (settled already, or sent before a restart)
-  calls ``limiter.record_engagement`` at once, as the seed's ``on_reaction_add`` did.
-  The seed ran both paths for the same reaction, so one early reaction counted twice;
+  calls ``limiter.record_engagement`` at once, as the predecessor's ``on_reaction_add`` did.
+  The predecessor ran both paths for the same reaction, so one early reaction counted twice;
   here a reaction feeds one path only.
 * With a ``user_id``, one user's emoji on one message counts once: removing and
   re-adding it is not new engagement (the last ``max_seen`` such keys are remembered).
 
-Replies count only while the message is tracked, as in the seed, which looked at the
+Replies count only while the message is tracked, as in the predecessor, which looked at the
 messages after the bot's within the check (it read the next 10; here any reply that
 arrives before the check counts). The emoji of every counted reaction goes into a
-per-channel tally (Phase 2: "which emoji was used").
+per-channel tally, so the bot can learn which emoji was used, not just that someone engaged.
 
 The runtime must pass only reactions on this bot's own messages, and not the bot's own
 reactions.

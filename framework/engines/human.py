@@ -1,4 +1,4 @@
-"""The human-behaviour pipeline around the reactive engine (Ana's, seed-behaviours §1.3).
+"""The human-behaviour pipeline around the reactive engine (Ana's message pipeline).
 
 On when ``personality.behaviour.enabled``. Before the engine decides anything:
 

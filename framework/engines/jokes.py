@@ -1,4 +1,4 @@
-"""Dad jokes (seed-behaviours §1.8): now and then on untriggered traffic, and on ``!joke``.
+"""Dad jokes, as Ana tells them: now and then on untriggered traffic, and on ``!joke``.
 
 The download is injected as ``fetch: Callable[[], Awaitable[str | None]]`` because engines
 never import an HTTP client (tests/test_layering.py). The adapter supplies it; what it must

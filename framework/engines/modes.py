@@ -1,8 +1,8 @@
 """Which mode a message puts the bot in (normal, roast, flirt) and whether it triggers a reply.
 
 Ana matched every word of her lists case-insensitively anywhere, so "l", "nt", "bot",
-"hell", "dog", "mid", "date", "hot", "later" and "night" fired on ordinary chat
-(seed-behaviours §6). The rule here (per list in ``behaviour.modes``):
+"hell", "dog", "mid", "date", "hot", "later" and "night" fired on ordinary chat.
+The rule here (per list in ``behaviour.modes``):
 
 * ``words`` (unambiguous: "stfu", "touch grass", "marry me") count anywhere as whole words.
 * ``context_words`` (everyday words: "mid", "dog", "hot", "later") count only

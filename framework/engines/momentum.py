@@ -1,8 +1,8 @@
-"""Conversation momentum, ported from SLH-01's ``get_conversation_momentum`` (seed 004 §7.2).
+"""Conversation momentum, ported from ``get_conversation_momentum`` of the single-bot predecessor.
 
 The mean gap between consecutive messages classifies a channel: under 15 min "hot",
-under 1 h "warm", otherwise "cold"; fewer than two messages is "cold". The seed's comment
-said 10 min while its code used 900 s; the code's 900 s is kept (seed-behaviours §6).
+under 1 h "warm", otherwise "cold"; fewer than two messages is "cold". The original's comment
+said 10 min while its code used 900 s; the code's 900 s is kept.
 Momentum picks the chance of an unsolicited reply from the persona's engagement rates.
 """
 
@@ -27,7 +27,7 @@ def conversation_momentum(
 ) -> Momentum:
     """Classify activity from message timestamps (all aware, or all naive).
 
-    The timestamps are sorted first. The seed took them in store order; a store that
+    The timestamps are sorted first. The original took them in store order; a store that
     hands them newest-first (or an edit that reorders them) would give negative gaps
     and a falsely "hot" channel, so order is not trusted. After sorting, the mean gap is
     (last - first) / (n - 1).

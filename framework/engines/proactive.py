@@ -1,4 +1,4 @@
-"""When and where the bot may start a conversation unprompted (seed 004 §4.2 proactive).
+"""When and where the bot may start a conversation unprompted.
 
 Pure policy: the caller gathers each allowed channel's activity (message store) and the
 bot's own past posts (proactive log) into :class:`ChannelActivity` rows, and

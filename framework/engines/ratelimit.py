@@ -1,10 +1,10 @@
-"""Per-channel rate limiter, ported from SLH-01's ``SimpleRateLimiter`` (seed 004 §7.1).
+"""Per-channel rate limiter, ported from the ``SimpleRateLimiter`` of the single-bot predecessor.
 
 Two sliding windows (20 replies in 5 min, 200 in 1 h) and an ignore threshold (5 bot
 messages nobody reacted or replied to → silence). Engagement lowers the ignore count by
 one, floor 0. The checks run in the original order: short window, long window, ignores.
 
-One deliberate deviation (seed-behaviours §6, "ignored count never expires"): in the
+One deliberate deviation: in the
 original, a channel that reached the threshold stayed silent forever unless somebody
 happened to react to an old bot message. Here the ignore count resets to 0 once no
 ignore has been recorded for ``ignore_expiry_s`` (30 min by default); ``None`` restores

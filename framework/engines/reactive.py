@@ -1,4 +1,4 @@
-"""ReactiveEngine (seed 004 §3.2, §4.1): the urgent path and the periodic check.
+"""ReactiveEngine: the urgent path and the periodic check.
 
 * A mention, a reply to the bot or a DM is answered at once (``on_message`` schedules
   it); it bypasses the response chance but not the rate limits or the spend budget.
@@ -48,7 +48,7 @@ class ReactiveSettings:
     mention_response_rate: float = 1.0
     ignore_bots: bool = True
     stale_after_messages: int = 4  # human messages after the trigger that make a reply stale
-    max_batch: int = 20  # newest messages considered per check (SLH: <= 20)
+    max_batch: int = 20  # newest messages considered per check, so a busy channel costs one bounded call
     max_typing_seconds: float = 15.0
     # Said when a reply is owed and writing one failed anyway (an exception on the way, an
     # empty answer): the person who asked always hears back.
@@ -56,7 +56,7 @@ class ReactiveSettings:
 
 
 def typing_seconds(text: str, cap: float = 15.0) -> float:
-    """SLH's typing time: chars / 40, at least 2 s, at most 15 s (or ``cap``)."""
+    """Typing time: chars / 40, at least 2 s, at most 15 s (or ``cap``)."""
     return min(max(len(text) / 40, 2.0), cap)
 
 

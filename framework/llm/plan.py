@@ -1,4 +1,4 @@
-"""The response plan of seed 004 Appendix A, and how to get one out of whatever a model said.
+"""The response plan (whether to answer, and with what), and how to get one out of whatever a model said.
 
 Claude returns it through structured output (a JSON schema) or a forced tool call;
 other providers return loose text. Everything goes through :func:`coerce_plan`, which
@@ -21,7 +21,7 @@ __all__ = ["PlannedMessage", "TriggeringMessage", "ResponsePlan", "coerce_plan",
 _log = logging.getLogger(__name__)
 
 PLAN_TOOL_NAME = "respond"
-MAX_RESPONSES = 3  # "none" | "single" | "double" in the spec; one spare for a split thought
+MAX_RESPONSES = 3  # a strategy of "none", "single" or "double"; one spare for a split thought
 
 
 class PlannedMessage(BaseModel):
@@ -51,7 +51,7 @@ class TriggeringMessage(BaseModel):
 
 
 class ResponsePlan(BaseModel):
-    """Whether and how to answer (seed 004 Appendix A)."""
+    """Whether and how to answer: the messages to send, the strategy, the reasoning behind it."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -24,7 +24,7 @@ Every attempt, failed or not, goes to the optional :class:`UsageSink` with its k
 
 Providers here are non-streaming: a reply is complete or absent, so switching provider
 can never follow a partly sent reply. A streaming provider must not be put in a chain
-without changing that rule (peers.md §4.6: never fail over once text is visible).
+without changing that rule: never fail over once part of a reply is visible.
 
 Ambient decisions (``want_plan`` and not ``owed``) stay on premium links (Claude) unless
 ``ambient_fallback``: a fallback model is not asked for a plan and would always speak,

@@ -1,6 +1,6 @@
 """Clean-up of loose text from non-Claude models before it can reach Discord.
 
-Small open models answer the way Ana's Groq waterfall saw them do (seed-behaviours §1.6):
+Small open models answer the way Ana's Groq waterfall saw them do:
 a ``<think>`` block first (qwen3), the whole answer in a code fence, a JSON object instead
 of text, the bot's own name as a chat-log prefix ("Alpha: hey"), the reply in quotes.
 :func:`clean` undoes all of that and returns plain text, or ``""`` when nothing usable is

@@ -1,4 +1,4 @@
-"""Contact details never go into a profile (seed-behaviours §6: Ana v5 stored phones and handles).
+"""Contact details never go into a profile (an earlier Ana stored phone numbers, emails and social handles).
 
 :func:`strip_contact_details` walks extracted facts and drops every value that holds a phone
 number, an e-mail address, a handle (``@name``, ``name#1234``, ``ig: name``, "reach me on

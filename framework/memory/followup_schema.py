@@ -1,4 +1,4 @@
-"""The follow-ups file (seed 004 §5.2, Appendix B): its models, priority scoring and a lenient parser.
+"""The follow-ups file: its models, priority scoring and a lenient parser.
 
 The model writes ``followups.json`` freely through the memory tool, so reading it is
 forgiving: :func:`parse_followups` repairs what it can (times, ids, priorities, stray
@@ -38,7 +38,8 @@ Priority = Literal["low", "medium", "high"]
 PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high")
 _RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
-# Appendix B.1's keywords, extended. Matched as whole words (plural -s/-es allowed), any case.
+# Keywords that raise a follow-up's priority (life events high; plans, moves, travel medium),
+# matched as whole words (plural -s/-es allowed), any case.
 _HIGH = (
     "interview", "job interview", "surgery", "operation", "wedding", "funeral", "hospital",
     "hospitalized", "hospitalised", "diagnosis", "biopsy", "chemo", "chemotherapy", "doctor",

@@ -1,4 +1,4 @@
-"""Follow-ups (seed 004 Appendix B): the model writes them, the agentic engine keeps them tidy.
+"""Follow-ups: the model writes them, the agentic engine keeps them tidy.
 
 The model creates items in ``<folder>/followups.json`` through the memory tool (told how by
 :func:`followups_instructions`); :class:`FollowupStore` reads them back, repairs them, and

@@ -1,11 +1,11 @@
-"""Where things live in one bot's memory tree (seed 004 §5.1, plus a layout for DMs).
+"""Where things live in one bot's memory tree, for servers and for DMs.
 
 On disk the tree is ``memories/<bot_id>/``; the model sees it as ``/memories``::
 
     servers/<guild_id>/culture.md            server-wide norms
     servers/<guild_id>/channels/<channel>.md per-channel notes
     servers/<guild_id>/users/<user_id>.md    one person's profile in that server
-    servers/<guild_id>/followups.json        follow-ups (schema §5.2)
+    servers/<guild_id>/followups.json        follow-ups (framework.memory.followup_schema)
     dms/<user_id>/profile.md                 the person's profile in a DM
     dms/<user_id>/followups.json             follow-ups made in the DM
 

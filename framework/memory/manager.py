@@ -1,4 +1,4 @@
-"""MemoryManager (seed 004 §4.3): path helpers, reads, and the memory digest for every prompt.
+"""MemoryManager: path helpers, reads, and the memory digest for every prompt.
 
 The manager only reads: the model writes its memories through the memory tool. The digest
 (:meth:`MemoryManager.build_memory_context`) runs on every model call, so it is synchronous,

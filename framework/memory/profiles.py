@@ -1,4 +1,4 @@
-"""User profiles (Ana's, seed-behaviours §1.7) folded into the memory files the model keeps.
+"""User profiles (as Ana keeps them) folded into the memory files the model keeps.
 
 After a user message (long enough, rate-limited), a cheap model call extracts the facts the
 author states about themselves; they are filtered (:mod:`framework.memory.contact`), merged
@@ -86,7 +86,7 @@ def _empty(value: Any) -> bool:
 
 
 def _coerce(key: str, value: Any) -> Any:
-    """Ana v8's coercions: ``age`` to an int, a string ``interests``/``facts`` into a list."""
+    """Ana's coercions: ``age`` to an int, a string ``interests``/``facts`` into a list."""
     if key == "age":
         if isinstance(value, bool):
             return None
@@ -267,7 +267,7 @@ class ProfileUpdater:
     ``ProfileUpdater(llm=router, root=paths.memories, locks=tool.locks, clock=clock,
     config=bot.memory.profiles, max_file_bytes=bot.memory.max_file_bytes)``. ``locks`` must be the
     memory tool's, so a profile write and a model edit of the same file never interleave.
-    ``folder_for(guild_id, user_id)`` gives the profile file's parts (default: the §5.1 layout).
+    ``folder_for(guild_id, user_id)`` gives the profile file's parts (default: :mod:`framework.memory.layout`).
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """Turn sandbox state into Discord API v10 payloads.
 
-discord.py reads many fields without a default (see the reference doc, section 7), so
+discord.py reads many fields without a default (a missing one raises ``KeyError``), so
 these build complete objects shaped like the real API's, with every id a string.
 """
 

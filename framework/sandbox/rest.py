@@ -1,6 +1,6 @@
 """REST API v10 handlers: the endpoints a chat bot built on discord.py uses.
 
-Two discord.py quirks shape this module (reference doc, section 8):
+Two discord.py quirks shape this module:
 the Content-Type must be exactly ``application/json`` (``web.json_response`` appends a
 charset and discord.py then treats the body as text), and ids arrive as ints but must
 leave as strings.

@@ -1,6 +1,6 @@
 """SandboxServer: a loopback Discord-compatible server for the real discord.py client.
 
-Point discord.py at it with two class attributes (reference doc, section 1)::
+Point discord.py at it with two class attributes (no other client change is needed)::
 
     discord.http.Route.BASE = server.api_base
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(server.gateway_url)

@@ -1,4 +1,4 @@
-"""Message history in SQLite (seed 004 §4.5) through aiosqlite, in WAL mode.
+"""Message history in SQLite through aiosqlite, in WAL mode.
 
 Every message the bot sees is stored, its own included; edits and deletes are tracked
 (a deleted message keeps its row with ``deleted_at`` set, so reply chains and the
@@ -6,8 +6,8 @@ conversation log still make sense). Timestamps are stored as fixed-width ISO-860
 text, so text order is time order and the ``(channel_id, timestamp)`` index serves
 ``get_recent`` directly.
 
-Old messages move to ``messages_archive`` (:meth:`MessageStore.cleanup_old`, seed 004
-§4.5): the hot table stays small for the per-message queries, nothing is deleted, and
+Old messages move to ``messages_archive`` (:meth:`MessageStore.cleanup_old`, after 90
+days by default): the hot table stays small for the per-message queries, nothing is deleted, and
 :meth:`MessageStore.get` still finds an archived message (a reply chain to an old one).
 The move is one ``DELETE`` per batch; a trigger on this connection copies each deleted
 row into the archive inside that same statement, so a batch is atomic however other

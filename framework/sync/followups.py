@@ -1,6 +1,6 @@
 """``followups.json`` (and ``followups.archive.json``): a three-way union of items by ``id``.
 
-The file is ``{"pending": [...], "completed": [...]}`` (seed 004 §5.2); items carry an
+The file is ``{"pending": [...], "completed": [...]}``; items carry an
 ``id``. For each id, against the common ancestor (``base``):
 
 - completed on either side: completed (this machine's completed copy if both are);
