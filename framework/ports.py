@@ -13,11 +13,15 @@ from .llm.types import LLMReply, LLMRequest
 
 __all__ = [
     "ActivityStorePort",
+    "BackfillStorePort",
     "ChannelInfo",
     "ChatPort",
     "DecisionLog",
+    "HistoryChannel",
+    "HistoryPort",
     "LLMPort",
     "MessageStorePort",
+    "ParentFetchPort",
     "ProactiveLogPort",
     "ProactivePost",
 ]
@@ -124,3 +128,46 @@ class ProactiveLogPort(Protocol):
     async def evaluate(
         self, store: ActivityStorePort, *, now: datetime, window_minutes: float = 30, self_id: str | None = None
     ) -> int: ...
+
+
+@dataclass(frozen=True)
+class HistoryChannel:
+    """A channel whose history the bot can read; ``latest_message_id`` as the chat service
+    last reported it (None when unknown), so a channel with nothing new costs no request."""
+
+    channel_id: str
+    latest_message_id: str | None = None
+
+
+class HistoryPort(Protocol):
+    """Reading back what the chat service holds: the history backfill and reply parents."""
+
+    def readable_channels(self) -> list[HistoryChannel]:
+        """Server channels (and active threads) whose history the bot may read, busiest first."""
+
+    async def history_after(self, channel_id: str, after_id: int, limit: int) -> list[IncomingMessage]:
+        """Up to ``limit`` messages with ids above ``after_id``, the newest ones, oldest first."""
+
+    async def fetch_message(self, channel_id: str, message_id: str) -> IncomingMessage | None:
+        """One message, or None if it is gone or not readable."""
+
+
+class ParentFetchPort(Protocol):
+    """Reply parents missing from the store, fetched from the chat service on demand."""
+
+    async def fetch_missing(self, channel_id: str, message_id: str) -> StoredMessage | None:
+        """The message, now stored; None if it cannot be had (gone, forbidden, too slow)."""
+
+
+class BackfillStorePort(MessageStorePort, Protocol):
+    """The message store as the history backfill uses it."""
+
+    async def add_many(self, messages: Iterable[IncomingMessage]) -> None: ...
+
+    async def last_message_id(self, channel_id: str, *, before: datetime) -> str | None: ...
+
+    async def dm_channel_ids(self, limit: int) -> list[str]: ...
+
+    async def known_ids(self, message_ids: Iterable[str]) -> set[str]: ...
+
+    async def replied_to(self, message_ids: Iterable[str], author_id: str) -> set[str]: ...

@@ -30,6 +30,9 @@ __all__ = [
     "UpkeepConfig",
     "MemoryConfig",
     "ProfilesConfig",
+    "HistoryConfig",
+    "BackfillConfig",
+    "ReplyParentsConfig",
     "ApiConfig",
     "ContextEditingConfig",
     "ThrottlingConfig",
@@ -344,6 +347,33 @@ class MemoryConfig(_Section):
     profiles: ProfilesConfig = ProfilesConfig()
 
 
+class BackfillConfig(_Section):
+    """What was posted while the bot was away, fetched on start and after a reconnect that could not resume."""
+
+    enabled: bool = True
+    max_messages_per_channel: Annotated[int, Field(ge=0, le=10_000)] = 500
+    """The newest this many missed messages per channel are fetched; older ones are left out."""
+    max_age_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 24
+    """Nothing older than this is fetched."""
+    max_dm_channels: Annotated[int, Field(ge=0, le=10_000)] = 50
+    """Direct-message channels looked at (the most recently active ones the store knows)."""
+    owed_within_minutes: Annotated[float, Field(ge=0, le=24 * 60)] = 5
+    """A missed mention, reply to the bot or DM at most this old is still answered; older ones are only stored."""
+
+
+class ReplyParentsConfig(_Section):
+    """The message a reply answers, fetched from Discord when it is not stored."""
+
+    max_fetches_per_request: Annotated[int, Field(ge=0, le=10)] = 3
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3
+    """Each fetch gives up after this long; the reply is then written without that parent."""
+
+
+class HistoryConfig(_Section):
+    backfill: BackfillConfig = BackfillConfig()
+    reply_parents: ReplyParentsConfig = ReplyParentsConfig()
+
+
 class RateWindow(_Section):
     duration_minutes: Annotated[float, Field(gt=0)]
     max_responses: Annotated[int, Field(ge=1)]
@@ -440,6 +470,7 @@ class BotConfig(_Section):
     logging: LoggingConfig = LoggingConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
     memory: MemoryConfig = MemoryConfig()
+    history: HistoryConfig = HistoryConfig()
 
     @property
     def log_file(self) -> str:

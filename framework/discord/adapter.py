@@ -87,6 +87,8 @@ class BotClient(discord.Client):
         on_delete: Callable[[str, datetime], Awaitable[Any]],
         on_connected: Callable[[str], Any],
         on_reaction: Callable[[str, str, str, str, bool], Awaitable[Any]] | None = None,
+        on_session_start: Callable[[], Any] | None = None,
+        on_session_ready: Callable[[], Any] | None = None,
         servers: list[str] | None = None,
         guild_ready_timeout: float = 2.0,
     ) -> None:
@@ -101,6 +103,10 @@ class BotClient(discord.Client):
         self._on_delete = on_delete
         self._on_connected = on_connected
         self._on_reaction = on_reaction
+        # A new gateway session (not a resumed one): events flow from its start, and what
+        # was posted before it is the history backfill's job once it is ready.
+        self._on_session_start = on_session_start
+        self._on_session_ready = on_session_ready
         self._servers = set(servers or [])
         self._announced = False
 
@@ -112,6 +118,13 @@ class BotClient(discord.Client):
         if not self._announced:  # on_ready fires again after a fresh IDENTIFY
             self._announced = True
             self._on_connected(str(self.user.id) if self.user else "")
+        if self._on_session_ready is not None:
+            self._on_session_ready()
+
+    async def on_connect(self) -> None:
+        # discord.py dispatches this on READY only, so a resumed session never calls it.
+        if self._on_session_start is not None:
+            self._on_session_start()
 
     async def on_resumed(self) -> None:
         _log.info("gateway session resumed")

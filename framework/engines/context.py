@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ..domain import IncomingMessage, StoredMessage
 from ..llm.types import ChatTurn, ConversationScope, LLMRequest
-from ..ports import MessageStorePort
+from ..ports import MessageStorePort, ParentFetchPort
 
 __all__ = ["ContextBuilder", "ContextRequest", "MemoryDigest", "REPLY_CHAIN_DEPTH", "format_transcript"]
 
@@ -76,6 +76,8 @@ class ContextBuilder:
     hints: Callable[[str], str] | None = None  # channel id -> volatile instructions (woven follow-ups)
     self_user_id: str | None = None  # the bot's own Discord id, once connected
     clock: Any = None  # framework.clock.Clock; the "now" line (None: the newest message's time)
+    parents: ParentFetchPort | None = None  # reply parents missing from the store, fetched on demand
+    parent_fetches: int = 3  # at most this many fetches per request, so a long chain cannot stall a reply
 
     def remember(self, message: IncomingMessage) -> None:
         self.names[message.author_id] = message.author_name
@@ -153,13 +155,22 @@ class ContextBuilder:
             line += "  [" + " ".join(f"{emoji}x{n}" if n > 1 else emoji for emoji, n in reactions.items()) + "]"
         return line
 
-    async def reply_chain(self, message_id: str | None, depth: int = REPLY_CHAIN_DEPTH) -> list[str]:
-        """The parents of a reply, oldest first; a deleted or unknown parent ends the walk."""
+    async def reply_chain(
+        self, message_id: str | None, depth: int = REPLY_CHAIN_DEPTH, channel_id: str | None = None
+    ) -> list[str]:
+        """The parents of a reply, oldest first; a deleted or unknown parent ends the walk.
+
+        With ``channel_id`` and a parent fetcher, a parent that is not stored is fetched.
+        """
         chain: list[str] = []
         seen: set[str] = set()
+        fetches = 0
         while message_id and len(chain) < depth and message_id not in seen:
             seen.add(message_id)
             parent = await self.store.get(message_id)
+            if parent is None and self.parents is not None and channel_id and fetches < self.parent_fetches:
+                fetches += 1
+                parent = await self.parents.fetch_missing(channel_id, message_id)
             if parent is None or parent.deleted:
                 chain.append("[a deleted or older message]")
                 break
@@ -182,7 +193,7 @@ class ContextBuilder:
             self.situation(ask.channel_id, ask.asker.guild_id, recent, people),
             f"Recent conversation in {ask.channel_label}:\n{transcript}",
         ]
-        chain = await self.reply_chain(ask.asker.reference_id)
+        chain = await self.reply_chain(ask.asker.reference_id, channel_id=ask.channel_id)
         if chain:
             sections.append("The message being answered replies to this thread:\n" + "\n".join(chain))
         if ask.urgent:

@@ -133,12 +133,27 @@ class BotRuntime:
                 if not self._closing:
                     await store.mark_deleted(message_id, deleted_at)
 
+            session = {"started": self.clock.now()}
+
+            def on_session_start() -> None:
+                session["started"] = self.clock.now()
+
+            def on_session_ready() -> None:  # after a start, or a reconnect that could not resume
+                task = None if self._closing else backfill.start(
+                    session_started=session["started"], self_user_id=engine.self_user_id
+                )
+                if task is not None:
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+
             client = BotClient(
                 on_incoming=on_incoming,
                 on_edit=on_edit,
                 on_delete=on_delete,
                 on_connected=on_connected,
                 on_reaction=on_reaction,
+                on_session_start=on_session_start,
+                on_session_ready=on_session_ready,
                 servers=config.discord.servers,
                 # On a loopback server the guild arrives in milliseconds; 0.05 s is the
                 # documented safe minimum (0 can fire on_ready before GUILD_CREATE).
@@ -148,6 +163,7 @@ class BotRuntime:
             context = self._build_context(store)
             executor, engine = self._build_engine(store, llm, context, DiscordChat(client), decisions)
             self._engine = engine
+            backfill = self._build_backfill(resources, store, client, context, on_incoming)
             if config.agentic.enabled:
                 self._agentic = await self._build_agentic(resources, store, llm, context, executor)
                 context.hints = self._agentic.weave_hint
@@ -187,6 +203,25 @@ class BotRuntime:
             _log.info("history from %s: %d new messages", snapshot.name, stats.new_messages)
         marker.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(marker, seen)
+
+    def _build_backfill(self, resources: AsyncExitStack, store: Any, client: Any, context: Any, deliver: Any) -> Any:
+        """What was missed while away, after each new gateway session; reply parents on demand."""
+        from ..discord.backfill import DiscordHistory
+        from ..engines.backfill import Backfill, BackfillSettings, ParentFetcher
+
+        history_config = self.config.history
+        history = DiscordHistory(client, servers=self.config.discord.servers)
+        parents = history_config.reply_parents
+        context.parents = ParentFetcher(history, store, timeout=parents.timeout_seconds)
+        context.parent_fetches = parents.max_fetches_per_request
+        backfill = Backfill(
+            history=history, store=store, clock=self.clock,
+            settings=BackfillSettings.from_config(history_config.backfill),
+            deliver=deliver,  # an owed message takes the live path, so it is answered as a live one is
+            remember=context.remember, name=f"{self.config.bot_id}:backfill",
+        )
+        resources.push_async_callback(backfill.stop)
+        return backfill
 
     def _build_context(self, store: Any) -> Any:
         """What the model sees: persona, memory digest and guide, the channel's messages."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from . import payloads
@@ -89,11 +90,12 @@ class Actions:
         files: list[tuple[str, str, bytes]] | None = None,
         nonce: str | int | None = None,
         tts: bool = False,
+        at: datetime | None = None,
     ) -> Message:
-        """Store a message, dispatch MESSAGE_CREATE (the author's sessions included)."""
+        """Store a message, dispatch MESSAGE_CREATE (the author's sessions included); *at* backdates it."""
         message = self.state.create_message(
             channel, author_id, content, reference=reference, mention_reply_author=mention_reply_author,
-            embeds=embeds, files=files, nonce=nonce, tts=tts,
+            embeds=embeds, files=files, nonce=nonce, tts=tts, at=at,
         )
         self.hub.dispatch_channel(
             channel, "MESSAGE_CREATE", self._message_builder(message, channel), gw.GUILD_MESSAGES, gw.DIRECT_MESSAGES

@@ -104,9 +104,19 @@ class SnowflakeGenerator:
 
     def __init__(self) -> None:
         self._last = 0
+        self._backdated = 0
 
     def next(self) -> str:
         """Return the next snowflake as a string."""
         now = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
         self._last = max(now, self._last + 1)
         return str(self._last)
+
+    def at(self, unix_ms: int) -> str:
+        """A snowflake for something created at ``unix_ms`` (a backdated message), unique.
+
+        Its low bits count from the upper half of the per-millisecond range, which
+        :meth:`next` would only reach after two million ids in one millisecond.
+        """
+        self._backdated += 1
+        return str(((unix_ms - DISCORD_EPOCH_MS) << 22) | (0x200000 + self._backdated % 0x200000))

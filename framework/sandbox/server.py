@@ -18,6 +18,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -143,12 +144,14 @@ class SandboxServer(EventBus, StructureControls):
         reply_to: str | int | None = None,
         attachments: Sequence[tuple[str, bytes]] | None = None,
         mention_reply_author: bool = True,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
         """Post *content* as *author_id* (a human) and dispatch MESSAGE_CREATE.
 
         ``<@id>`` in *content* becomes a mention; *reply_to* makes it a reply (which
         mentions the replied-to author unless *mention_reply_author* is false);
-        *attachments* are (filename, bytes). Returns the message payload.
+        *attachments* are (filename, bytes); *at* (timezone-aware) backdates it, as if
+        posted then (history tests). Returns the message payload.
         """
         channel = self._channel(channel_id)
         author = self._user(author_id)
@@ -158,7 +161,7 @@ class SandboxServer(EventBus, StructureControls):
         files = [(name, mimetypes.guess_type(name)[0] or "application/octet-stream", data)
                  for name, data in attachments or ()]
         message = self.actions.post(channel, author, content, reference=reference,
-                                    mention_reply_author=mention_reply_author, files=files)
+                                    mention_reply_author=mention_reply_author, files=files, at=at)
         return self.actions.payload(message)
 
     async def inject_dm(self, author_id: str | int, bot_user_id: str | int, content: str) -> dict[str, Any]:

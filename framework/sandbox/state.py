@@ -7,7 +7,9 @@ Ids are always strings here, the way Discord emits them.
 
 from __future__ import annotations
 
+import bisect
 import re
+from datetime import datetime
 from typing import Any
 
 from . import seed
@@ -126,17 +128,22 @@ class SandboxState(GuildStructure):
         files: list[tuple[str, str, bytes]] | None = None,
         nonce: str | int | None = None,
         tts: bool = False,
+        at: datetime | None = None,
     ) -> Message:
-        """Store a new message; *files* are (filename, content_type, data)."""
+        """Store a new message; *files* are (filename, content_type, data).
+
+        *at* (timezone-aware) backdates it: its id and timestamp carry that time, and it
+        takes its place in the channel's history by id, as if posted back then.
+        """
         # A reply pings the replied-to author unless allowed_mentions.replied_user is false.
         reply_ping = reference.author_id if reference is not None and mention_reply_author else None
         message = Message(
-            id=self.ids.next(),
+            id=self.ids.next() if at is None else self.ids.at(int(at.timestamp() * 1000)),
             channel_id=channel.id,
             guild_id=channel.guild_id,
             author_id=author_id,
             content=content,
-            timestamp=utcnow_iso(),
+            timestamp=utcnow_iso() if at is None else at.isoformat(),
             type=MESSAGE_REPLY if reference is not None else MESSAGE_DEFAULT,
             embeds=list(embeds or []),
             attachments=[Attachment(self.ids.next(), name, ctype, data) for name, ctype, data in files or []],
@@ -146,8 +153,12 @@ class SandboxState(GuildStructure):
             nonce=nonce,
             tts=tts,
         )
-        self.messages[channel.id].append(message)
-        channel.last_message_id = message.id
+        history = self.messages[channel.id]
+        if at is None:
+            history.append(message)
+        else:
+            bisect.insort(history, message, key=lambda m: int(m.id))
+        channel.last_message_id = history[-1].id
         if channel.is_thread:
             channel.message_count += 1
         return message

@@ -12,6 +12,7 @@ import concurrent.futures
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from .events import Event, Predicate
@@ -139,10 +140,13 @@ class SandboxThread:
         *,
         reply_to: str | int | None = None,
         attachments: Sequence[tuple[str, bytes]] | None = None,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
         """See :meth:`SandboxServer.inject_message`."""
         return self.run(
-            self.server.inject_message(channel_id, author_id, content, reply_to=reply_to, attachments=attachments)
+            self.server.inject_message(
+                channel_id, author_id, content, reply_to=reply_to, attachments=attachments, at=at
+            )
         )
 
     def inject_dm(self, author_id: str | int, bot_user_id: str | int, content: str) -> dict[str, Any]:

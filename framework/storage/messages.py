@@ -377,6 +377,58 @@ class MessageStore:
             params.append(_ts(until))
         return {row[0] for row in await self._db.execute_fetchall(sql, params)}
 
+    # -- history backfill ------------------------------------------------------------------------
+    # Snowflake ids carry their creation time and rise with it; they are stored as text,
+    # so they are compared as integers.
+
+    async def last_message_id(self, channel_id: str, *, before: datetime) -> str | None:
+        """The id of the channel's latest message (deleted ones count) older than ``before``."""
+        rows = list(
+            await self._db.execute_fetchall(
+                "SELECT message_id FROM messages WHERE channel_id = ? AND timestamp < ? "
+                "ORDER BY timestamp DESC, CAST(message_id AS INTEGER) DESC LIMIT 1",
+                (channel_id, _ts(before)),
+            )
+        )
+        return rows[0][0] if rows else None
+
+    async def dm_channel_ids(self, limit: int) -> list[str]:
+        """Direct-message channels with a stored message, the most recently active first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT channel_id FROM messages WHERE guild_id = '' GROUP BY channel_id "
+            "ORDER BY MAX(timestamp) DESC LIMIT ?",
+            (limit,),
+        )
+        return [row[0] for row in rows]
+
+    async def known_ids(self, message_ids: Iterable[str]) -> set[str]:
+        """Which of these messages are stored (in the hot table or the archive)."""
+        ids = list(dict.fromkeys(message_ids))
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):  # under SQLite's limit on bound parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for table in ("messages", "messages_archive"):
+                rows = await self._db.execute_fetchall(
+                    f"SELECT message_id FROM {table} WHERE message_id IN ({marks})", chunk
+                )
+                known.update(row[0] for row in rows)
+        return known
+
+    async def replied_to(self, message_ids: Iterable[str], author_id: str) -> set[str]:
+        """Which of these messages ``author_id`` has a stored reply to (the bot's answers)."""
+        ids = list(dict.fromkeys(message_ids))
+        replied: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self._db.execute_fetchall(
+                f"SELECT DISTINCT reference_id FROM messages WHERE author_id = ? AND reference_id IN ({marks})",
+                [author_id, *chunk],
+            )
+            replied.update(row[0] for row in rows)
+        return replied
+
     # -- upkeep --------------------------------------------------------------------------------
 
     async def cleanup_old(self, days: float = 90, *, now: datetime, batch: int = 5000) -> int:
