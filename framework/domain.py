@@ -23,6 +23,9 @@ class IncomingMessage:
     is_self: bool = False  # written by this bot
     mentions: tuple[str, ...] = ()
     mention_names: tuple[tuple[str, str], ...] = ()  # (user id, display name) of each mention
+    # (id, name) of each channel (<#id>) and role (<@&id>) mentioned, so the model reads names
+    channel_mention_names: tuple[tuple[str, str], ...] = ()
+    role_mention_names: tuple[tuple[str, str], ...] = ()
     mentions_self: bool = False
     reference_id: str | None = None
     has_attachments: bool = False

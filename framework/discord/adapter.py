@@ -63,6 +63,10 @@ def to_incoming(message: discord.Message, self_id: int | None) -> IncomingMessag
         is_self=self_id is not None and message.author.id == self_id,
         mentions=tuple(str(u.id) for u in message.mentions),
         mention_names=tuple((str(u.id), u.display_name) for u in message.mentions),
+        channel_mention_names=tuple(
+            (str(c.id), c.name) for c in message.channel_mentions if getattr(c, "name", None)
+        ),
+        role_mention_names=tuple((str(r.id), r.name) for r in message.role_mentions),
         mentions_self=self_id is not None and any(u.id == self_id for u in message.mentions),
         reference_id=str(message.reference.message_id) if message.reference and message.reference.message_id else None,
         has_attachments=bool(message.attachments),
@@ -91,6 +95,7 @@ class BotClient(discord.Client):
         on_session_ready: Callable[[], Any] | None = None,
         servers: list[str] | None = None,
         guild_ready_timeout: float = 2.0,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(
             intents=build_intents(),
@@ -109,6 +114,9 @@ class BotClient(discord.Client):
         self._on_session_ready = on_session_ready
         self._servers = set(servers or [])
         self._announced = False
+        # Discord sends no time with a delete: it is stamped with the runtime's clock (the
+        # injected one), so history and tests agree on when it happened.
+        self._now = now or (lambda: datetime.now(timezone.utc))
 
     def _wanted(self, guild_id: int | None) -> bool:
         return guild_id is None or not self._servers or str(guild_id) in self._servers
@@ -129,6 +137,18 @@ class BotClient(discord.Client):
     async def on_resumed(self) -> None:
         _log.info("gateway session resumed")
 
+    def channel_and_role_names(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Names of the channels and roles of the guilds served, from discord.py's cache:
+        how ``<#id>`` and ``<@&id>`` in stored history read to the model after a restart."""
+        channels: dict[str, str] = {}
+        roles: dict[str, str] = {}
+        for guild in self.guilds:
+            if self._wanted(guild.id):
+                channels.update((str(c.id), c.name) for c in guild.channels)
+                channels.update((str(t.id), t.name) for t in guild.threads)
+                roles.update((str(r.id), r.name) for r in guild.roles if not r.is_default())
+        return channels, roles
+
     async def on_message(self, message: discord.Message) -> None:
         if not self._wanted(message.guild.id if message.guild else None):
             return
@@ -145,7 +165,7 @@ class BotClient(discord.Client):
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if not self._wanted(payload.guild_id):
             return
-        await self._on_delete(str(payload.message_id), datetime.now(timezone.utc))
+        await self._on_delete(str(payload.message_id), self._now())
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self._reaction(payload, added=True)
@@ -163,7 +183,7 @@ class BotClient(discord.Client):
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         if not self._wanted(payload.guild_id):
             return
-        now = datetime.now(timezone.utc)
+        now = self._now()
         for message_id in payload.message_ids:  # a moderator's purge
             await self._on_delete(str(message_id), now)
 

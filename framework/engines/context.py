@@ -22,6 +22,8 @@ __all__ = ["ContextBuilder", "ContextRequest", "MemoryDigest", "REPLY_CHAIN_DEPT
 
 REPLY_CHAIN_DEPTH = 5
 _MENTION = re.compile(r"<@!?(\d+)>")
+# Discord's markup for a mentioned user, channel or role: <@id> (or <@!id>), <#id>, <@&id>.
+_ANY_MENTION = re.compile(r"<(@!?|#|@&)(\d+)>")
 _QUOTE_LIMIT = 120
 
 
@@ -71,6 +73,7 @@ class ContextBuilder:
     max_tokens: int = 1024
     names: dict[str, str] = field(default_factory=dict)
     channel_names: dict[str, str] = field(default_factory=dict)
+    role_names: dict[str, str] = field(default_factory=dict)
     memory: MemoryDigest | None = None  # the memory digest of the people present, on every call
     memory_guide: str = ""  # static instructions for the memory tool and follow-ups (system prompt)
     hints: Callable[[str], str] | None = None  # channel id -> volatile instructions (woven follow-ups)
@@ -85,6 +88,8 @@ class ContextBuilder:
             self.names[user_id] = name
         if message.channel_name:
             self.channel_names[message.channel_id] = message.channel_name
+        self.channel_names.update(message.channel_mention_names)
+        self.role_names.update(message.role_mention_names)
 
     def channel_label(self, channel_id: str, guild_id: str | None) -> str:
         if guild_id is None:
@@ -139,7 +144,17 @@ class ContextBuilder:
         return self.hints(channel_id) if self.hints is not None else ""
 
     def _resolve(self, text: str) -> str:
-        return _MENTION.sub(lambda m: "@" + self.names.get(m.group(1), "someone"), text)
+        """Mentions as a person reads them: ``@Dana``, ``#general``, ``@moderators``."""
+
+        def name(match: re.Match[str]) -> str:
+            kind, ident = match.group(1), match.group(2)
+            if kind == "#":
+                return "#" + self.channel_names.get(ident, "a-channel")
+            if kind == "@&":
+                return "@" + self.role_names.get(ident, "a-role")
+            return "@" + self.names.get(ident, "someone")
+
+        return _ANY_MENTION.sub(name, text)
 
     def _line(self, m: StoredMessage, new_ids: set[str], reactions: dict[str, int], by_id: dict[str, StoredMessage]) -> str:
         mark = "*" if m.message_id in new_ids else " "

@@ -72,12 +72,12 @@ class BotRuntime:
 
     async def run(self) -> int:
         # Imported here so `bot_manager status` and friends never pay for discord.py or the SDKs.
-        from ..config.modelcatalog import deprecation_warning
+        from ..config.modelcatalog import model_warning
         from ..discord.adapter import BotClient, DiscordChat, configure_endpoints
         from ..storage import MessageStore
 
         config, paths = self.config, self.paths
-        warning = deprecation_warning(config.api.model)
+        warning = model_warning(config.api.model)
         if warning:
             _log.warning("api.model: %s", warning)
         token = self._token()
@@ -122,6 +122,9 @@ class BotRuntime:
             def on_connected(user_id: str) -> None:
                 engine.self_user_id = user_id
                 context.self_user_id = user_id
+                channel_names, role_names = client.channel_and_role_names()
+                context.channel_names.update(channel_names)
+                context.role_names.update(role_names)
                 self._connected.set()
                 self._report_ready()
 
@@ -158,6 +161,7 @@ class BotRuntime:
                 # On a loopback server the guild arrives in milliseconds; 0.05 s is the
                 # documented safe minimum (0 can fire on_ready before GUILD_CREATE).
                 guild_ready_timeout=0.05 if _is_loopback(settings.discord_gateway_url) else 2.0,
+                now=self.clock.now,
             )
             llm = await self._build_brain(resources, client, settings)
             context = self._build_context(store)
@@ -411,7 +415,10 @@ class BotRuntime:
         self._memory_locks = PathLocks()  # one lock table for every writer of memory files
         if config.memory.enabled:
             tools.append(
-                MemoryTool(self.paths.memories, max_file_bytes=config.memory.max_file_bytes, locks=self._memory_locks)
+                MemoryTool(
+                    self.paths.memories, max_file_bytes=config.memory.max_file_bytes, locks=self._memory_locks,
+                    max_files=config.memory.max_files, max_total_bytes=config.memory.max_total_bytes,
+                )
             )
         tools.extend(DiscordQueryTools(client).tools())
         ledger = await UsageLedger.open(self.paths.database, api.prices, clock=self.clock)

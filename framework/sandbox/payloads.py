@@ -6,6 +6,7 @@ these build complete objects shaped like the real API's, with every id a string.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .models import DM_CHANNEL, PRIVATE_THREAD, Attachment, Channel, Guild, Message, Role, User
@@ -203,6 +204,18 @@ def attachment_payload(base_url: str, channel_id: str, attachment: Attachment) -
     }
 
 
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+
+
+def _mentioned_roles(state: SandboxState, message: Message) -> list[str]:
+    """Ids of the guild's roles written as ``<@&id>`` in the message, as Discord lists them."""
+    channel = state.channels.get(message.channel_id)
+    guild = state.guilds.get(channel.guild_id) if channel is not None and channel.guild_id else None
+    if guild is None:
+        return []
+    return list(dict.fromkeys(rid for rid in _ROLE_MENTION.findall(message.content) if rid in guild.roles))
+
+
 def message_payload(
     state: SandboxState,
     message: Message,
@@ -231,7 +244,7 @@ def message_payload(
         "tts": message.tts,
         "mention_everyone": "@everyone" in message.content or "@here" in message.content,
         "mentions": [user_payload(state.users[uid]) for uid in message.mention_ids],
-        "mention_roles": [],
+        "mention_roles": _mentioned_roles(state, message),
         "attachments": [] if redact else [
             attachment_payload(base_url, message.channel_id, a) for a in message.attachments
         ],
