@@ -41,7 +41,7 @@ from framework.llm.keypool import KeyPool  # noqa: E402
 from framework.llm.prompt_cache_emulator import PromptCacheEmulator  # noqa: E402
 from framework.llm.router import ChainLink, Router  # noqa: E402
 from framework.llm.stub_server import AnthropicStub  # noqa: E402
-from framework.llm.types import ChatTurn, ConversationScope, LLMRequest, ModelSettings  # noqa: E402
+from framework.domain import ChatTurn, ConversationScope, LLMRequest, ModelSettings  # noqa: E402
 
 PERSONA = (REPO / "bots" / "alpha.yaml").read_text().split("base_prompt: |", 1)[1].split("\n\n  response_style")[0]
 # A memory digest of the size issue 5 will build: server culture, a channel, four profiles.

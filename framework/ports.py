@@ -6,12 +6,14 @@ from contextlib import AbstractAsyncContextManager
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from .domain import Decision, IncomingMessage, StoredMessage
-from .llm.types import LLMReply, LLMRequest
+from .domain import ConversationScope, Decision, IncomingMessage, LLMReply, LLMRequest, ModelSettings, StoredMessage, UsageRecord
 
 __all__ = [
+    "ClientTool",
+    "Provider",
+    "UsageSink",
     "ActivityStorePort",
     "BackfillStorePort",
     "ChannelInfo",
@@ -171,3 +173,36 @@ class BackfillStorePort(MessageStorePort, Protocol):
     async def known_ids(self, message_ids: Iterable[str]) -> set[str]: ...
 
     async def replied_to(self, message_ids: Iterable[str], author_id: str) -> set[str]: ...
+
+
+# -- the model layer: client tools, providers, the usage ledger ----------------------
+
+
+class ClientTool(Protocol):
+    """A tool executed by us (not by the API), usable by any provider's tool loop."""
+
+    name: str
+
+    def anthropic_param(self) -> dict[str, Any]:
+        """The tool as the Anthropic API takes it (e.g. ``{"type": "memory_20250818", "name": "memory"}``)."""
+
+    def function_schema(self) -> dict[str, Any]:
+        """The tool as an OpenAI-style function: ``{"name", "description", "parameters"}``."""
+
+    async def run(self, args: dict[str, Any], scope: ConversationScope) -> str:
+        """Execute with the model's arguments inside ``scope``; raise ToolError to refuse."""
+
+
+class Provider(Protocol):
+    """One LLM API. The router gives it a model, a key and a timeout for each attempt."""
+
+    name: str
+
+    async def complete(
+        self, request: LLMRequest, *, model: ModelSettings, api_key: str, timeout: float
+    ) -> LLMReply:
+        """Run the request (with its tool loop, if any); raise ProviderError on failure."""
+
+
+class UsageSink(Protocol):
+    async def record(self, record: UsageRecord) -> None: ...

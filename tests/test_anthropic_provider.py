@@ -14,7 +14,7 @@ from framework.config.models import ApiConfig
 from framework.llm.anthropic_llm import AnthropicProvider, supports_structured_output, supports_thinking
 from framework.llm.stub_server import AnthropicStub
 from framework.llm.throttle import Throttle
-from framework.llm.types import ChatTurn, ConversationScope, ErrorKind, LLMRequest, ModelSettings, ProviderError, ToolError
+from framework.domain import ChatTurn, ConversationScope, ErrorKind, LLMRequest, ModelSettings, ProviderError, ToolError
 from framework.llm.websearch import WebSearchBudget
 from framework.memory import MemoryTool
 

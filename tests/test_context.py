@@ -9,7 +9,7 @@ from framework.domain import IncomingMessage
 from framework.engines.actions import Send, Typing
 from framework.engines.context import ContextBuilder, ContextRequest
 from framework.engines.reactive import default_actions
-from framework.llm.plan import PlannedMessage, ResponsePlan
+from framework.domain import PlannedMessage, ResponsePlan
 from framework.storage import MessageStore
 
 from .fakes import FakeClock

@@ -11,7 +11,7 @@ import discord
 import pytest
 
 from framework.discord.tools import DiscordQueryTools
-from framework.llm.types import ConversationScope, ToolError
+from framework.domain import ConversationScope, ToolError
 from framework.sandbox import (
     DANA_USER_ID,
     GENERAL_CHANNEL_ID,

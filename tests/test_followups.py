@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from framework.llm.types import ConversationScope
+from framework.domain import ConversationScope
 from framework.memory import MemoryTool, PathLocks
 from framework.memory.followups import (
     DROPPED_OUTCOME,

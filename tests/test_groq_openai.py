@@ -15,7 +15,7 @@ from framework.llm.errors import classify_status, message_from_body, model_unava
 from framework.llm.groq_llm import GroqProvider
 from framework.llm.groq_stub import ChatCompletionsStub
 from framework.llm.openai_compat import OpenAICompatibleProvider
-from framework.llm.types import ChatTurn, ConversationScope, ErrorKind, LLMRequest, ModelSettings, ProviderError, ToolError
+from framework.domain import ChatTurn, ConversationScope, ErrorKind, LLMRequest, ModelSettings, ProviderError, ToolError
 
 SCOPE = ConversationScope(bot_id="alpha", guild_id="1", channel_id="2", user_id="3")
 KIMI = ModelSettings("moonshotai/kimi-k2-instruct", max_tokens=80, temperature=0.88, top_p=0.92)

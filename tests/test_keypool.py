@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from framework.llm.keypool import COOLDOWN_SCHEDULE, KeyPool
-from framework.llm.types import ErrorKind
+from framework.domain import ErrorKind
 
 
 class Mono:

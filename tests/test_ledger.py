@@ -16,7 +16,7 @@ import pytest
 from framework.config.models import DEFAULT_PRICES, Price
 from framework.errors import StoreError
 from framework.llm.budget import BudgetedLLM, BudgetGuard
-from framework.llm.types import BudgetExceeded, ChatTurn, LLMReply, LLMRequest, Usage, UsageRecord
+from framework.domain import BudgetExceeded, ChatTurn, LLMReply, LLMRequest, Usage, UsageRecord
 from framework.storage import MessageStore
 from framework.storage.ledger import DaySummary, UsageLedger, estimate_cost, read_today_summary
 

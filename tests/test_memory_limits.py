@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from framework.config.models import MemoryConfig
-from framework.llm.types import ConversationScope, ToolError
+from framework.domain import ConversationScope, ToolError
 from framework.memory import MemoryManager, MemoryTool, browse
 from framework.memory.listing import PAGE_CHARS, PAGE_ENTRIES
 

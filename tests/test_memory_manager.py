@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from framework.llm.types import ToolError
+from framework.domain import ToolError
 from framework.memory import MemoryManager
 from framework.memory.profiles import render_profile
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from framework.llm.types import ConversationScope, ToolError
+from framework.domain import ConversationScope, ToolError
 from framework.memory import COMMANDS, MemoryTool, parse_memory_path, scope_folder
 
 G1 = ConversationScope(bot_id="alpha", guild_id="G1", channel_id="C1", user_id="U1")

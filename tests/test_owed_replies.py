@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from framework.errors import LLMError
-from framework.llm.types import LLMReply, LLMRequest
+from framework.domain import LLMReply, LLMRequest
 
 from .test_reactive import BOT, World, make_world, close
 

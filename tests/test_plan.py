@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from framework.llm.plan import ResponsePlan, coerce_plan, plan_from_text
+from framework.domain import ResponsePlan, coerce_plan, plan_from_text
 
 VALID = {
     "should_respond": True,

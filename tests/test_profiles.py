@@ -14,7 +14,7 @@ import pytest
 
 from framework.config.models import ProfilesConfig
 from framework.domain import IncomingMessage
-from framework.llm.types import ConversationScope, ErrorKind, LLMReply, LLMRequest, ProviderError
+from framework.domain import ConversationScope, ErrorKind, LLMReply, LLMRequest, ProviderError
 from framework.memory import MemoryTool, PathLocks
 from framework.memory.contact import has_contact_details, strip_contact_details
 from framework.memory.profiles import (

@@ -22,8 +22,8 @@ from framework.engines.executor import PlanExecutor
 from framework.engines.momentum import response_chance
 from framework.engines.ratelimit import RateLimiter
 from framework.engines.reactive import ReactiveEngine, ReactiveSettings
-from framework.llm.plan import PlannedMessage, ResponsePlan
-from framework.llm.types import LLMReply, LLMRequest
+from framework.domain import PlannedMessage, ResponsePlan
+from framework.domain import LLMReply, LLMRequest
 from framework.storage import MessageStore
 
 from .fakes import FakeChat, FakeClock, RecordingDecisions

@@ -20,7 +20,7 @@ from framework.llm.groq_stub import ChatCompletionsStub
 from framework.llm.keypool import KeyPool
 from framework.llm.router import ChainLink, Router, build_router
 from framework.llm.stub_server import AnthropicStub
-from framework.llm.types import (
+from framework.domain import (
     ChatTurn,
     ErrorKind,
     LLMReply,

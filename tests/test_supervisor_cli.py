@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from framework.cli import app
 from framework.cli.common import CliContext
 from framework.config.models import DEFAULT_PRICES
-from framework.llm.types import Usage, UsageRecord
+from framework.domain import Usage, UsageRecord
 from framework.paths import BotPaths
 from framework.storage.ledger import UsageLedger
 from framework.supervisor.statusview import StatusRow, collect_status, render_status

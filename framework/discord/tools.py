@@ -1,9 +1,9 @@
 """Discord query tools for the model, answered by the connected client.
 
-:class:`DiscordQueryTools` builds four :class:`~framework.llm.types.ClientTool` objects:
+:class:`DiscordQueryTools` builds four :class:`~framework.domain.llm.ClientTool` objects:
 ``get_server_members``, ``get_active_threads``, ``get_pinned_messages`` and
 ``get_channel_info``. Every call is bounded by the conversation's
-:class:`~framework.llm.types.ConversationScope`, never by what the bot could reach:
+:class:`~framework.domain.llm.ConversationScope`, never by what the bot could reach:
 
 * in a DM there is no server data at all;
 * only the conversation's own server, even when the bot is in others;
@@ -11,7 +11,7 @@
   must be able to view it (and read its history, for pins); a private thread also
   needs the asking user to be in it or allowed to manage threads.
 
-A refusal raises :class:`~framework.llm.types.ToolError` with a one-line reason that
+A refusal raises :class:`~framework.domain.llm.ToolError` with a one-line reason that
 names ids the model already supplied, never the name or content of what was refused.
 Results are compact JSON built field by field, never raw payloads.
 """
@@ -28,7 +28,8 @@ from typing import Any, Union
 
 import discord
 
-from ..llm.types import ClientTool, ConversationScope, ToolError
+from ..domain import ConversationScope, ToolError
+from ..ports import ClientTool
 
 __all__ = ["DiscordQueryTools", "QueryTool"]
 

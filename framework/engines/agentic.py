@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol
 from ..clock import Clock
 from ..config.models import AgenticConfig
 from ..errors import LLMError
-from ..llm.plan import ResponsePlan, plan_from_text
+from ..domain import ResponsePlan, plan_from_text
 from ..ports import ActivityStorePort, LLMPort, ProactiveLogPort
 from .context import ContextBuilder
 from .executor import PlanExecutor

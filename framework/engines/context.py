@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..domain import IncomingMessage, StoredMessage
-from ..llm.types import ChatTurn, ConversationScope, LLMRequest
+from ..domain import ChatTurn, ConversationScope, LLMRequest
 from ..ports import MessageStorePort, ParentFetchPort
 
 __all__ = ["ContextBuilder", "ContextRequest", "MemoryDigest", "REPLY_CHAIN_DEPTH", "format_transcript"]

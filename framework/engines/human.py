@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..config.behaviour import BehaviourConfig
 from ..domain import IncomingMessage
-from ..llm.plan import ResponsePlan
+from ..domain import ResponsePlan
 from .actions import Action, React
 from .behaviour import HumanBehaviour
 from .commands import is_command_prefixed, parse_command, run_command

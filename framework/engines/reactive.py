@@ -23,7 +23,7 @@ from typing import Any
 from ..clock import Clock
 from ..domain import Decision, IncomingMessage
 from ..errors import LLMError
-from ..llm.plan import ResponsePlan, plan_from_text
+from ..domain import ResponsePlan, plan_from_text
 from ..ports import DecisionLog, LLMPort, MessageStorePort
 from .actions import Action, Send, Typing
 from .botloop import BotLoopGuard

@@ -33,9 +33,10 @@ import anthropic
 from ..clock import Clock, SystemClock
 from ..config.models import ApiConfig
 from .errors import classify_anthropic
-from .plan import PLAN_TOOL_NAME, ResponsePlan, coerce_plan, plan_from_text
+from ..domain import PLAN_TOOL_NAME, ResponsePlan, coerce_plan, plan_from_text
 from .throttle import Throttle
-from .types import ClientTool, LLMReply, LLMRequest, ModelSettings, ToolError, Usage
+from ..domain import LLMReply, LLMRequest, ModelSettings, ToolError, Usage
+from ..ports import ClientTool
 from .websearch import WebSearchBudget
 
 __all__ = ["AnthropicProvider", "supports_structured_output", "supports_thinking"]

@@ -8,7 +8,7 @@
 * at or over it, for a request that is owed a reply (a mention, a DM): ``"cheap"``, the
   router's cheapest chain only;
 * at or over it otherwise: ``"refuse"``; :class:`BudgetedLLM` raises
-  :class:`~framework.llm.types.BudgetExceeded` and the engine stays silent.
+  :class:`~framework.domain.llm.BudgetExceeded` and the engine stays silent.
 
 A budget of 0 therefore means "owed replies only, always on the cheap chain".
 
@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 
 from ..clock import Clock
 from ..errors import StoreError
-from .types import BudgetExceeded, LLMReply, LLMRequest
+from ..domain import BudgetExceeded, LLMReply, LLMRequest
 
 __all__ = ["BudgetDecision", "TokenCounter", "CheapRouter", "BudgetGuard", "BudgetedLLM"]
 

@@ -1,4 +1,4 @@
-"""Turn provider failures into :class:`~framework.llm.types.ProviderError` for the router.
+"""Turn provider failures into :class:`~framework.domain.llm.ProviderError` for the router.
 
 Every adapter raises ``ProviderError(kind, status, retry_after)`` and nothing else; the
 router decides from ``kind`` alone whether to wait, rotate the key, fail over or stop.
@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..redact import Redactor
-from .types import ErrorKind, ProviderError
+from ..domain import ErrorKind, ProviderError
 
 __all__ = [
     "classify_anthropic",

@@ -23,7 +23,8 @@ import httpx
 from . import textclean
 from .errors import classify_openai_like
 from .openai_compat import run_chat
-from .types import ClientTool, LLMReply, LLMRequest, ModelSettings
+from ..domain import LLMReply, LLMRequest, ModelSettings
+from ..ports import ClientTool
 
 __all__ = ["GroqProvider", "DEFAULT_GROQ_BASE_URL"]
 

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .types import ErrorKind
+from ..domain import ErrorKind
 
 __all__ = ["ApiKey", "KeyPool", "KeyStatus", "COOLDOWN_SCHEDULE", "LOCKOUT_SECONDS", "LOCKOUT_MAX_SECONDS"]
 

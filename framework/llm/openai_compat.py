@@ -29,7 +29,8 @@ import aiohttp
 
 from . import textclean
 from .errors import classify_openai_like, classify_status, message_from_body
-from .types import ClientTool, ConversationScope, ErrorKind, LLMReply, LLMRequest, ModelSettings, ProviderError, ToolError, Usage
+from ..domain import ConversationScope, ErrorKind, LLMReply, LLMRequest, ModelSettings, ProviderError, ToolError, Usage
+from ..ports import ClientTool
 
 __all__ = ["OpenAICompatibleProvider", "chat_messages", "sampling_params", "usage_of", "run_chat", "PostFn"]
 
@@ -141,7 +142,7 @@ async def run_chat(
     plan = None
     if request.want_plan:
         # Fallback models are not asked for a plan: their answer becomes a one-message plan.
-        from .plan import plan_from_text
+        from ..domain import plan_from_text
 
         plan = plan_from_text(text)
     return LLMReply(

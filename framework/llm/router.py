@@ -42,30 +42,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from ..clock import SystemClock
+from ..clock import Clock, SystemClock
 from ..errors import LLMError
 from .errors import model_unavailable, redact_key, scrub_error
 from .keypool import ApiKey, KeyPool
-from .types import RETRYABLE, ClientTool, ErrorKind, LLMReply, LLMRequest, ModelSettings, Provider, ProviderError
-from .types import Usage, UsageRecord, UsageSink
+from ..domain import RETRYABLE, ErrorKind, LLMReply, LLMRequest, ModelSettings, ProviderError
+from ..ports import ClientTool, Provider
+from ..domain import Usage, UsageRecord
+from ..ports import UsageSink
 
 if TYPE_CHECKING:
     from ..config.models import BotConfig, FallbackModel
 
-__all__ = ["Router", "ChainLink", "Timer", "build_router"]
+__all__ = ["Router", "ChainLink", "build_router"]
 
 _log = logging.getLogger(__name__)
 
 _MIN_ATTEMPT_SECONDS = 0.5  # less time than this left: no attempt is worth starting
 _GRACE_SECONDS = 1.0  # the router's own timeout backs up a provider that overruns its own
-
-
-class Timer(Protocol):
-    """The part of :class:`framework.clock.Clock` the router needs (tests pass a fake)."""
-
-    def monotonic(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +99,7 @@ class Router:
         attempt_timeout_seconds: float = 20.0,
         max_keys_per_model: int = 2,
         usage_sink: UsageSink | None = None,
-        clock: Timer | None = None,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
         ambient_fallback: bool = False,
     ) -> None:
@@ -117,7 +111,7 @@ class Router:
         self._attempt_timeout = attempt_timeout_seconds
         self._max_keys = max(1, max_keys_per_model)
         self._sink = usage_sink
-        self._clock: Timer = clock or SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._ambient_fallback = ambient_fallback
 
@@ -284,7 +278,7 @@ def build_router(
     anthropic_provider: Provider | None,
     tools: Sequence[ClientTool] = (),
     usage_sink: UsageSink | None = None,
-    clock: Timer | None = None,
+    clock: Clock | None = None,
     rng: random.Random | None = None,
 ) -> Router:
     """The bot's chain from its config and the key variables in ``environ``.

@@ -1,7 +1,7 @@
 """Client-side memory for the bots: the ``memory_20250818`` tool over ``memories/<bot_id>/``.
 
 Engine-side only: no SDK, Discord or database imports. :class:`MemoryTool` is the
-:class:`framework.llm.types.ClientTool`; :func:`scope_folder` names the folder a conversation
+:class:`framework.domain.llm.ClientTool`; :func:`scope_folder` names the folder a conversation
 owns (``/memories/servers/<guild_id>`` or ``/memories/dms/<user_id>``) for prompts.
 
 Around the tool: :class:`MemoryManager` (path helpers and the memory digest for prompts),

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .. import exitcodes
 from ..errors import FrameworkError
-from ..llm.types import ToolError
+from ..domain import ToolError
 from ..paths import BOT_ID_PATTERN, BotPaths, list_bot_ids
 from . import nofollow
 from .fileops import READ_LIMIT_BYTES

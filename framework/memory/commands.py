@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Callable
 
-from ..llm.types import ToolError
+from ..domain import ToolError
 from . import nofollow
 from .fileops import READ_LIMIT_BYTES, Jail, decode_text, os_error, refusal
 from .listing import list_folder

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..llm.types import ToolError
+from ..domain import ToolError
 from . import nofollow
 from .nofollow import DIR_MODE, FILE_MODE, Refused
 from .paths import VIRTUAL_ROOT, Parts, virtual_path

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..clock import Clock
-from ..llm.types import ToolError
+from ..domain import ToolError
 from .fileops import Jail
 from .followup_schema import (
     PRIORITIES,

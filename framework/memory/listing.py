@@ -18,7 +18,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..llm.types import ToolError
+from ..domain import ToolError
 from . import nofollow
 from .fileops import Jail, format_size
 from .nofollow import Refused

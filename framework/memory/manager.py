@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..llm.types import ToolError
+from ..domain import ToolError
 from .fileops import Jail
 from .followup_schema import FollowupsCorrupt, parse_followups
 from .layout import (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from ..llm.types import ConversationScope, ToolError
+from ..domain import ConversationScope, ToolError
 
 __all__ = [
     "VIRTUAL_ROOT",

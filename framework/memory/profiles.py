@@ -31,7 +31,7 @@ from ..clock import Clock
 from ..config.models import ProfilesConfig
 from ..domain import IncomingMessage
 from ..errors import LLMError
-from ..llm.types import ChatTurn, ConversationScope, LLMReply, LLMRequest, ToolError
+from ..domain import ChatTurn, ConversationScope, LLMReply, LLMRequest, ToolError
 from .contact import strip_contact_details
 from .fileops import Jail
 from .layout import profile_parts

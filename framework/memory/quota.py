@@ -20,7 +20,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from ..llm.types import ToolError
+from ..domain import ToolError
 from .nofollow import is_temp_name
 from .paths import Parts, virtual_path
 

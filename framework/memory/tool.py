@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..llm.types import ConversationScope, ToolError
+from ..domain import ConversationScope, ToolError
 from .commands import MemoryFiles
 from .contact import has_contact_details
 from .fileops import Jail

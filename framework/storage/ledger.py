@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from ..config.models import Price
-    from ..llm.types import Usage, UsageRecord
+    from ..domain import Usage, UsageRecord
 
 __all__ = [
     "LEDGER_SCHEMA",
@@ -178,7 +178,7 @@ def estimate_cost(usage: Usage, price: Price) -> float:
 
 
 class UsageLedger:
-    """Records every provider call in ``llm_calls`` (a :class:`~framework.llm.types.UsageSink`).
+    """Records every provider call in ``llm_calls`` (a :class:`~framework.domain.llm.UsageSink`).
 
     Open with :meth:`open`, close with :meth:`close`. ``clock.now()`` stamps each row;
     the read methods take ``now`` explicitly.

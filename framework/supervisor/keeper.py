@@ -34,7 +34,8 @@ from ..paths import BOT_ID_PATTERN, BotPaths, project_home
 from ..redact import Redactor, secret_values
 from .machine import Keeper, KeeperSettings
 from .pidfile import EXIT_LOCKED, KeeperLock
-from .process_ops import ProcessOps, SystemClock
+from ..clock import SystemBlockingClock
+from .process_ops import ProcessOps
 from .states import BotState, KeeperStatus, write_state
 
 __all__ = ["main", "runtime_command", "lock_path", "EXIT_LOCKED", "LogSink"]
@@ -125,7 +126,7 @@ def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> 
     # lock check above should not wait for them.
     from ..config import load_bot_config, merged_environ
 
-    clock = SystemClock()
+    clock = SystemBlockingClock()
 
     def give_up(code: int, reason: str) -> int:
         # Nothing was started; the state file is the only place `spawn` can read why.

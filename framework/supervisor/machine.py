@@ -1,11 +1,11 @@
 """The keeper's state machine: start the bot runtime, watch it, restart it with backoff.
 
 :class:`Keeper` holds no OS calls of its own: processes go through a ``ProcessOps``, time
-through a ``Clock``, jitter through a ``random.Random`` and log lines through a sink. Tests
+through a ``BlockingClock``, jitter through a ``random.Random`` and log lines through a sink. Tests
 drive it with fakes and a clock whose ``sleep`` only advances a number::
 
     keeper = Keeper("alpha", paths, ["python", "-m", "framework.runtime", "alpha"],
-                    ops=ProcessOps(), clock=SystemClock(), settings=KeeperSettings(), sink=sink, env=env)
+                    ops=ProcessOps(), clock=SystemBlockingClock(), settings=KeeperSettings(), sink=sink, env=env)
     exit_code = keeper.run()   # returns once stopped (0) or fatal (1)
 
 Restart policy (supervisord's names): a run shorter than ``startsecs`` is a fast crash;
@@ -29,7 +29,8 @@ from .. import exitcodes
 from ..fsutil import read_json
 from ..paths import BotPaths
 from .pidfile import remove_pidfile, write_pidfile
-from .process_ops import ChildHandle, Clock, OutputCallback, ProcessIdentity, describe_exit
+from ..clock import BlockingClock
+from .process_ops import ChildHandle, OutputCallback, ProcessIdentity, describe_exit
 from .states import BotState, KeeperStatus, write_state
 
 __all__ = ["Keeper", "KeeperSettings", "KeeperSink", "KeeperOps", "describe_exit"]
@@ -87,7 +88,7 @@ class Keeper:
         command: list[str],
         *,
         ops: KeeperOps,
-        clock: Clock,
+        clock: BlockingClock,
         settings: KeeperSettings,
         sink: KeeperSink,
         env: dict[str, str],

@@ -16,14 +16,13 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Protocol
 
 import psutil
 
-__all__ = ["ChildHandle", "ProcessOps", "ProcessIdentity", "OutputCallback", "SystemClock", "Clock", "describe_exit"]
+__all__ = ["ChildHandle", "ProcessOps", "ProcessIdentity", "OutputCallback", "describe_exit"]
 
 _log = logging.getLogger(__name__)
 
@@ -62,27 +61,6 @@ class ChildHandle(Protocol):
     def pid(self) -> int: ...
 
     def poll(self) -> int | None: ...
-
-
-class Clock(Protocol):
-    """Time for the keeper: monotonic for deadlines, wall time for the state file."""
-
-    def monotonic(self) -> float: ...
-
-    def time(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time(self) -> float:
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 class _PumpedChild:

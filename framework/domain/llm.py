@@ -1,9 +1,9 @@
-"""Shared vocabulary of the LLM layer: requests, replies, usage, provider errors, tools.
+"""The vocabulary of a model call: requests, replies, usage, provider errors.
 
-Plain dataclasses and Protocols: engines build :class:`LLMRequest` and read
-:class:`LLMReply`; providers (Anthropic, Groq, OpenAI-compatible) implement
-:class:`Provider`; the router chains them; client tools (memory, Discord queries)
-implement :class:`ClientTool` and are served by whichever provider runs the tool loop.
+Plain dataclasses: engines build :class:`LLMRequest` and read :class:`LLMReply`;
+providers (Anthropic, Groq, OpenAI-compatible) implement ``framework.ports.Provider``;
+the router chains them; client tools (memory, Discord queries) implement
+``framework.ports.ClientTool`` and are served by whichever provider runs the tool loop.
 
 Error tree (``framework.errors.LLMError`` is the root)::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 from ..errors import FrameworkError, LLMError
 
@@ -28,14 +28,11 @@ __all__ = [
     "LLMReply",
     "Usage",
     "UsageRecord",
-    "UsageSink",
     "ModelSettings",
-    "Provider",
     "ProviderError",
     "ErrorKind",
     "RETRYABLE",
     "BudgetExceeded",
-    "ClientTool",
     "ToolError",
 ]
 
@@ -75,7 +72,7 @@ class LLMRequest:
     memory_context: str = ""
     max_tokens: int = 1024
     owed: bool = False  # a reply is owed (mention, DM): a static line is better than silence
-    want_plan: bool = False  # ask for a ResponsePlan (framework.llm.plan) instead of free text
+    want_plan: bool = False  # ask for a ResponsePlan (framework.domain.plan) instead of free text
     use_tools: bool = True  # memory, Discord queries, web search where configured
     purpose: str = "reply"  # "reply" | "check" | "agentic": shows in the ledger
     images: tuple[dict[str, Any], ...] = ()  # Anthropic image blocks for the last user turn (image pipeline)
@@ -110,7 +107,7 @@ class LLMReply:
     provider: str = "anthropic"
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
-    plan: Any = None  # a framework.llm.plan.ResponsePlan when the request wanted one
+    plan: Any = None  # a framework.domain.plan.ResponsePlan when the request wanted one
     key_alias: str | None = None  # e.g. "ANTHROPIC_API_KEY_2": the variable name, never the key
     latency_s: float = 0.0
     static: bool = False  # the router's static line, no model involved
@@ -138,10 +135,6 @@ class UsageRecord:
     latency_s: float
     ok: bool
     error_kind: str | None = None
-
-
-class UsageSink(Protocol):
-    async def record(self, record: UsageRecord) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -194,29 +187,3 @@ class BudgetExceeded(LLMError):
 
 class ToolError(FrameworkError):
     """A client tool refused or failed; the message goes back to the model as an error result."""
-
-
-class ClientTool(Protocol):
-    """A tool executed by us (not by the API), usable by any provider's tool loop."""
-
-    name: str
-
-    def anthropic_param(self) -> dict[str, Any]:
-        """The tool as the Anthropic API takes it (e.g. ``{"type": "memory_20250818", "name": "memory"}``)."""
-
-    def function_schema(self) -> dict[str, Any]:
-        """The tool as an OpenAI-style function: ``{"name", "description", "parameters"}``."""
-
-    async def run(self, args: dict[str, Any], scope: ConversationScope) -> str:
-        """Execute with the model's arguments inside ``scope``; raise ToolError to refuse."""
-
-
-class Provider(Protocol):
-    """One LLM API. The router gives it a model, a key and a timeout for each attempt."""
-
-    name: str
-
-    async def complete(
-        self, request: LLMRequest, *, model: ModelSettings, api_key: str, timeout: float
-    ) -> LLMReply:
-        """Run the request (with its tool loop, if any); raise ProviderError on failure."""
