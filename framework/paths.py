@@ -1,18 +1,22 @@
 """Where a bot's files live under the project folder (``BOT_HOME``).
 
-Layout (ARCHITECTURE.md)::
+Layout (see also docs/architecture.md)::
 
     bots/<bot>.yaml                 config (committed)
     memories/<bot>/                 memory-tool files (committed)
-    persistence/<bot>/messages.db   SQLite history (committed)
-    persistence/<bot>/state.json    small JSON state (committed)
-    logs/<bot>.log                  human-readable log, rotated (committed, size-capped)
+    persistence/<bot>/messages.db   SQLite history, live (never committed: sync commits snapshot.db)
+    persistence/<bot>/snapshot.db   a consistent, redacted copy made by ``bot_manager sync`` (committed)
+    persistence/<bot>/agentic.json  when the agentic pass last ran (committed)
+    logs/<bot>.log                  human-readable log, rotated (sync commits copies under logs/synced/)
     logs/<bot>.conversation.jsonl   one JSON decision per line, rotated
-    run/<bot>.pid                   keeper pid + create time (never committed)
+    run/<bot>.lock                  held by the keeper for its lifetime (never committed)
+    run/<bot>.pid                   keeper pid + create time
     run/<bot>.state.json            keeper's view: state, child pid, restarts, last exit
     run/<bot>.ready                 written by the runtime once connected to Discord
     run/<bot>.exit.json             written by the runtime when it exits on an error
     run/<bot>.runtime.lock          held by the running bot process (one instance per bot)
+    run/<bot>.loops.json            periodic loops that keep failing, for ``status``
+    run/<bot>.snapshot-merged.json  size and mtime of the last snapshot.db merged into the history
 """
 
 from __future__ import annotations
@@ -66,10 +70,6 @@ class BotPaths:
         return self.persistence / "messages.db"
 
     @property
-    def state_json(self) -> Path:
-        return self.persistence / "state.json"
-
-    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
@@ -84,6 +84,11 @@ class BotPaths:
     @property
     def run_dir(self) -> Path:
         return self.home / "run"
+
+    @property
+    def keeper_lock(self) -> Path:
+        """Held (``flock``) by the keeper for its lifetime: one keeper per bot."""
+        return self.run_dir / f"{self.bot_id}.lock"
 
     @property
     def pidfile(self) -> Path:
@@ -109,3 +114,8 @@ class BotPaths:
     @property
     def exit_file(self) -> Path:
         return self.run_dir / f"{self.bot_id}.exit.json"
+
+    @property
+    def snapshot_merged(self) -> Path:
+        """Size and mtime of the last ``persistence/<bot>/snapshot.db`` merged into the live history."""
+        return self.run_dir / f"{self.bot_id}.snapshot-merged.json"

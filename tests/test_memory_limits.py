@@ -245,7 +245,8 @@ async def test_hard_links_are_refused_for_reading_and_writing(root: Path, tmp_pa
         assert "outside secret" not in str(info.value) and str(tmp_path) not in str(info.value)
     assert secret.read_text() == "outside secret\n"
     # The bot's other readers and the operator's browser refuse it as well.
-    assert await MemoryManager("alpha", root).read("/memories/servers/G1/linked.md") is None
+    os.link(secret, root / "servers" / "G1" / "culture.md")
+    assert MemoryManager("alpha", root).build_memory_context("G1", "C1", ["U1"]) == ""
     with pytest.raises(browse.BrowseError, match="hard links"):
         browse.read_bytes(root, ("servers", "G1", "linked.md"))
     # Deleting it removes this name only: the way to get rid of it.

@@ -1,4 +1,4 @@
-"""MemoryManager: path helpers, reads, and the memory digest (people present only, capped, cached, stable)."""
+"""MemoryManager: the memory tree's layout, its reads, and the memory digest (people present only, capped, cached, stable)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from framework.domain import ToolError
-from framework.memory import MemoryManager
+from framework.domain import ConversationScope, ToolError
+from framework.memory import MemoryManager, MemoryTool, parse_memory_path
+from framework.memory.layout import channel_parts, culture_parts, folder_name, folder_parts, followups_parts, profile_parts
+from framework.memory.paths import virtual_path
 from framework.memory.profiles import render_profile
 
 
@@ -48,49 +50,58 @@ def followup(fid: str, user: str, event: str, due: str = "2026-03-05T00:00:00Z")
     }
 
 
-def test_paths_follow_the_spec_layout(manager: MemoryManager, root: Path) -> None:
-    assert manager.get_culture_path("123") == "/memories/servers/123/culture.md"
-    assert manager.get_user_profile_path("123", "111") == "/memories/servers/123/users/111.md"
-    assert manager.get_channel_context_path("123", "987") == "/memories/servers/123/channels/987.md"
-    assert manager.get_followups_path("123") == "/memories/servers/123/followups.json"
-    assert manager.get_dm_profile_path("111") == "/memories/dms/111/profile.md"
-    assert manager.get_dm_followups_path("111") == "/memories/dms/111/followups.json"
-    assert manager.profile_path("123", "111") == "/memories/servers/123/users/111.md"
-    assert manager.profile_path(None, "111") == "/memories/dms/111/profile.md"
-    assert manager.followups_path("123", "111") == "/memories/servers/123/followups.json"
-    assert manager.followups_path(None, "111") == "/memories/dms/111/followups.json"
-    assert manager.folder_for("123", "111") == "servers/123"
-    assert manager.folder_for(None, "111") == "dms/111"
-    assert manager.host_path("/memories/servers/123/culture.md") == root / "servers" / "123" / "culture.md"
+def test_paths_follow_the_spec_layout() -> None:
+    # The digest and the stores build their paths from framework.memory.layout.
+    assert virtual_path(culture_parts("123")) == "/memories/servers/123/culture.md"
+    assert virtual_path(profile_parts("123", "111")) == "/memories/servers/123/users/111.md"
+    assert virtual_path(channel_parts("123", "987")) == "/memories/servers/123/channels/987.md"
+    assert virtual_path(followups_parts(folder_parts("123", None))) == "/memories/servers/123/followups.json"
+    assert virtual_path(profile_parts(None, "111")) == "/memories/dms/111/profile.md"
+    assert virtual_path(followups_parts(folder_parts(None, "111"))) == "/memories/dms/111/followups.json"
+    assert virtual_path(followups_parts(folder_parts("123", "111"))) == "/memories/servers/123/followups.json"
+    assert folder_name(folder_parts("123", "111")) == "servers/123"
+    assert folder_name(folder_parts(None, "111")) == "dms/111"
     for bad in ("../x", "1/2", "", "a b"):
         with pytest.raises(ValueError):
-            manager.get_user_profile_path("123", bad)
+            profile_parts("123", bad)
 
 
-def test_host_path_refuses_escapes_and_links(manager: MemoryManager, root: Path, tmp_path: Path) -> None:
+async def test_memory_paths_land_in_the_root_and_escapes_and_links_are_refused(
+    manager: MemoryManager, root: Path, tmp_path: Path
+) -> None:
+    tool = MemoryTool(root)
+    scope = ConversationScope(bot_id="alpha", guild_id="123", channel_id="C1", user_id="U1")
+    await tool.run({"command": "create", "path": "/memories/servers/123/culture.md", "file_text": "x\n"}, scope)
+    assert (root / "servers" / "123" / "culture.md").read_text() == "x\n"
     for bad in ("/memories/../secret", "/etc/passwd", "memories/x", "/memoriesX/a"):
         with pytest.raises(ToolError):
-            manager.host_path(bad)
+            parse_memory_path(bad)
     outside = tmp_path / "outside"
-    outside.mkdir()
-    (root / "servers").mkdir(parents=True)
+    put(outside, "culture.md", "outside culture\n")
     (root / "servers" / "G9").symlink_to(outside)
-    with pytest.raises(ToolError):
-        manager.host_path("/memories/servers/G9/culture.md")
+    g9 = ConversationScope(bot_id="alpha", guild_id="G9", channel_id="C1", user_id="U1")
+    with pytest.raises(ToolError, match="symbolic link"):
+        await tool.run({"command": "view", "path": "/memories/servers/G9/culture.md"}, g9)
+    assert manager.build_memory_context("G9", "C1", ["U1"]) == ""  # not read through the link
 
 
-async def test_read_and_read_json(manager: MemoryManager, root: Path, tmp_path: Path) -> None:
-    assert await manager.read("/memories/servers/G1/culture.md") is None
+def test_the_digest_reads_files_and_skips_missing_corrupt_and_linked_ones(
+    manager: MemoryManager, root: Path, tmp_path: Path
+) -> None:
+    assert manager.build_memory_context("G1", "C1", ["U1"]) == ""  # missing: nothing
     put(root, "servers/G1/culture.md", "# Server: Test\n")
-    assert await manager.read("/memories/servers/G1/culture.md") == "# Server: Test\n"
-    put(root, "servers/G1/followups.json", '{"pending": []}')
-    assert await manager.read_json("/memories/servers/G1/followups.json") == {"pending": []}
-    put(root, "servers/G1/bad.json", "{nope")
-    assert await manager.read_json("/memories/servers/G1/bad.json") is None
-    assert await manager.read_json("/memories/servers/G1/missing.json") is None
+    assert "# Server: Test" in manager.build_memory_context("G1", "C1", ["U1"])
+    followups = put(root, "servers/G1/followups.json", json.dumps({"pending": [followup("f1", "U1", "exam")]}))
+    assert "U1 (U1): exam" in manager.build_memory_context("G1", "C1", ["U1"])
+    followups.write_text("{nope")  # not valid JSON: no follow-ups, the rest still shown
+    bump_mtime(followups)
+    text = manager.build_memory_context("G1", "C1", ["U1"])
+    assert "exam" not in text and "# Server: Test" in text
     secret = put(tmp_path, "secret.md", "do not read")
-    (root / "servers" / "G1" / "link.md").symlink_to(secret)
-    assert await manager.read("/memories/servers/G1/link.md") is None
+    (root / "servers" / "G1" / "channels").mkdir()
+    (root / "servers" / "G1" / "channels" / "C1.md").symlink_to(secret)
+    text = manager.build_memory_context("G1", "C1", ["U1"])
+    assert "do not read" not in text and "This channel" not in text and "# Server: Test" in text
 
 
 def test_empty_tree_gives_empty_digest_and_creates_nothing(manager: MemoryManager, root: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -140,21 +139,6 @@ def test_reaction_after_the_check_counts_at_once_and_only_once_per_user_emoji() 
     # A bot message never tracked (sent before a restart) still counts, straight from the reaction event.
     assert tracker.observe_reaction("c", "old", "❤️")
     assert limiter.calls.count(("engaged", "c")) == 5
-
-
-def test_emoji_stats_per_channel() -> None:
-    clock, _, tracker = make()
-    tracker.track("c", "m1")
-    tracker.observe_reaction("c", "m1", "😂", user_id="u1")
-    tracker.observe_reaction("c", "m1", "😂", user_id="u2")
-    tracker.observe_reaction("c", "m1", "😂", user_id="u2")  # duplicate, not counted
-    tracker.observe_reaction("c", "m1", "💀", user_id="u1")
-    tracker.observe_reaction("d", "x", "🔥")
-    assert tracker.emoji_stats("c") == Counter({"😂": 2, "💀": 1})
-    assert tracker.emoji_stats("d") == Counter({"🔥": 1})
-    assert tracker.emoji_stats("none") == Counter()
-    tracker.emoji_stats("c")["😂"] += 10  # a copy: the tracker is unchanged
-    assert tracker.emoji_stats("c")["😂"] == 2
 
 
 def test_tracking_twice_keeps_the_first_deadline() -> None:

@@ -40,12 +40,13 @@ def _prepare_home(home: Path, bot_id: str, stopwaitsecs: float) -> Path:
     from ..supervisor.control import Supervisor
 
     target = sandbox_home(home)
-    leftovers = [p.stem for p in (target / "run").glob("*.pid")]
+    copy = BotPaths(target, bot_id)
+    leftovers = [p.stem for p in copy.run_dir.glob("*.pid")]
     if leftovers:
         Supervisor(target, {}).stop([(bot, stopwaitsecs) for bot in leftovers])
     shutil.rmtree(target, ignore_errors=True)
-    (target / "bots").mkdir(parents=True)
-    shutil.copy2(BotPaths(home, bot_id).config, target / "bots" / f"{bot_id}.yaml")
+    copy.config.parent.mkdir(parents=True)
+    shutil.copy2(BotPaths(home, bot_id).config, copy.config)
     return target
 
 

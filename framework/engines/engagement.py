@@ -20,8 +20,7 @@ Accounting, exactly once per event:
 
 Replies count only while the message is tracked, as in the predecessor, which looked at the
 messages after the bot's within the check (it read the next 10; here any reply that
-arrives before the check counts). The emoji of every counted reaction goes into a
-per-channel tally, so the bot can learn which emoji was used, not just that someone engaged.
+arrives before the check counts).
 
 The runtime must pass only reactions on this bot's own messages, and not the bot's own
 reactions.
@@ -29,7 +28,7 @@ reactions.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,7 +74,6 @@ class EngagementTracker:
         self._max_seen = max_seen
         self._pending: dict[str, _Pending] = {}  # message id -> state
         self._seen: OrderedDict[tuple[str, str, str | None], None] = OrderedDict()
-        self._emoji: dict[str, Counter[str]] = {}
 
     @classmethod
     def from_config(
@@ -108,8 +106,6 @@ class EngagementTracker:
             self._seen[key] = None
             if len(self._seen) > self._max_seen:
                 self._seen.popitem(last=False)
-        if emoji:
-            self._emoji.setdefault(channel_id, Counter())[emoji] += 1
         pending = self._pending.get(message_id)
         if pending is not None:
             pending.engaged = True  # settled once, by due()
@@ -147,7 +143,3 @@ class EngagementTracker:
     def pending_count(self) -> int:
         """How many messages wait for their check."""
         return len(self._pending)
-
-    def emoji_stats(self, channel_id: str) -> Counter[str]:
-        """How often each emoji was used on the bot's messages in the channel (a copy)."""
-        return Counter(self._emoji.get(channel_id, Counter()))

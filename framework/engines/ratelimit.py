@@ -102,7 +102,7 @@ class RateLimiter:
             self._forget_ignores(channel_id)
 
     def get_stats(self, channel_id: str) -> dict[str, int | float | bool | str | None]:
-        """Current counts and limits for the channel (for logs and ``status``)."""
+        """Current counts and limits for the channel, for inspection (the bot itself asks ``can_respond``)."""
         now = self._clock.monotonic()
         times = self._prune(channel_id, now)
         allowed, reason = self.can_respond(channel_id)

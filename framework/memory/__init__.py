@@ -4,7 +4,7 @@ Engine-side only: no SDK, Discord or database imports. :class:`MemoryTool` is th
 :class:`framework.domain.llm.ClientTool`; :func:`scope_folder` names the folder a conversation
 owns (``/memories/servers/<guild_id>`` or ``/memories/dms/<user_id>``) for prompts.
 
-Around the tool: :class:`MemoryManager` (path helpers and the memory digest for prompts),
+Around the tool: :class:`MemoryManager` (the memory digest for prompts),
 :class:`FollowupStore` (follow-ups the model writes, checked and kept by the engine) and
 :class:`ProfileUpdater` (facts users state about themselves, merged into their profiles).
 Share one :class:`PathLocks` (``tool.locks``) between every writer of the tree.

@@ -14,7 +14,6 @@ files are refused as well.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -156,29 +155,6 @@ class Jail:
         """A descriptor of the folder holding ``parts[-1]`` (``parts`` is not the root)."""
         with self.folder(parts[:-1], create=create) as fd:
             yield fd
-
-    def host(self, parts: Parts) -> Path:
-        """The host path for ``parts``; ToolError when any existing component is a symbolic link.
-
-        For naming the file only (prompts, logs): reading and writing go through the methods
-        below, which never open a path by name.
-        """
-        with self.root_fd() as root_fd:
-            for index in range(len(parts)):
-                try:
-                    with nofollow.folder(root_fd, parts[:index]) as fd:
-                        info = nofollow.lstat_at(fd, parts[index])
-                except Refused as refused:
-                    if refused.reason == nofollow.LINK:
-                        raise refusal(parts, refused) from None
-                    break  # the rest does not exist yet (or cannot), so it cannot be a link
-                except OSError as err:
-                    raise os_error("inspect", parts[: index + 1], err) from err
-                if info is None:
-                    break
-                if stat.S_ISLNK(info.st_mode):
-                    raise refusal(parts, Refused(nofollow.LINK, index + 1, info))
-        return self.root().joinpath(*parts)
 
     def lstat(self, parts: Parts) -> os.stat_result | None:
         """The item at ``parts`` itself (a final link is reported, not followed); None when missing."""

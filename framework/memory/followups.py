@@ -12,7 +12,6 @@ Nothing is ever lost: a file that is not JSON is moved aside to
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -36,11 +35,19 @@ from .followup_schema import (
     format_time,
     parse_followups,
     parse_followups_detailed,
-    parse_time,
     priority_at_least,
     score_priority,
 )
-from .layout import DMS, FOLLOWUPS_ARCHIVE_FILE, FOLLOWUPS_FILE, SERVERS, check_id, folder_name, parse_folder
+from .layout import (
+    DMS,
+    FOLLOWUPS_ARCHIVE_FILE,
+    FOLLOWUPS_FILE,
+    SERVERS,
+    check_id,
+    folder_name,
+    followups_parts,
+    parse_folder,
+)
 from .locks import PathLocks
 from .paths import Parts, virtual_path
 from .tool import _in_thread
@@ -107,7 +114,7 @@ class FollowupStore:
     # -- paths ---------------------------------------------------------------------------
 
     def _parts(self, folder: str) -> Parts:
-        return (*parse_folder(folder), FOLLOWUPS_FILE)
+        return followups_parts(parse_folder(folder))
 
     def path(self, folder: str) -> Path:
         """The host path of ``<folder>/followups.json`` (it may not exist)."""

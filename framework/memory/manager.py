@@ -1,4 +1,4 @@
-"""MemoryManager: path helpers, reads, and the memory digest for every prompt.
+"""MemoryManager: the memory digest for every prompt.
 
 The manager only reads: the model writes its memories through the memory tool. The digest
 (:meth:`MemoryManager.build_memory_context`) runs on every model call, so it is synchronous,
@@ -8,8 +8,6 @@ call) and deterministic (same files, same bytes: it sits in the cached prompt pr
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import os
 import re
@@ -23,19 +21,8 @@ from typing import Any, TypeVar
 from ..domain import ToolError
 from .fileops import Jail
 from .followup_schema import FollowupsCorrupt, parse_followups
-from .layout import (
-    DM_PROFILE_FILE,
-    DMS,
-    FOLLOWUPS_FILE,
-    SERVERS,
-    channel_parts,
-    check_id,
-    culture_parts,
-    folder_name,
-    folder_parts,
-    profile_parts,
-)
-from .paths import Parts, parse_memory_path, virtual_path
+from .layout import channel_parts, culture_parts, folder_parts, followups_parts, profile_parts
+from .paths import Parts, virtual_path
 from .profiles import strip_fact_markers
 
 __all__ = ["MemoryManager"]
@@ -84,7 +71,7 @@ def _profile_body(text: str) -> str:
 
 
 class MemoryManager:
-    """Read-side helpers over one bot's memory tree (``memories/<bot_id>``, the model's /memories).
+    """The read side of one bot's memory tree (``memories/<bot_id>``, the model's /memories): the digest.
 
     ``MemoryManager(bot_id, root, max_context_chars=MemoryConfig.context_max_chars)``.
     """
@@ -98,46 +85,6 @@ class MemoryManager:
         self._jail = Jail(self.root)
         self._cache: OrderedDict[tuple[str, Parts], tuple[_Signature, Any]] = OrderedDict()
 
-    # -- virtual paths (what the model sees) -------------------------------------------------
-
-    def get_culture_path(self, server_id: str) -> str:
-        return virtual_path(culture_parts(server_id))
-
-    def get_user_profile_path(self, server_id: str, user_id: str) -> str:
-        return virtual_path(profile_parts(server_id, user_id))
-
-    def get_channel_context_path(self, server_id: str, channel_id: str) -> str:
-        return virtual_path(channel_parts(server_id, channel_id))
-
-    def get_followups_path(self, server_id: str) -> str:
-        return virtual_path((SERVERS, check_id(server_id, "guild id"), FOLLOWUPS_FILE))
-
-    def get_dm_profile_path(self, user_id: str) -> str:
-        return virtual_path((DMS, check_id(user_id, "user id"), DM_PROFILE_FILE))
-
-    def get_dm_followups_path(self, user_id: str) -> str:
-        return virtual_path((DMS, check_id(user_id, "user id"), FOLLOWUPS_FILE))
-
-    def profile_path(self, guild_id: str | None, user_id: str) -> str:
-        """The user's profile in that server, or their DM profile when ``guild_id`` is None."""
-        return virtual_path(profile_parts(guild_id, user_id))
-
-    def followups_path(self, guild_id: str | None, user_id: str | None) -> str:
-        """The server's followups.json, or the DM's (``guild_id`` None) for ``user_id``."""
-        return virtual_path((*folder_parts(guild_id, user_id), FOLLOWUPS_FILE))
-
-    def folder_for(self, guild_id: str | None, user_id: str | None) -> str:
-        """``"servers/<guild_id>"``, or ``"dms/<user_id>"`` in a DM (FollowupStore's folder names)."""
-        return folder_name(folder_parts(guild_id, user_id))
-
-    def host_path(self, virtual: str) -> Path:
-        """The file on disk for a ``/memories/...`` path.
-
-        Raises:
-            ToolError: the path leaves /memories, or crosses a symbolic link below the root.
-        """
-        return self._jail.host(parse_memory_path(virtual))
-
     # -- reads --------------------------------------------------------------------------------
 
     def _read_parts(self, parts: Parts) -> str | None:
@@ -148,25 +95,6 @@ class MemoryManager:
         except ToolError as err:
             if os.path.lexists(self.root.joinpath(*parts)):
                 _log.debug("memory read %s: %s", virtual_path(parts), err)
-            return None
-
-    async def read(self, path: str) -> str | None:
-        """The text of a ``/memories/...`` file; None when it is missing, not a file or unreadable.
-
-        Raises:
-            ToolError: ``path`` is not a path below /memories.
-        """
-        parts = parse_memory_path(path)
-        return await asyncio.to_thread(self._read_parts, parts)
-
-    async def read_json(self, path: str) -> Any | None:
-        """The parsed JSON of a ``/memories/...`` file; None when missing or not valid JSON."""
-        text = await self.read(path)
-        if text is None:
-            return None
-        try:
-            return json.loads(text)
-        except ValueError:
             return None
 
     def _cached(self, kind: str, parts: Parts, make: Callable[[str, _Signature], _T]) -> _T | None:
@@ -287,7 +215,7 @@ class MemoryManager:
             notes = self._note(channel, int(limit * _CHANNEL_SHARE)) if channel else ""
             if notes and channel:
                 sections.append(f"## This channel ({virtual_path(channel)})\n{notes}")
-        followup_parts = (*folder, FOLLOWUPS_FILE)
+        followup_parts = followups_parts(folder)
         lines = self._followup_lines(followup_parts, people if server_id else people[:1], names)
         followups = ""
         if lines:

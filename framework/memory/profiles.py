@@ -267,7 +267,6 @@ class ProfileUpdater:
     ``ProfileUpdater(llm=router, root=paths.memories, locks=tool.locks, clock=clock,
     config=bot.memory.profiles, max_file_bytes=bot.memory.max_file_bytes)``. ``locks`` must be the
     memory tool's, so a profile write and a model edit of the same file never interleave.
-    ``folder_for(guild_id, user_id)`` gives the profile file's parts (default: :mod:`framework.memory.layout`).
     """
 
     def __init__(
@@ -278,7 +277,6 @@ class ProfileUpdater:
         locks: PathLocks,
         clock: Clock,
         config: ProfilesConfig,
-        folder_for: Callable[[str | None, str], tuple[str, ...]] | None = None,
         max_file_bytes: int | None = None,
         bot_id: str | None = None,
     ) -> None:
@@ -289,7 +287,6 @@ class ProfileUpdater:
         self.locks = locks
         self._clock = clock
         self.config = config
-        self._parts_for = folder_for or profile_parts
         self._max_bytes = max_file_bytes
         self.bot_id = bot_id or self.root.name
         self._last: dict[str, float] = {}
@@ -308,7 +305,7 @@ class ProfileUpdater:
         if len(_MENTION_MARKUP.sub("", message.content).strip()) < config.min_chars:
             return False  # "<@123456789012345678> hi" is two words, not 26 characters
         try:
-            self._parts_for(message.guild_id, message.author_id)
+            profile_parts(message.guild_id, message.author_id)
         except ValueError:
             return False
         now = self._clock.monotonic()
@@ -376,7 +373,7 @@ class ProfileUpdater:
         facts = strip_contact_details(parse_extraction(reply.text))
         if not merge_facts({}, facts):
             return False  # nothing worth keeping: never touch the file
-        parts = self._parts_for(message.guild_id, message.author_id)
+        parts = profile_parts(message.guild_id, message.author_id)
         async with self.locks.hold(parts):
             return await _in_thread(self._merge_into, parts, facts, message.author_name)
 

@@ -286,14 +286,6 @@ class MessageStore:
         )
         return [_row_to_message(r) for r in reversed(list(rows))]
 
-    async def get_since(self, channel_id: str, since: datetime) -> list[StoredMessage]:
-        rows = await self._db.execute_fetchall(
-            f"SELECT {_COLUMNS} FROM messages WHERE channel_id = ? AND timestamp > ? AND deleted_at IS NULL "
-            "ORDER BY timestamp, CAST(message_id AS INTEGER)",
-            (channel_id, _ts(since)),
-        )
-        return [_row_to_message(r) for r in rows]
-
     async def count(self) -> int:
         """Messages in the hot table (the archive not included)."""
         return await self._scalar_int("SELECT COUNT(*) FROM messages")

@@ -38,7 +38,7 @@ from ..clock import SystemBlockingClock
 from .process_ops import ProcessOps
 from .states import BotState, KeeperStatus, write_state
 
-__all__ = ["main", "runtime_command", "lock_path", "EXIT_LOCKED", "LogSink"]
+__all__ = ["main", "runtime_command", "EXIT_LOCKED", "LogSink"]
 
 _log = logging.getLogger(__name__)
 
@@ -46,10 +46,6 @@ _log = logging.getLogger(__name__)
 def runtime_command(bot_id: str) -> list[str]:
     """The command of the real bot runtime, as the process contract specifies."""
     return [sys.executable, "-u", "-m", "framework.runtime", bot_id]
-
-
-def lock_path(paths: BotPaths) -> Path:
-    return paths.run_dir / f"{paths.bot_id}.lock"
 
 
 class _KeeperFormatter(logging.Formatter):
@@ -109,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     home = project_home()
     paths = BotPaths(home, args.bot)
-    lock = KeeperLock(lock_path(paths))
+    lock = KeeperLock(paths.keeper_lock)
     try:
         lock.acquire()
     except SupervisorError:
