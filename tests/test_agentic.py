@@ -19,24 +19,18 @@ import pytest_asyncio
 
 from framework.config.models import (
     AgenticConfig,
-    CooldownConfig,
     EngagementConfig,
     FollowupConfig,
     ProactiveConfig,
     RateLimitingConfig,
+    ReactiveConfig,
 )
-from framework.domain import IncomingMessage
+from framework.domain import IncomingMessage, LLMReply, LLMRequest, PlannedMessage, ResponsePlan
 from framework.engines.agentic import AgenticEngine, decide_delivery, next_tick_delay
-from framework.engines.botloop import BotLoopGuard
 from framework.engines.context import ContextBuilder
-from framework.engines.cooldowns import ChannelCooldowns, UserCooldowns
-from framework.engines.engagement import EngagementTracker
 from framework.engines.executor import PlanExecutor
-from framework.engines.momentum import response_chance
-from framework.engines.ratelimit import RateLimiter
+from framework.engines.gates import Gates
 from framework.engines.reactive import ReactiveEngine, ReactiveSettings
-from framework.domain import PlannedMessage, ResponsePlan
-from framework.domain import LLMReply, LLMRequest
 from framework.memory.followups import FollowupStore
 from framework.memory.manager import MemoryManager
 from framework.storage import MessageStore
@@ -137,17 +131,15 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     log = await ProactiveLog.open(tmp_path / "messages.db")
     root = tmp_path / "memories" / "alpha"
     root.mkdir(parents=True)
-    limiter = RateLimiter.from_config(RateLimitingConfig(), clock)
     context = ContextBuilder(
         bot_id="alpha", bot_name="Alpha", persona_prompt="You are Alpha.", store=store,
         memory=MemoryManager("alpha", root), self_user_id=BOT,
     )
-    executor = PlanExecutor(
-        chat=(chat := FakeChat()), clock=clock, limiter=limiter,
-        channel_cooldowns=ChannelCooldowns.from_config(CooldownConfig(), clock),
-        user_cooldowns=UserCooldowns.from_config(CooldownConfig(), clock),
-        engagement=EngagementTracker.from_config(RateLimitingConfig(), clock, limiter),
+    gates = Gates.from_config(
+        rate_limiting=RateLimitingConfig(), reactive=ReactiveConfig(), engagement=EngagementConfig(), clock=clock,
+        rng=random.Random(1),
     )
+    executor = PlanExecutor(chat=(chat := FakeChat()), clock=clock, gates=gates)
     w = World(root, clock, store, log, ScriptedModel(), chat, context, executor,
               FollowupStore(root, clock=clock), make_config())
     try:
@@ -251,15 +243,10 @@ async def test_woven_followup_reaches_the_reactive_engines_next_request(world: W
     agentic = world.engine()
     await agentic.run_once(START)
     world.context.hints = agentic.weave_hint
-    limiter = RateLimiter.from_config(RateLimitingConfig(), world.clock)
     reactive = ReactiveEngine(
         context=world.context, store=world.store, llm=world.model, executor=world.executor,
-        decisions=RecordingDecisions(), clock=world.clock, rng=random.Random(1), limiter=limiter,
-        user_cooldowns=UserCooldowns.from_config(CooldownConfig(), world.clock),
-        channel_cooldowns=ChannelCooldowns.from_config(CooldownConfig(), world.clock),
-        engagement=EngagementTracker.from_config(RateLimitingConfig(), world.clock, limiter),
-        botloop=BotLoopGuard(3), settings=ReactiveSettings(),
-        chance_for=lambda m: response_chance(m, EngagementConfig()), on_replied=agentic.on_replied,
+        decisions=RecordingDecisions(), rng=random.Random(1), gates=world.executor._gates,
+        settings=ReactiveSettings(), on_replied=agentic.on_replied,
     )
     reactive.self_user_id = BOT
     asked = await world.say(f"<@{BOT}> you joining?", at=world.clock.now())

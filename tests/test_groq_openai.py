@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from framework.llm import textclean
+from framework.domain import textclean
 from framework.llm.errors import classify_status, message_from_body, model_unavailable, parse_retry_after
 from framework.llm.groq_llm import GroqProvider
 from framework.llm.groq_stub import ChatCompletionsStub

@@ -19,6 +19,7 @@ from framework.engines.context import ContextBuilder
 from framework.engines.cooldowns import ChannelCooldowns, UserCooldowns
 from framework.engines.engagement import EngagementTracker
 from framework.engines.executor import PlanExecutor
+from framework.engines.gates import Gates
 from framework.engines.momentum import response_chance
 from framework.engines.ratelimit import RateLimiter
 from framework.engines.reactive import ReactiveEngine, ReactiveSettings
@@ -110,21 +111,36 @@ async def close(w: World) -> None:
     await w.store.close()
 
 
-async def make_world(tmp_path: Path, *, rates: float = 1.0, seed: int = 7, **settings: Any) -> World:
+async def make_world(
+    tmp_path: Path,
+    *,
+    rates: float = 1.0,
+    seed: int = 7,
+    cooldowns: CooldownConfig | None = None,
+    human: Callable[[FakeClock], Any] | None = None,
+    **settings: Any,
+) -> World:
+    """The engine with real gates and store; ``cooldowns`` and ``human`` (a factory of a
+    human layer given the clock) make it another persona, e.g. Ana."""
     clock = FakeClock()
     store = await MessageStore.open(tmp_path / "messages.db")
     chat, decisions, model = FakeChat(), RecordingDecisions(), ScriptedModel()
     limiter = RateLimiter.from_config(RateLimitingConfig(), clock)
-    users, channels = UserCooldowns.from_config(CooldownConfig(), clock), ChannelCooldowns.from_config(CooldownConfig(), clock)
+    cooldowns = cooldowns or CooldownConfig()
+    users, channels = UserCooldowns.from_config(cooldowns, clock), ChannelCooldowns.from_config(cooldowns, clock)
     engagement = EngagementTracker(clock, limiter, 30)
     engagement_config = EngagementConfig(cold_conversation_rate=rates, warm_conversation_rate=rates, hot_conversation_rate=rates)
+    rng = random.Random(seed)
+    gates = Gates(
+        limiter=limiter, user_cooldowns=users, channel_cooldowns=channels, engagement=engagement, botloop=BotLoopGuard(3),
+        chance_for=lambda m: response_chance(m, engagement_config), rng=rng,  # type: ignore[arg-type]
+        mention_response_rate=settings.pop("mention_response_rate", 1.0),
+    )
     engine = ReactiveEngine(
         context=ContextBuilder(bot_id="alpha", bot_name="Alpha", persona_prompt="You are Alpha.", store=store),
-        store=store, llm=model, decisions=decisions, clock=clock, rng=random.Random(seed), limiter=limiter,
-        user_cooldowns=users, channel_cooldowns=channels, engagement=engagement, botloop=BotLoopGuard(3),
-        executor=PlanExecutor(chat=chat, clock=clock, limiter=limiter, channel_cooldowns=channels,
-                              user_cooldowns=users, engagement=engagement),
-        settings=ReactiveSettings(**settings), chance_for=lambda m: response_chance(m, engagement_config),  # type: ignore[arg-type]
+        store=store, llm=model, decisions=decisions, rng=rng, gates=gates,
+        executor=PlanExecutor(chat=chat, clock=clock, gates=gates),
+        settings=ReactiveSettings(**settings), human=human(clock) if human is not None else None,
     )
     engine.self_user_id = BOT
     return World(engine, store, model, chat, clock, decisions, limiter, channels)

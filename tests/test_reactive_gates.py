@@ -53,21 +53,9 @@ def ana_human_layer(clock: Any) -> HumanLayer:
 @pytest.fixture
 async def ana(tmp_path: Path):  # type: ignore[no-untyped-def]
     from framework.config.models import CooldownConfig
-    from framework.engines.cooldowns import ChannelCooldowns, UserCooldowns
 
-    w = await make_world(tmp_path)
     ana_cooldowns = CooldownConfig(per_user=25, single_message=7, multi_message=7, heavy_activity=7)
-    users = UserCooldowns.from_config(ana_cooldowns, w.clock)
-    channels = ChannelCooldowns.from_config(ana_cooldowns, w.clock)
-    human = ana_human_layer(w.clock)
-    engine = w.engine
-    engine._user_cooldowns = users
-    engine._channel_cooldowns = channels
-    engine._executor._user_cooldowns = users
-    engine._executor._channel_cooldowns = channels
-    engine._human = human
-    engine._actions_for = human.actions_for
-    w.channel_cooldowns = channels
+    w = await make_world(tmp_path, cooldowns=ana_cooldowns, human=ana_human_layer)
     yield w
     await close(w)
 

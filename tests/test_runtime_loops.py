@@ -15,7 +15,7 @@ from framework.cli.common import CliContext
 from framework.config.loader import load_bot_config
 from framework.paths import BotPaths
 from framework.runtime.app import BotRuntime
-from framework.runtime.loops import FAILING_AFTER, LoopHealth, run_periodic
+from framework.runtime.loops import FAILING_AFTER, LoopHealth, check_loop, run_periodic
 
 from .fakes import FakeClock
 
@@ -76,10 +76,10 @@ def make_runtime(tmp_path: Path, clock: SteppingClock) -> BotRuntime:
 
 async def test_a_check_loop_whose_engine_raises_once_keeps_checking(tmp_path: Path) -> None:
     clock = SteppingClock(steps=5)
-    runtime = make_runtime(tmp_path, clock)
+    runtime = make_runtime(tmp_path, clock)  # the runtime's own health file and interval
     engine = FlakyEngine(fail_on={2})
-    runtime._engine = engine
-    await run_until_parked(clock, runtime._check_loop())
+    interval = runtime.config.reactive.check_interval_seconds
+    await run_until_parked(clock, check_loop(engine, interval=interval, clock=clock, health=runtime._loop_health))
     assert engine.checks == 5  # the failure on pass 2 did not end the loop
     assert not runtime.paths.loops_file.exists()  # a single blip is cleared by the next good pass
 

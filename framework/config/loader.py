@@ -31,7 +31,7 @@ from ruamel.yaml.scanner import RoundTripScanner
 from ..errors import ConfigError
 from ..redact import Redactor
 from .models import BotConfig
-from .modelcatalog import model_warning, online_warnings
+from .modelcatalog import model_warning
 
 __all__ = ["load_bot_config", "check_bot", "CheckResult", "display_path"]
 
@@ -449,5 +449,7 @@ def check_bot(
         if warning:
             result.warnings.append(f"{shown}: {name}: {warning}")
     if online:
+        from ..llm.models_api import online_warnings  # the SDK only when asked to go online
+
         result.warnings.extend(f"{shown}: {w}" for w in online_warnings(claude_models.values(), environ))
     return result

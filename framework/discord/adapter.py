@@ -18,6 +18,7 @@ import discord
 import yarl
 
 from ..domain import IncomingMessage
+from ..errors import ConfigError
 
 __all__ = ["BotClient", "DiscordChat", "configure_endpoints", "build_intents", "to_incoming"]
 
@@ -136,6 +137,22 @@ class BotClient(discord.Client):
 
     async def on_resumed(self) -> None:
         _log.info("gateway session resumed")
+
+    async def serve(self, token: str, *, token_env_var: str) -> None:
+        """Log in and run the session until closed; Discord's refusals that a restart
+        cannot fix come out as :class:`ConfigError` with what to do (exit code 78)."""
+        try:
+            await self.start(token)
+        except discord.LoginFailure as exc:
+            raise ConfigError(
+                f"Discord rejected the token in {token_env_var}; copy a fresh one from the Developer Portal "
+                "(Bot > Reset Token)"
+            ) from exc
+        except discord.PrivilegedIntentsRequired as exc:
+            raise ConfigError(
+                "Discord refused the privileged intents; enable Message Content and Server Members "
+                "intents in the Developer Portal (Bot > Privileged Gateway Intents)"
+            ) from exc
 
     def channel_and_role_names(self) -> tuple[dict[str, str], dict[str, str]]:
         """Names of the channels and roles of the guilds served, from discord.py's cache:

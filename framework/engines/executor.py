@@ -1,9 +1,9 @@
-"""Runs a plan of actions on the chat with the injected clock, inside the rate limits.
+"""Runs a plan of actions on the chat with the injected clock, inside the gates.
 
-Before every counted message the rate limiter is asked; after it, the response is
-recorded and engagement tracking starts; after the plan, the channel and user cooldowns
-are set (the channel's by how many messages went out: 45 s, 75 s or 105 s for 1, 2-3 or 4+
-by default).
+Before every counted message the gates are asked (the rate windows); after it, the
+response is counted and engagement tracking starts; after the plan, the channel and user
+cooldowns are set (the channel's by how many messages went out: 45 s, 75 s or 105 s for 1,
+2-3 or 4+ by default).
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ from dataclasses import dataclass
 from ..clock import Clock
 from ..ports import ChatPort
 from .actions import Action, React, Send, Shutdown, Typing, Wait
-from .cooldowns import ChannelCooldowns, UserCooldowns
-from .engagement import EngagementTracker
-from .ratelimit import RateLimiter
+from .gates import IGNORED_THRESHOLD, Gates
 
 __all__ = ["PlanExecutor", "Outcome", "IGNORED_THRESHOLD"]
-
-IGNORED_THRESHOLD = "ignored_threshold"
 
 _log = logging.getLogger(__name__)
 
@@ -40,18 +36,12 @@ class PlanExecutor:
         *,
         chat: ChatPort,
         clock: Clock,
-        limiter: RateLimiter,
-        channel_cooldowns: ChannelCooldowns,
-        user_cooldowns: UserCooldowns,
-        engagement: EngagementTracker,
+        gates: Gates,
         on_shutdown: Callable[[], None] = lambda: None,
     ) -> None:
         self._chat = chat
         self._clock = clock
-        self._limiter = limiter
-        self._channel_cooldowns = channel_cooldowns
-        self._user_cooldowns = user_cooldowns
-        self._engagement = engagement
+        self._gates = gates
         self._on_shutdown = on_shutdown
 
     def typing(self, channel_id: str) -> AbstractAsyncContextManager[None]:
@@ -81,8 +71,8 @@ class PlanExecutor:
                     await self._chat.react(channel_id, reply_to, action.emoji)
             elif isinstance(action, Send):
                 if action.counts:
-                    allowed, reason = self._limiter.can_respond(channel_id)
-                    if not allowed and not (owed and reason == IGNORED_THRESHOLD):
+                    reason = self._gates.may_send(channel_id, owed=owed)
+                    if reason is not None:
                         _log.info("rate limiter stopped a reply in %s: %s", channel_id, reason)
                         outcome.blocked = reason
                         break
@@ -91,14 +81,10 @@ class PlanExecutor:
                 )
                 if action.counts:
                     outcome.sent_ids.append(message_id)
-                    self._limiter.record_response(channel_id)
-                    self._engagement.track(channel_id, message_id)
+                    self._gates.sent(channel_id, message_id)
             elif isinstance(action, Shutdown):
                 outcome.shutdown = True
                 self._on_shutdown()
                 break
-        if outcome.sent_ids:
-            self._channel_cooldowns.set_cooldown(channel_id, len(outcome.sent_ids))
-            if user_id is not None:
-                self._user_cooldowns.record_reply(user_id)
+        self._gates.plan_sent(channel_id, user_id, len(outcome.sent_ids))
         return outcome

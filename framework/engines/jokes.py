@@ -24,7 +24,7 @@ from datetime import date, timezone
 
 from ..clock import Clock
 from ..config.behaviour import JokesConfig, SecondsRange
-from ..llm.textclean import collapse_whitespace, truncate
+from ..domain.textclean import collapse_whitespace, truncate
 from .actions import Action, Send, Typing, Wait
 
 __all__ = ["JokeFetch", "JokeService"]

@@ -1,13 +1,15 @@
-"""ReactiveEngine: the urgent path and the periodic check.
+"""ReactiveEngine: what the bot says in reply to the conversation, and why.
 
 * A mention, a reply to the bot or a DM is answered at once (``on_message`` schedules
-  it); it bypasses the response chance but not the rate limits or the spend budget.
-* Everything else lands in the pending set; every ``check_interval_seconds`` the runtime
-  calls :meth:`check`, which makes one decision (at most one model call) per pending
-  channel about everything that arrived there since the last look.
-* Every message is answered at most once, whichever path sees it first.
-* Channels are worked on concurrently, each in order: one worker task per channel
-  drains that channel's queue, so a slow model call holds up only its own channel.
+  it); it bypasses the response chance but not the rate limits or the spend budget, and
+  it is owed: whatever fails on the way, at worst a static line goes out.
+* Everything else waits in the channel's pending set; every ``check_interval_seconds``
+  the runtime calls :meth:`ReactiveEngine.check`, which makes one decision (at most one
+  model call) per pending channel about everything that arrived there since the last look.
+
+The engine is the decision core; :class:`~framework.engines.scheduling.ChannelScheduler`
+decides when it works on what (per-channel order, pending sets, answer-once) and
+:class:`~framework.engines.gates.Gates` whether the bot may speak at all.
 """
 
 from __future__ import annotations
@@ -15,37 +17,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from ..clock import Clock
-from ..domain import Decision, IncomingMessage
+from ..domain import Decision, IncomingMessage, ResponsePlan, plan_from_text
 from ..errors import LLMError
-from ..domain import ResponsePlan, plan_from_text
 from ..ports import DecisionLog, LLMPort, MessageStorePort
 from .actions import Action, Send, Typing
-from .botloop import BotLoopGuard
 from .context import ContextBuilder, ContextRequest
-from .cooldowns import ChannelCooldowns, UserCooldowns
-from .engagement import EngagementTracker
-from .executor import IGNORED_THRESHOLD, PlanExecutor
+from .executor import PlanExecutor
+from .gates import Gates
 from .human import HumanLayer
-from .momentum import conversation_momentum, response_chance
-from .ratelimit import RateLimiter
+from .scheduling import ChannelScheduler
 from .text import split_message
 
 __all__ = ["ReactiveEngine", "ReactiveSettings", "default_actions"]
 
 _log = logging.getLogger(__name__)
 
-_ANSWERED_MEMORY = 5000  # message ids remembered for answer-at-most-once
-
 
 @dataclass(frozen=True)
 class ReactiveSettings:
-    mention_response_rate: float = 1.0
     ignore_bots: bool = True
     stale_after_messages: int = 4  # human messages after the trigger that make a reply stale
     max_batch: int = 20  # newest messages considered per check, so a busy channel costs one bounded call
@@ -73,12 +65,6 @@ def default_actions(plan: ResponsePlan, *, reply_first: bool, ping: bool, max_ty
     return actions
 
 
-@dataclass
-class _Channel:
-    queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
-    worker: asyncio.Task[None] | None = None
-
-
 class ReactiveEngine:
     def __init__(
         self,
@@ -88,15 +74,9 @@ class ReactiveEngine:
         llm: LLMPort,
         executor: PlanExecutor,
         decisions: DecisionLog,
-        clock: Clock,
+        gates: Gates,
         rng: random.Random,
-        limiter: RateLimiter,
-        user_cooldowns: UserCooldowns,
-        channel_cooldowns: ChannelCooldowns,
-        engagement: EngagementTracker,
-        botloop: BotLoopGuard,
-        settings: ReactiveSettings,
-        chance_for: Callable[[str], float],
+        settings: ReactiveSettings = ReactiveSettings(),
         human: HumanLayer | None = None,
         on_replied: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
@@ -105,15 +85,9 @@ class ReactiveEngine:
         self._llm = llm
         self._executor = executor
         self._decisions = decisions
-        self._clock = clock
+        self.gates = gates
         self._rng = rng
-        self._limiter = limiter
-        self._user_cooldowns = user_cooldowns
-        self._channel_cooldowns = channel_cooldowns
-        self._engagement = engagement
-        self._botloop = botloop
         self._settings = settings
-        self._chance_for = chance_for  # momentum name -> probability
         self._human = human
         self._on_replied = on_replied  # after a reply went out in a channel (woven follow-ups)
         self._actions_for: Callable[[ResponsePlan, IncomingMessage, bool], list[Action]] = (
@@ -123,9 +97,7 @@ class ReactiveEngine:
             )
         )
         self.self_user_id: str | None = None
-        self._pending: dict[str, list[IncomingMessage]] = {}
-        self._answered: OrderedDict[str, None] = OrderedDict()
-        self._channels: dict[str, _Channel] = {}
+        self.scheduler = ChannelScheduler(max_batch=settings.max_batch)
         self.model_calls = 0
 
     def set_on_replied(self, callback: Callable[[str], Awaitable[None]] | None) -> None:
@@ -136,34 +108,33 @@ class ReactiveEngine:
 
     async def on_message(self, message: IncomingMessage) -> None:
         """Route one stored message: urgent now, others to the pending set."""
-        self._botloop.observe(message.channel_id, message.is_bot or message.is_self)
+        self.gates.observe(message)
         if message.is_self:
             return
         self._context.remember(message)
-        if message.reference_id:
-            self._engagement.observe_reply(message.channel_id, message.reference_id)
         if message.is_bot and self._settings.ignore_bots:
             self._decide(message, Decision("ignore", "author is a bot"))
             return
-        if message.message_id in self._answered:
+        if self.scheduler.answered(message):
             return  # replayed by the gateway after a RESUME
         if self._human is not None:
             intercept = await self._human.intercept(message)
             if intercept is not None:
-                self._mark_answered([message])
+                self.scheduler.mark_answered([message])
                 if intercept.actions:
-                    self._enqueue(message.channel_id, ("actions", (message, intercept.reason, intercept.actions)))
+                    reason, actions = intercept.reason, intercept.actions
+                    self.scheduler.run(message.channel_id, lambda: self._run_actions(message, reason, actions))
                 else:
                     self._decide(message, Decision("ignore", intercept.reason))
                 return
         if await self._is_urgent(message):
-            self._enqueue(message.channel_id, ("urgent", message))
+            self.scheduler.run(message.channel_id, lambda: self._urgent(message))
         else:
-            self._pending.setdefault(message.channel_id, []).append(message)
+            self.scheduler.pend(message)
 
     def observe_reaction(self, channel_id: str, message_id: str, user_id: str, emoji: str, on_own_message: bool) -> None:
         if on_own_message and user_id != self.self_user_id:
-            self._engagement.observe_reaction(channel_id, message_id, emoji, user_id)
+            self.gates.observe_reaction(channel_id, message_id, emoji, user_id)
 
     async def _is_urgent(self, message: IncomingMessage) -> bool:
         if message.is_dm or message.mentions_self:
@@ -181,70 +152,26 @@ class ReactiveEngine:
         """Queue one decision per pending channel; returns how many channels were queued.
 
         A channel still busy with its last decision or reply keeps its pending messages
-        for the next check: at most one check per channel is ever in flight, so a slow
-        reply cannot pile up a queue of stale decisions behind it.
+        for the next check: at most one check per channel is ever in flight.
         """
-        queued = 0
-        for channel_id in list(self._pending):
-            channel = self._channels.get(channel_id)
-            if channel is not None and channel.worker is not None and not channel.worker.done():
-                continue
-            messages = self._pending.pop(channel_id)
-            self._enqueue(channel_id, ("check", messages[-self._settings.max_batch :]))
-            queued += 1
-        for settled in self._engagement.due():
-            _log.debug("engagement settled: %s", settled)
-        return queued
+        batches = self.scheduler.take_batches()
+        for channel_id, messages in batches:
+            self.scheduler.run(channel_id, lambda c=channel_id, m=messages: self._check_channel(c, m))
+        self.gates.settle()
+        return len(batches)
 
     def sweep(self) -> None:
         """Drop expired cooldown keys (called now and then, so weeks of running stay small)."""
-        self._user_cooldowns.sweep()
-        self._channel_cooldowns.sweep()
-
-    # -- per-channel workers --------------------------------------------------------------
-
-    def _enqueue(self, channel_id: str, item: tuple[str, Any]) -> None:
-        channel = self._channels.setdefault(channel_id, _Channel())
-        channel.queue.put_nowait(item)
-        if channel.worker is None or channel.worker.done():
-            channel.worker = asyncio.create_task(self._work(channel_id, channel), name=f"reactive:{channel_id}")
-
-    async def _work(self, channel_id: str, channel: _Channel) -> None:
-        while not channel.queue.empty():
-            kind, payload = channel.queue.get_nowait()
-            try:
-                if kind == "urgent":
-                    await self._urgent(payload)
-                elif kind == "actions":
-                    await self._run_actions(*payload)
-                else:
-                    await self._check_channel(channel_id, payload)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # one bad decision must not end the channel's worker
-                _log.exception("reactive decision in channel %s failed", channel_id)
+        self.gates.sweep()
 
     async def idle(self) -> None:
         """Wait until every channel worker is done (tests, shutdown)."""
-        workers = [c.worker for c in self._channels.values() if c.worker is not None]
-        await asyncio.gather(*workers, return_exceptions=True)
+        await self.scheduler.idle()
 
     async def stop(self) -> None:
-        for channel in self._channels.values():
-            if channel.worker is not None:
-                channel.worker.cancel()
-        await self.idle()
+        await self.scheduler.stop()
 
     # -- decisions ------------------------------------------------------------------------
-
-    def _answered_already(self, message: IncomingMessage) -> bool:
-        return message.message_id in self._answered
-
-    def _mark_answered(self, messages: list[IncomingMessage]) -> None:
-        for message in messages:
-            self._answered[message.message_id] = None
-        while len(self._answered) > _ANSWERED_MEMORY:
-            self._answered.popitem(last=False)
 
     def _decide(self, message: IncomingMessage, decision: Decision) -> Decision:
         self._decisions.record(message, decision)
@@ -257,9 +184,9 @@ class ReactiveEngine:
         self._decide(message, Decision("reply" if outcome.sent_ids else "ignore", reason, tuple(outcome.sent_ids)))
 
     async def _urgent(self, message: IncomingMessage) -> None:
-        if self._answered_already(message):
+        if self.scheduler.answered(message):
             return
-        self._mark_answered([message])
+        self.scheduler.mark_answered([message])
         if message.is_dm:
             reason = "direct message"
         elif message.mentions_self:
@@ -268,20 +195,11 @@ class ReactiveEngine:
             reason = "reply to the bot"
         else:
             reason = "trigger word"
-        if reason == "trigger word":
-            cooling = self._trigger_cooldown(message)
-            if cooling is not None:
-                self._decide(message, Decision("ignore", f"{reason}; {cooling}"))
-                return
-        if self._rng.random() >= self._settings.mention_response_rate:
-            self._decide(message, Decision("ignore", f"{reason}; mention_response_rate"))
-            return
-        if not self._botloop.allows_reply(message.channel_id):
-            self._decide(message, Decision("ignore", f"{reason}; bot-loop guard"))
-            return
-        allowed, why = self._limiter.can_respond(message.channel_id)
-        if not allowed and why != IGNORED_THRESHOLD:  # a direct question is answered even then
-            self._decide(message, Decision("ignore", f"{reason}; {why}"))
+        trigger_word = reason == "trigger word"
+        roast = trigger_word and self._human is not None and self._human.mode_of(message).mode == "roast"
+        refusal = self.gates.may_answer(message, trigger_word=trigger_word, roast=roast)
+        if refusal is not None:
+            self._decide(message, Decision("ignore", f"{reason}; {refusal}"))
             return
         owed = reason != "trigger word"  # a trigger word invites a reply; the others are owed one
         try:
@@ -304,21 +222,6 @@ class ReactiveEngine:
             _log.exception("writing the reply owed to message %s failed", message.message_id)
             await self._say_static_line(message, reason, f"{type(exc).__name__}: {exc}")
 
-    def _trigger_cooldown(self, message: IncomingMessage) -> str | None:
-        """Why a trigger word goes unanswered for now, or None.
-
-        A trigger word invites a reply but is not owed one, so the per-user and per-channel
-        cooldowns hold it back (a person does not answer the same friend every few seconds);
-        a roast skips them, being capped per user instead, and a mention never waits.
-        """
-        if self._human is not None and self._human.mode_of(message).mode == "roast":
-            return None
-        if self._channel_cooldowns.is_in_cooldown(message.channel_id):
-            return f"channel cooldown ({self._channel_cooldowns.remaining(message.channel_id):.0f} s left)"
-        if not self._user_cooldowns.can_reply_to_user(message.author_id):
-            return f"user cooldown ({self._user_cooldowns.remaining(message.author_id):.0f} s left)"
-        return None
-
     async def _say_static_line(self, message: IncomingMessage, reason: str, cause: str) -> None:
         """The last resort for an owed reply: one of the static lines, with the cause logged."""
         _log.warning("owed reply to %s: saying a static line because %s", message.message_id, cause)
@@ -340,30 +243,24 @@ class ReactiveEngine:
         self._decide(message, Decision("reply", f"{reason}; static line ({cause})", tuple(outcome.sent_ids)))
 
     async def _check_channel(self, channel_id: str, messages: list[IncomingMessage]) -> None:
-        fresh = [m for m in messages if not self._answered_already(m)]
+        fresh = [m for m in messages if not self.scheduler.answered(m)]
         if not fresh:
             return
-        if self._channel_cooldowns.is_in_cooldown(channel_id):
-            cooling = f"channel cooldown ({self._channel_cooldowns.remaining(channel_id):.0f} s left)"
-            for m in fresh:
-                self._decide(m, Decision("ignore", cooling))
-            return
-        # Someone the bot answered moments ago is left out of this look (user cooldown);
-        # the others in the channel are still considered.
-        considered = self._user_cooldowns.filter_messages(fresh)
-        for m in fresh:
-            if m not in considered:
-                self._decide(m, Decision("ignore", f"user cooldown ({self._user_cooldowns.remaining(m.author_id):.0f} s left)"))
-        self._mark_answered([m for m in fresh if m not in considered])
+        verdict = self.gates.may_speak(channel_id, fresh)
+        for m, why in verdict.left_out:
+            self._decide(m, Decision("ignore", why))
+        # People left out for their user cooldown were looked at; a channel cooldown means
+        # nobody was, and the messages stay unanswered for a mention to pick up later.
+        self.scheduler.mark_answered([m for m, why in verdict.left_out if why.startswith("user cooldown")])
+        considered = verdict.considered
         if not considered:
             return
-        last = considered[-1]
-        gate = self._check_gate(channel_id, considered)
-        if gate is not None:
+        if verdict.refusal is not None:
             for m in considered:
-                self._decide(m, Decision("ignore", gate))
+                self._decide(m, Decision("ignore", verdict.refusal))
             return
-        self._mark_answered(considered)
+        self.scheduler.mark_answered(considered)
+        last = considered[-1]
         label = f"#{last.channel_name or channel_id}"
         plan, failure = await self._ask(ContextRequest(channel_id, label, considered, last, urgent=False), last)
         if plan is None or not plan.should_respond:
@@ -376,19 +273,6 @@ class ReactiveEngine:
         batch = f"periodic check, answered together with {len(considered)} messages"
         for m in considered[:-1]:
             self._decide(m, Decision(decision.action, f"{batch}; {decision.reason}", decision.reply_ids))
-
-    def _check_gate(self, channel_id: str, fresh: list[IncomingMessage]) -> str | None:
-        """Why the check stays silent without asking the model, or None to ask."""
-        allowed, why = self._limiter.can_respond(channel_id)
-        if not allowed:
-            return str(why)
-        if not self._botloop.allows_reply(channel_id):
-            return "bot-loop guard"
-        momentum = conversation_momentum([m.timestamp for m in fresh])
-        chance = self._chance_for(momentum)
-        if self._rng.random() >= chance:
-            return f"response chance ({momentum}, {chance:.2f})"
-        return None
 
     async def _ask(self, ask: ContextRequest, trigger: IncomingMessage) -> tuple[ResponsePlan | None, str]:
         """The model's plan, or None and why not (the model failed, or the answer went stale)."""
@@ -423,7 +307,7 @@ class ReactiveEngine:
             actions, channel_id=trigger.channel_id, reply_to=trigger.message_id, user_id=trigger.author_id, owed=urgent
         )
         if outcome.blocked and not outcome.sent_ids:
-            self._limiter.record_ignored(trigger.channel_id)  # a blocked plan counts as ignored
+            self.gates.blocked(trigger.channel_id)
             return self._decide(trigger, Decision("ignore", f"{reason}; {outcome.blocked}"))
         decision = self._decide(trigger, Decision("reply", reason, tuple(outcome.sent_ids)))
         if outcome.sent_ids and self._on_replied is not None:

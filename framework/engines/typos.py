@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..llm.textclean import collapse_whitespace
+from ..domain.textclean import collapse_whitespace
 from .text import DISCORD_LIMIT, split_message
 
 __all__ = ["Typo", "split_reply", "inject_typo"]

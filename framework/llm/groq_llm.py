@@ -20,7 +20,7 @@ from typing import Any
 import groq
 import httpx
 
-from . import textclean
+from ..domain import textclean
 from .errors import classify_openai_like
 from .openai_compat import run_chat
 from ..domain import LLMReply, LLMRequest, ModelSettings

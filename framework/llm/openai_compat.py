@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from . import textclean
+from ..domain import textclean
 from .errors import classify_openai_like, classify_status, message_from_body
 from ..domain import ConversationScope, ErrorKind, LLMReply, LLMRequest, ModelSettings, ProviderError, ToolError, Usage
 from ..ports import ClientTool

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..clock import Clock
 from ..fsutil import atomic_write_json, read_json
 
-__all__ = ["LoopHealth", "run_periodic", "read_failing_loops", "FAILING_AFTER"]
+__all__ = ["LoopHealth", "run_periodic", "read_failing_loops", "check_loop", "agentic_loop", "FAILING_AFTER"]
 
 _log = logging.getLogger(__name__)
 
@@ -106,3 +107,80 @@ async def run_periodic(
             _log.exception("%s pass failed (%d in a row); the loop goes on", name, failures)
         else:
             health.succeeded(name)
+
+
+# -- the loops of a bot process ----------------------------------------------------------
+
+
+class CheckingEngine(Protocol):
+    """What the check loop drives (the reactive engine)."""
+
+    def check(self) -> int: ...
+
+    def sweep(self) -> None: ...
+
+
+class PassingEngine(Protocol):
+    """What the agentic loop drives (the agentic engine); its report has a ``summary()``."""
+
+    async def run_once(self, now: datetime) -> Any: ...
+
+
+async def check_loop(
+    engine: CheckingEngine, *, interval: float, clock: Clock, health: LoopHealth, enabled: bool = True
+) -> None:
+    """The periodic check: every ``interval`` seconds, one decision per pending channel;
+    cooldown keys are swept hourly so weeks of running stay small."""
+    sweeps_every = max(1, int(3600 / interval))
+    checks = 0
+
+    async def one_pass() -> None:
+        nonlocal checks
+        checks += 1
+        if enabled:
+            engine.check()
+        if checks % sweeps_every == 0:
+            engine.sweep()
+
+    await run_periodic("check", one_pass, clock=clock, interval=interval, health=health)
+
+
+def next_agentic_delay(state_path: Path, now: datetime, interval: float) -> float:
+    """Seconds until the first agentic pass: at once if the last one (noted in
+    ``state_path``) is older than ``interval`` (one catch-up after downtime, never a burst)."""
+    from ..engines.agentic import next_tick_delay
+
+    state = read_json(state_path)
+    last_tick = None
+    if isinstance(state, dict) and isinstance(state.get("last_tick"), str):
+        try:
+            last_tick = datetime.fromisoformat(state["last_tick"])
+        except ValueError:
+            last_tick = None
+        if last_tick is not None and last_tick.tzinfo is None:  # hand-edited or from elsewhere
+            last_tick = last_tick.replace(tzinfo=timezone.utc)
+    return next_tick_delay(last_tick, now, interval)
+
+
+async def agentic_loop(
+    engine: PassingEngine,
+    *,
+    state_path: Path,
+    interval: float,
+    clock: Clock,
+    health: LoopHealth,
+    connected: asyncio.Event,
+) -> None:
+    """Every ``interval`` seconds one agentic pass, its time noted in ``state_path``."""
+    await connected.wait()  # the engine needs to know who it is
+
+    async def one_pass() -> None:
+        now = clock.now()
+        report = await engine.run_once(now)
+        _log.info("%s", report.summary())
+        atomic_write_json(state_path, {"last_tick": now.isoformat()})
+
+    await run_periodic(
+        "agentic", one_pass, clock=clock, interval=interval, health=health,
+        first_delay=next_agentic_delay(state_path, clock.now(), interval),
+    )

@@ -1,0 +1,302 @@
+"""The composition root of one bot process: every part built from the config, and wired.
+
+:func:`build_bot` is the one place that knows which adapter serves which port. It builds,
+in order: the message store and the conversation log; the Discord client (whose events go
+to :class:`Intake`); the brain (Claude with its client tools, the fallbacks, the usage
+ledger and the daily budget); the context builder; the gates, the plan executor and the
+reactive engine; the history backfill; the agentic engine and the profile updater when
+enabled. Everything it opens is registered on the caller's exit stack, last opened first
+closed, so the store (opened first) closes last and checkpoints its WAL.
+
+Imported only by the bot process (``framework.runtime.app``), never by the CLI, so
+``bot_manager status`` never pays for discord.py or the SDKs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from ..clock import Clock
+from ..config import BotConfig, Settings
+from ..discord.adapter import BotClient, DiscordChat
+from ..discord.backfill import DiscordHistory
+from ..discord.tools import DiscordQueryTools
+from ..engines.agentic import AgenticEngine
+from ..engines.backfill import Backfill, BackfillSettings, ParentFetcher
+from ..engines.behaviour import HumanBehaviour
+from ..engines.context import ContextBuilder
+from ..engines.executor import PlanExecutor
+from ..engines.gates import Gates
+from ..engines.human import HumanLayer
+from ..engines.jokes import JokeService
+from ..engines.modes import ModeDetector, RoastLimiter
+from ..engines.reactive import ReactiveEngine, ReactiveSettings
+from ..errors import ConfigError
+from ..llm.anthropic_llm import AnthropicProvider
+from ..llm.budget import BudgetedLLM, BudgetGuard
+from ..llm.router import Router, build_router
+from ..llm.websearch import WebSearchBudget
+from ..memory import MemoryTool
+from ..memory.followups import FollowupStore, followups_instructions
+from ..memory.guide import memory_guide
+from ..memory.locks import PathLocks
+from ..memory.manager import MemoryManager
+from ..memory.profiles import ProfileUpdater
+from ..paths import BotPaths
+from ..ports import ClientTool
+from ..storage import MessageStore
+from ..storage.ledger import UsageLedger
+from ..storage.proactive import ProactiveLog
+from .conversation_log import ConversationLog
+from .fetchers import dad_joke_fetcher
+from .intake import Intake
+
+__all__ = ["Bot", "build_bot"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    """Every part of one bot process, built and wired, not yet connected to Discord."""
+
+    config: BotConfig
+    paths: BotPaths
+    clock: Clock
+    store: MessageStore
+    decisions: ConversationLog
+    client: BotClient
+    intake: Intake
+    router: Router
+    llm: BudgetedLLM
+    context: ContextBuilder
+    gates: Gates
+    executor: PlanExecutor
+    engine: ReactiveEngine
+    backfill: Backfill
+    agentic: AgenticEngine | None
+    profiles: ProfileUpdater | None
+
+
+async def build_bot(
+    config: BotConfig,
+    paths: BotPaths,
+    environ: Mapping[str, str],
+    settings: Settings,
+    *,
+    clock: Clock,
+    resources: AsyncExitStack,
+    redact: Callable[[str], str] = str,
+    on_ready: Callable[[], None] = lambda: None,
+    on_shutdown_command: Callable[[], None] = lambda: None,
+    guild_ready_timeout: float = 2.0,
+) -> Bot:
+    """Build the bot. ``on_ready`` runs once the Discord session is ready (the runtime
+    reports readiness); ``on_shutdown_command`` when an owner's shutdown command ran."""
+    rng = random.Random()
+    store = await MessageStore.open(paths.database)
+    resources.push_async_callback(store.close)  # last out: checkpoints the WAL into messages.db
+    decisions = ConversationLog(
+        paths.conversation_log, config.bot_id, config.logging.max_size_mb, config.logging.backup_count, redact=redact
+    )
+    resources.callback(decisions.close)
+
+    intake = Intake(store=store, clock=clock, on_ready=on_ready)
+    client = BotClient(
+        on_incoming=intake.on_incoming,
+        on_edit=intake.on_edit,
+        on_delete=intake.on_delete,
+        on_connected=intake.on_connected,
+        on_reaction=intake.on_reaction,
+        on_session_start=intake.on_session_start,
+        on_session_ready=intake.on_session_ready,
+        servers=config.discord.servers,
+        guild_ready_timeout=guild_ready_timeout,
+        now=clock.now,
+    )
+
+    locks = PathLocks()  # one lock table for every writer of memory files
+    router, llm = await _build_brain(config, paths, environ, settings, clock, resources, client, locks)
+    context = _build_context(config, paths, store, clock)
+    gates = Gates.from_config(
+        rate_limiting=config.rate_limiting, reactive=config.reactive, engagement=config.personality.engagement,
+        clock=clock, rng=rng,
+    )
+    human = _build_human_layer(config, clock, rng) if config.personality.behaviour.enabled else None
+    executor = PlanExecutor(chat=DiscordChat(client), clock=clock, gates=gates, on_shutdown=on_shutdown_command)
+    engine = ReactiveEngine(
+        context=context,
+        store=store,
+        llm=llm,
+        executor=executor,
+        decisions=decisions,
+        gates=gates,
+        rng=rng,
+        settings=ReactiveSettings(
+            ignore_bots=config.reactive.ignore_bots,
+            stale_after_messages=config.reactive.stale_after_messages,
+            max_typing_seconds=config.reactive.max_typing_seconds,
+            static_lines=tuple(config.api.fallback.static_lines),
+        ),
+        human=human,
+    )
+    backfill = _build_backfill(config, store, client, context, clock, resources, intake)
+
+    agentic = None
+    if config.agentic.enabled:
+        agentic = await _build_agentic(config, paths, store, llm, context, executor, clock, locks, resources)
+        context.hints = agentic.weave_hint
+        engine.set_on_replied(agentic.on_replied)
+    profiles = None
+    if config.memory.enabled and config.memory.profiles.enabled:
+        profiles = ProfileUpdater(
+            llm=llm, root=paths.memories, locks=locks, clock=clock, config=config.memory.profiles,
+            bot_id=config.bot_id, max_file_bytes=config.memory.max_file_bytes,
+        )
+        resources.push_async_callback(profiles.stop)
+
+    intake.attach(engine=engine, context=context, client=client, backfill=backfill, profiles=profiles)
+    return Bot(
+        config=config, paths=paths, clock=clock, store=store, decisions=decisions, client=client, intake=intake,
+        router=router, llm=llm, context=context, gates=gates, executor=executor, engine=engine, backfill=backfill,
+        agentic=agentic, profiles=profiles,
+    )
+
+
+async def _build_brain(
+    config: BotConfig,
+    paths: BotPaths,
+    environ: Mapping[str, str],
+    settings: Settings,
+    clock: Clock,
+    resources: AsyncExitStack,
+    client: BotClient,
+    locks: PathLocks,
+) -> tuple[Router, BudgetedLLM]:
+    """The model chain: Claude with its tools, the fallbacks, the ledger and the budget."""
+    api = config.api
+    tools: list[ClientTool] = []
+    if config.memory.enabled:
+        tools.append(
+            MemoryTool(
+                paths.memories, max_file_bytes=config.memory.max_file_bytes, locks=locks,
+                max_files=config.memory.max_files, max_total_bytes=config.memory.max_total_bytes,
+            )
+        )
+    tools.extend(DiscordQueryTools(client).tools())
+    ledger = await UsageLedger.open(paths.database, api.prices, clock=clock)
+    resources.push_async_callback(ledger.close)
+    web_search = WebSearchBudget(
+        clock,
+        max_daily=api.web_search.max_daily,
+        max_per_request=api.web_search.max_per_request,
+        used_today=await ledger.web_searches_today(clock.now()),
+    )
+    claude = AnthropicProvider(api, tools=tools, base_url=settings.anthropic_base_url, clock=clock, web_search=web_search)
+    resources.push_async_callback(claude.close)  # idempotent: also closed by the router when in its chain
+    router = build_router(config, environ, anthropic_provider=claude, tools=tools, usage_sink=ledger)
+    resources.push_async_callback(router.close)  # every provider's HTTP client (Groq, OpenAI-compatible)
+    if not router.describe():
+        raise ConfigError(
+            "no model provider has a key: set ANTHROPIC_API_KEY (or GROQ_API_KEY for the fallback) in .env, "
+            "or try `bot_manager sandbox` offline"
+        )
+    return router, BudgetedLLM(router, BudgetGuard(ledger, api.budget.daily_tokens, clock))
+
+
+def _build_context(config: BotConfig, paths: BotPaths, store: MessageStore, clock: Clock) -> ContextBuilder:
+    """What the model sees: persona, memory digest and guide, the channel's messages."""
+    memory = None
+    guide = ""
+    if config.memory.enabled:
+        memory = MemoryManager(config.bot_id, paths.memories, max_context_chars=config.memory.context_max_chars)
+        followups = config.agentic.followups
+        creating = config.agentic.enabled and followups.enabled and followups.auto_create
+        guide = memory_guide(
+            followups=followups_instructions(
+                "<your folder>", delay_days=followups.follow_up_delay_days, max_pending=followups.max_pending
+            ) if creating else ""
+        )
+    return ContextBuilder(
+        bot_id=config.bot_id,
+        bot_name=config.name,
+        persona_prompt=config.personality.base_prompt,
+        store=store,
+        context_window=config.reactive.context_window,
+        max_tokens=config.api.max_tokens,
+        memory=memory,
+        memory_guide=guide,
+        clock=clock,
+    )
+
+
+def _build_human_layer(config: BotConfig, clock: Clock, rng: random.Random) -> HumanLayer:
+    """Ana's human-behaviour pipeline (personality.behaviour.enabled)."""
+    behaviour = config.personality.behaviour
+    return HumanLayer(
+        behaviour,
+        behaviour=HumanBehaviour(behaviour, rng),
+        detector=ModeDetector(behaviour),
+        roast_limiter=RoastLimiter(behaviour.modes.roast_cap, clock),
+        jokes=JokeService(behaviour.jokes, clock, rng, dad_joke_fetcher(behaviour.jokes)),
+        owner_ids=config.discord.owner_ids,
+    )
+
+
+def _build_backfill(
+    config: BotConfig,
+    store: MessageStore,
+    client: BotClient,
+    context: ContextBuilder,
+    clock: Clock,
+    resources: AsyncExitStack,
+    intake: Intake,
+) -> Backfill:
+    """What was missed while away, after each new gateway session; reply parents on demand."""
+    history = DiscordHistory(client, servers=config.discord.servers)
+    parents = config.history.reply_parents
+    context.parents = ParentFetcher(history, store, timeout=parents.timeout_seconds)
+    context.parent_fetches = parents.max_fetches_per_request
+    backfill = Backfill(
+        history=history, store=store, clock=clock,
+        settings=BackfillSettings.from_config(config.history.backfill),
+        deliver=intake.on_incoming,  # an owed message takes the live path, so it is answered as a live one is
+        remember=context.remember, name=f"{config.bot_id}:backfill",
+    )
+    resources.push_async_callback(backfill.stop)
+    return backfill
+
+
+async def _build_agentic(
+    config: BotConfig,
+    paths: BotPaths,
+    store: MessageStore,
+    llm: BudgetedLLM,
+    context: ContextBuilder,
+    executor: PlanExecutor,
+    clock: Clock,
+    locks: PathLocks,
+    resources: AsyncExitStack,
+) -> AgenticEngine:
+    """The hourly engine: follow-ups, proactive talk, memory upkeep."""
+    log = await ProactiveLog.open(paths.database)
+    resources.push_async_callback(log.close)
+    engine = AgenticEngine(
+        config=config.agentic,
+        context=context,
+        followups=FollowupStore(
+            paths.memories, locks=locks, clock=clock, default_delay_days=config.agentic.followups.follow_up_delay_days,
+        ),
+        store=store,
+        proactive_log=log,
+        llm=llm,
+        executor=executor,
+        clock=clock,
+        max_typing_seconds=config.reactive.max_typing_seconds,
+    )
+    await engine.refresh_woven()
+    return engine
