@@ -38,9 +38,9 @@ from framework.domain import StoredMessage  # noqa: E402
 from framework.engines.context import format_transcript  # noqa: E402
 from framework.llm.anthropic_llm import AnthropicProvider  # noqa: E402
 from framework.llm.keypool import KeyPool  # noqa: E402
-from framework.llm.prompt_cache_emulator import PromptCacheEmulator  # noqa: E402
+from framework.sandbox.prompt_cache import PromptCacheEmulator  # noqa: E402
 from framework.llm.router import ChainLink, Router  # noqa: E402
-from framework.llm.stub_server import AnthropicStub  # noqa: E402
+from tests.stubs.anthropic import AnthropicStub  # noqa: E402
 from framework.domain import ChatTurn, ConversationScope, LLMRequest, ModelSettings  # noqa: E402
 
 PERSONA = (REPO / "bots" / "alpha.yaml").read_text().split("base_prompt: |", 1)[1].split("\n\n  response_style")[0]

@@ -31,7 +31,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from framework.llm.stub_server import AnthropicStub  # noqa: E402
+from tests.stubs.anthropic import AnthropicStub  # noqa: E402
 from framework.sandbox import SandboxThread  # noqa: E402
 
 BOT_YAML = """\

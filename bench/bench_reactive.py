@@ -30,7 +30,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from framework.llm.stub_server import BACKGROUND_REPLIES, AnthropicStub  # noqa: E402
+from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub  # noqa: E402
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread  # noqa: E402
 
 BOT_YAML = """\

@@ -16,7 +16,7 @@ from aiohttp import web
 from ruamel.yaml import YAML
 
 from framework.fsutil import read_json
-from framework.llm.stub_server import BACKGROUND_REPLIES, AnthropicStub
+from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import pytest
 
 from framework.config.models import ApiConfig
 from framework.llm.anthropic_llm import AnthropicProvider, supports_structured_output, supports_thinking
-from framework.llm.stub_server import AnthropicStub
+from tests.stubs.anthropic import AnthropicStub
 from framework.llm.throttle import Throttle
 from framework.domain import ChatTurn, ConversationScope, ErrorKind, LLMRequest, ModelSettings, ProviderError, ToolError
 from framework.llm.websearch import WebSearchBudget
@@ -295,7 +295,7 @@ async def test_request_basics_auth_and_temperature(stub: AnthropicStub) -> None:
 
 
 async def test_standin_says_what_it_is(stub: AnthropicStub) -> None:
-    from framework.llm.stub_server import STANDIN_PREFIX
+    from framework.sandbox.anthropic_standin import STANDIN_PREFIX
 
     p = provider(stub)
     prompt = "Recent conversation...\n\nyou is talking to you: tell me a joke\nReply to them."

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from framework.llm.stub_server import BACKGROUND_REPLIES
+from tests.stubs.anthropic import BACKGROUND_REPLIES
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, RANDOM_CHANNEL_ID
 
 from .test_e2e import World, world  # noqa: F401  (the fixture: sandbox, Anthropic stub, project folder)

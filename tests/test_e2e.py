@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from framework.fsutil import read_json
-from framework.llm.stub_server import BACKGROUND_REPLIES, AnthropicStub
+from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 
 from .conftest import write_bot

@@ -13,7 +13,7 @@ import pytest
 from framework.domain import textclean
 from framework.llm.errors import classify_status, message_from_body, model_unavailable, parse_retry_after
 from framework.llm.groq_llm import GroqProvider
-from framework.llm.groq_stub import ChatCompletionsStub
+from tests.stubs.groq import ChatCompletionsStub
 from framework.llm.openai_compat import OpenAICompatibleProvider
 from framework.domain import ChatTurn, ConversationScope, ErrorKind, LLMRequest, ModelSettings, ProviderError, ToolError
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from framework.llm.stub_server import BACKGROUND_REPLIES, AnthropicStub
+from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 
 from .conftest import write_bot

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from framework.llm.prompt_cache_emulator import PromptCacheEmulator
+from framework.sandbox.prompt_cache import PromptCacheEmulator
 
 BIG = "persona " * 1200  # ~2,400 tokens: above the minimum cacheable prefix
 

@@ -16,10 +16,10 @@ from framework.config.models import ANA_GROQ_MODELS, BotConfig
 from framework.errors import LLMError
 from framework.llm.errors import classify_anthropic
 from framework.llm.groq_llm import GroqProvider
-from framework.llm.groq_stub import ChatCompletionsStub
+from tests.stubs.groq import ChatCompletionsStub
 from framework.llm.keypool import KeyPool
 from framework.llm.router import ChainLink, Router, build_router
-from framework.llm.stub_server import AnthropicStub
+from tests.stubs.anthropic import AnthropicStub
 from framework.domain import (
     ChatTurn,
     ErrorKind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import json
 import os
@@ -381,6 +382,32 @@ async def test_rest_errors_are_discord_shaped(server: SandboxServer) -> None:
 
 
 # -- thread wrapper, terminal chat, __main__ -----------------------------------------
+
+
+def test_thread_wrapper_offers_every_server_method_with_its_signature() -> None:
+    # Written out on the wrapper because the synchronous form differs (or is lifecycle).
+    differs = {"start", "stop", "wait_for", "subscribe", "unsubscribe", "add_listener", "remove_listener",
+               "cancel_waiters"}
+    public = {name: member for name, member in inspect.getmembers(SandboxServer, inspect.isfunction)
+              if not name.startswith("_") and name not in differs}
+    assert {"inject_message", "delete_message", "pin_message", "send_reconnect"} <= public.keys()
+    for name, member in public.items():
+        assert inspect.signature(getattr(SandboxThread, name)) == inspect.signature(member), name
+
+
+def test_thread_wrapper_passes_every_argument_to_the_server() -> None:
+    with SandboxThread() as sandbox:
+        first = sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, "hello")
+        quiet = sandbox.inject_message(GENERAL_CHANNEL_ID, DANA_USER_ID, "hi", reply_to=first["id"],
+                                       mention_reply_author=False)
+        assert quiet["mentions"] == []
+        sandbox.delete_message(GENERAL_CHANNEL_ID, first["id"], deleted_by=DANA_USER_ID)
+        assert sandbox.events()[-1]["deleted_by"] == DANA_USER_ID
+        assert sandbox.get_message(GENERAL_CHANNEL_ID, first["id"]) is None
+        assert sandbox.pin_message(GENERAL_CHANNEL_ID, quiet["id"]) is True
+        assert sandbox.pinned_ids(GENERAL_CHANNEL_ID) == [quiet["id"]]
+    with pytest.raises(RuntimeError, match="not started"):
+        sandbox.inject_typing(GENERAL_CHANNEL_ID, HUMAN_USER_ID)
 
 
 def test_render_mentions() -> None:

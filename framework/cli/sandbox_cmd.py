@@ -100,7 +100,7 @@ def sandbox(
     and stops the bot.
     """
     from ..config import load_bot_config, merged_environ
-    from ..llm.stub_server import AnthropicStub
+    from ..sandbox.anthropic_standin import AnthropicStandin
     from ..sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
     from ..sandbox.chat import run_terminal_chat
     from ..supervisor.control import SpawnRequest, Supervisor
@@ -118,7 +118,7 @@ def sandbox(
     token = f"sandbox.{bot}.{secrets.token_urlsafe(16)}"
 
     server = SandboxThread().start()
-    stub: AnthropicStub | None = None
+    stub: AnthropicStandin | None = None
     supervisor: Supervisor | None = None
     # A closed terminal (SIGHUP) or a kill (SIGTERM) must still stop the bot: turn both
     # into KeyboardInterrupt, which ends the chat and runs the cleanup below.
@@ -132,7 +132,7 @@ def sandbox(
             "DISCORD_GATEWAY_URL": server.gateway_url,
         }
         if not (environ.get("ANTHROPIC_API_KEY") or "").strip():
-            stub = AnthropicStub()
+            stub = AnthropicStandin()
             server.run(stub.start())
             env.update(ANTHROPIC_API_KEY=STANDIN_API_KEY, ANTHROPIC_BASE_URL=stub.base_url)
             out.print("[yellow]No ANTHROPIC_API_KEY: the bot answers through a local stand-in model, not Claude.[/yellow]")

@@ -2,23 +2,47 @@
 
 For synchronous callers: tests that drive bot *processes*, and the terminal chat, which
 blocks on ``input()``. Every method marshals onto the server's loop, so the server's
-state is only ever touched from that one thread.
+state is only ever touched from that one thread. The server's methods are not copied:
+each is a :func:`_delegate` of the :class:`SandboxServer` method, with its signature,
+so the two cannot drift; only the methods whose synchronous form differs (events as
+copies, a thread-safe queue, a blocking wait) are written out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
+import inspect
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from .events import Event, Predicate
 from .server import SandboxServer
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+@overload
+def _delegate(
+    method: Callable[Concatenate[SandboxServer, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[SandboxThread, P], T]: ...
+@overload
+def _delegate(method: Callable[Concatenate[SandboxServer, P], T]) -> Callable[Concatenate[SandboxThread, P], T]: ...
+def _delegate(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A :class:`SandboxThread` method running the server's *method* of that name on its loop."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def on_loop(self: SandboxThread, *args: Any, **kwargs: Any) -> Any:
+        return self._call(getattr(self.server, name), *args, **kwargs)
+
+    on_loop.__qualname__ = f"SandboxThread.{name}"
+    on_loop.__doc__ = f"See :meth:`SandboxServer.{name}` (run on the server's loop, blocking)."
+    return on_loop
 
 
 class SandboxThread:
@@ -120,72 +144,47 @@ class SandboxThread:
 
         return self.run(wrapper())
 
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a server *method* on the server's loop: awaited if it is a coroutine function."""
+        if not inspect.iscoroutinefunction(method):
+            return self.call(method, *args, **kwargs)
+        if self._loop is None:  # before the coroutine exists: it would never be awaited
+            raise RuntimeError("SandboxThread is not started")
+        return self.run(method(*args, **kwargs))
+
     # -- server API, synchronously --------------------------------------------------
 
     def add_bot(self, token: str, username: str) -> str:
-        """See :meth:`SandboxServer.add_bot`."""
-        user_id = self.call(self.server.add_bot, token, username)
+        """See :meth:`SandboxServer.add_bot`; the id is also kept in :attr:`bot_ids`."""
+        user_id: str = self._call(self.server.add_bot, token, username)
         self.bot_ids[token] = user_id
         return user_id
 
-    def add_human(self, username: str, display_name: str | None = None) -> str:
-        """See :meth:`SandboxServer.add_human`."""
-        return self.call(self.server.add_human, username, display_name)
+    add_human = _delegate(SandboxServer.add_human)
+    inject_message = _delegate(SandboxServer.inject_message)
+    inject_dm = _delegate(SandboxServer.inject_dm)
+    inject_reaction = _delegate(SandboxServer.inject_reaction)
+    inject_typing = _delegate(SandboxServer.inject_typing)
+    edit_message = _delegate(SandboxServer.edit_message)
+    delete_message = _delegate(SandboxServer.delete_message)
+    close_gateway = _delegate(SandboxServer.close_gateway)
+    send_reconnect = _delegate(SandboxServer.send_reconnect)
+    send_invalid_session = _delegate(SandboxServer.send_invalid_session)
+    messages = _delegate(SandboxServer.messages)
+    get_message = _delegate(SandboxServer.get_message)
+    dm_channel_id = _delegate(SandboxServer.dm_channel_id)
+    users = _delegate(SandboxServer.users)
+    channel_name = _delegate(SandboxServer.channel_name)
+    add_channel = _delegate(SandboxServer.add_channel)
+    set_channel_overwrite = _delegate(SandboxServer.set_channel_overwrite)
+    add_role = _delegate(SandboxServer.add_role)
+    set_member_roles = _delegate(SandboxServer.set_member_roles)
+    create_thread = _delegate(SandboxServer.create_thread)
+    pin_message = _delegate(SandboxServer.pin_message)
+    unpin_message = _delegate(SandboxServer.unpin_message)
+    pinned_ids = _delegate(SandboxServer.pinned_ids)
 
-    def inject_message(
-        self,
-        channel_id: str | int,
-        author_id: str | int,
-        content: str,
-        *,
-        reply_to: str | int | None = None,
-        attachments: Sequence[tuple[str, bytes]] | None = None,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        """See :meth:`SandboxServer.inject_message`."""
-        return self.run(
-            self.server.inject_message(
-                channel_id, author_id, content, reply_to=reply_to, attachments=attachments, at=at
-            )
-        )
-
-    def inject_dm(self, author_id: str | int, bot_user_id: str | int, content: str) -> dict[str, Any]:
-        """See :meth:`SandboxServer.inject_dm`."""
-        return self.run(self.server.inject_dm(author_id, bot_user_id, content))
-
-    def inject_reaction(
-        self, channel_id: str | int, message_id: str | int, user_id: str | int, emoji: str, *, remove: bool = False
-    ) -> bool:
-        """See :meth:`SandboxServer.inject_reaction`."""
-        return self.run(self.server.inject_reaction(channel_id, message_id, user_id, emoji, remove=remove))
-
-    def inject_typing(self, channel_id: str | int, user_id: str | int) -> None:
-        """See :meth:`SandboxServer.inject_typing`."""
-        self.run(self.server.inject_typing(channel_id, user_id))
-
-    def edit_message(self, channel_id: str | int, message_id: str | int, content: str) -> dict[str, Any]:
-        """See :meth:`SandboxServer.edit_message`."""
-        return self.run(self.server.edit_message(channel_id, message_id, content))
-
-    def delete_message(self, channel_id: str | int, message_id: str | int) -> None:
-        """See :meth:`SandboxServer.delete_message`."""
-        self.run(self.server.delete_message(channel_id, message_id))
-
-    def close_gateway(self, user_id: str | int, code: int = 4000) -> int:
-        """See :meth:`SandboxServer.close_gateway`."""
-        return self.run(self.server.close_gateway(user_id, code))
-
-    def messages(self, channel_id: str | int) -> list[dict[str, Any]]:
-        """See :meth:`SandboxServer.messages`."""
-        return self.call(self.server.messages, channel_id)
-
-    def users(self) -> dict[str, dict[str, Any]]:
-        """See :meth:`SandboxServer.users`."""
-        return self.call(self.server.users)
-
-    def channel_name(self, channel_id: str | int) -> str:
-        """See :meth:`SandboxServer.channel_name`."""
-        return self.call(self.server.channel_name, channel_id)
+    # -- where the synchronous form differs -----------------------------------------
 
     def events(self) -> list[Event]:
         """A copy of every event so far."""

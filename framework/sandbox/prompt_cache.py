@@ -1,10 +1,10 @@
-"""An emulation of Anthropic's prompt cache, for the loopback stub and the benchmarks.
+"""An emulation of Anthropic's prompt cache, for the model stand-in and the benchmarks.
 
 The API caches the request prefix up to each ``cache_control`` breakpoint, in the order
 tools -> system -> messages; a later request that repeats a cached prefix byte for byte
 reads it at a tenth of the price. This emulator applies the same rule to a request body
 so a benchmark can measure, offline, whether the framework really keeps its prefix
-identical. Tokens are estimated as characters / 4 (the stub has no tokenizer); the
+identical. Tokens are estimated as characters / 4 (the stand-in has no tokenizer); the
 minimum cacheable prefix is 1,024 tokens, as the API documents for Sonnet-class models.
 """
 
