@@ -30,6 +30,7 @@ from ruamel.yaml.scanner import RoundTripScanner
 
 from ..errors import ConfigError
 from ..redact import Redactor
+from .access import master_user_problem
 from .models import BotConfig
 from .modelcatalog import model_warning
 
@@ -439,6 +440,9 @@ def check_bot(
             f"add {token_var}=<bot token> to .env (see README, 'Real Discord setup')"
         )
     result.errors.extend(f"{shown}: {e}" for e in _provider_key_problems(config, environ, result.warnings, shown))
+    access_problem = master_user_problem(config.access, environ)
+    if access_problem is not None:
+        result.errors.append(f"{shown}: {access_problem}")
     if not check_model:
         return result
     claude_models = {"api.model": config.api.model}

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from .access import AccessConfig
 from .behaviour import BehaviourConfig
 
 __all__ = [
@@ -471,6 +472,8 @@ class BotConfig(_Section):
     supervisor: SupervisorConfig = SupervisorConfig()
     memory: MemoryConfig = MemoryConfig()
     history: HistoryConfig = HistoryConfig()
+    access: AccessConfig = AccessConfig()
+    """Who may talk to the bot: ``open`` (anyone) or ``master_dm`` (one person, DMs only)."""
 
     @property
     def log_file(self) -> str:
