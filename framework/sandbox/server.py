@@ -28,6 +28,7 @@ from .controls import StructureControls
 from .events import EventBus
 from .gateway import GatewayHub
 from .guild_actions import GuildActions
+from .interactions import InteractionRest, Interactions
 from .rest import ApiError, RestApi, json_response
 from .rest_structure import StructureRest
 from .seed import GUILD_ID
@@ -58,6 +59,8 @@ class SandboxServer(EventBus, StructureControls):
         self.guild_actions = GuildActions(self.state, self.gateway, self._emit)
         self.rest = RestApi(self.state, self.actions, lambda: self.gateway_url)
         self.structure_rest = StructureRest(self.rest, self.guild_actions)
+        self.interactions = Interactions(self.state, self._emit)
+        self.interaction_rest = InteractionRest(self.interactions, self.rest._me)
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port = 0
@@ -70,6 +73,7 @@ class SandboxServer(EventBus, StructureControls):
         # Structure routes first: /messages/pins must not be taken for a message id.
         app.add_routes(self.structure_rest.routes(API_PREFIX))
         app.add_routes(self.rest.routes(API_PREFIX))
+        app.add_routes(self.interaction_rest.routes(API_PREFIX))
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
@@ -190,6 +194,61 @@ class SandboxServer(EventBus, StructureControls):
         """Delete a message (by its author unless *deleted_by*) and dispatch MESSAGE_DELETE."""
         message = self._message(channel_id, message_id)
         self.actions.delete(message, str(deleted_by) if deleted_by is not None else message.author_id)
+
+    async def inject_interaction(
+        self,
+        user_id: str | int,
+        command: str,
+        options: dict[str, Any] | None = None,
+        channel_id: str | int | None = None,
+        *,
+        bot_user_id: str | int | None = None,
+    ) -> str:
+        """Run the slash command *command* (``"settings model"``: command then subcommands)
+        with *options* as *user_id*, in the DM with the bot (*channel_id* None) or in a guild
+        channel; dispatches INTERACTION_CREATE to the bot and returns the interaction id.
+
+        *bot_user_id* may be left out when the sandbox has one bot. The command must have
+        been registered by the bot (``tree.sync()``): ``LookupError`` otherwise. Read the
+        answers with :meth:`interaction_responses` or wait for ``interaction_response`` events.
+        """
+        user = self._user(user_id)
+        bot = self._bot(bot_user_id)
+        if channel_id is None:
+            channel = self.state.dm_channel(user, bot)
+        else:
+            channel = self._channel(channel_id)
+            if not self.state.can_access(user, channel) or not self.state.can_access(bot, channel):
+                raise PermissionError(f"user {user} or bot {bot} cannot see channel {channel.id}")
+        interaction, data = self.interactions.create(bot, user, command, dict(options or {}), channel.id)
+        sessions = [s for s in self.gateway.live_sessions() if s.user_id == bot]
+        if not sessions:
+            raise LookupError(f"bot {bot} has no gateway session to receive the interaction")
+        for session in sessions:
+            session.dispatch("INTERACTION_CREATE", data)
+        return interaction.id
+
+    def interaction_responses(self, interaction_id: str | int) -> list[dict[str, Any]]:
+        """What the bot answered to an interaction, in order: dicts with ``kind``
+        (callback, edit, followup, delete), ``response_type``, ``content``, ``ephemeral``, ``message_id``."""
+        found = self.interactions.by_id.get(str(interaction_id))
+        if found is None:
+            raise LookupError(f"no interaction {interaction_id}")
+        return [dict(r) for r in found.responses]
+
+    def registered_commands(self, bot_user_id: str | int, guild_id: str | int | None = None) -> list[dict[str, Any]]:
+        """The application commands *bot_user_id* registered (global, or in *guild_id*)."""
+        return self.interactions.registered(str(bot_user_id), None if guild_id is None else str(guild_id))
+
+    def _bot(self, bot_user_id: str | int | None) -> str:
+        bots = [b.user.id for b in self.state.bots_by_token.values()]
+        if bot_user_id is None:
+            if len(bots) != 1:
+                raise ValueError(f"{len(bots)} bots in the sandbox: say which one (bot_user_id)")
+            return bots[0]
+        if str(bot_user_id) not in bots:
+            raise KeyError(f"no bot {bot_user_id}")
+        return str(bot_user_id)
 
     # -- gateway drills -------------------------------------------------------------
 
