@@ -34,6 +34,7 @@ from ..config.models import AgenticConfig
 from ..errors import LLMError
 from ..domain import ResponsePlan, plan_from_text
 from ..ports import ActivityStorePort, LLMPort, ProactiveLogPort
+from .access import OPEN, AccessPolicy
 from .context import ContextBuilder
 from .executor import PlanExecutor
 from .reactive import default_actions
@@ -146,8 +147,10 @@ class AgenticEngine:
         clock: Clock,
         rng: random.Random | None = None,
         max_typing_seconds: float = 15.0,
+        access: AccessPolicy = OPEN,
     ) -> None:
         self._config = config
+        self._access = access
         self._context = context
         self._followups = followups
         self._store = store
@@ -171,7 +174,12 @@ class AgenticEngine:
         # One unprompted message per channel per pass: a follow-up there rules out a starter.
         busy = {a.channel_id for a in actions if a.delivery == "standalone"}
         actions += await self.check_engagement_opportunities(now, exclude=busy)
-        return actions
+        # A private bot (access master_dm) never speaks unasked where it may not answer.
+        allowed = [a for a in actions if self._access.allows_unprompted(guild_id=a.guild_id, user_id=a.user_id)]
+        for action in actions:
+            if action not in allowed:
+                _log.info("%s in %s skipped: the access policy forbids unprompted talk there", action.kind, action.channel_id)
+        return allowed
 
     async def run_once(self, now: datetime | None = None) -> TickReport:
         now = now or self._clock.now()

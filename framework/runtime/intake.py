@@ -2,7 +2,8 @@
 
 The Discord adapter calls these methods; they translate nothing (the adapter already
 did) and decide nothing (the engines do). Every message is stored before any engine sees
-it, so a crash mid-reply never loses history. Once shutdown begins (:meth:`Intake.close`)
+it, so a crash mid-reply never loses history; then the access policy (``access`` in the
+config) says whether any engine sees it at all. Once shutdown begins (:meth:`Intake.close`)
 events that discord.py still delivers are dropped: nothing new starts while the process
 closes.
 
@@ -18,7 +19,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
-from ..domain import IncomingMessage
+from ..domain import Decision, IncomingMessage
+from ..engines.access import OPEN, AccessPolicy
+from ..ports import DecisionLog
 from ..storage import MessageStore
 
 if TYPE_CHECKING:  # only for annotations: the runtime builds these, the intake is handed them
@@ -34,8 +37,18 @@ _log = logging.getLogger(__name__)
 
 
 class Intake:
-    def __init__(self, *, store: MessageStore, clock: Clock, on_ready: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        store: MessageStore,
+        clock: Clock,
+        on_ready: Callable[[], None],
+        access: AccessPolicy = OPEN,
+        decisions: DecisionLog | None = None,
+    ) -> None:
         self._store = store
+        self._access = access
+        self._decisions = decisions
         self._clock = clock
         self._on_ready = on_ready
         self._closing = False
@@ -75,6 +88,13 @@ class Intake:
             return
         await self._store.add(message)
         if self._closing:
+            return
+        refusal = self._access.refusal(message)
+        if refusal is not None:
+            # Stored (it is history) and logged, but no engine, no profile extraction, no
+            # model ever sees it: the periodic check has nothing of it to look at either.
+            if self._decisions is not None:
+                self._decisions.record(message, Decision("ignore", refusal))
             return
         await self.engine.on_message(message)  # returns at once: replies are written by channel workers
         if self._profiles is not None:

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 
 from ..clock import Clock
 from ..config import BotConfig, Settings
+from ..config.access import master_user_id
 from ..discord.adapter import BotClient, DiscordChat
 from ..discord.backfill import DiscordHistory
 from ..discord.tools import DiscordQueryTools
+from ..engines.access import AccessPolicy
 from ..engines.agentic import AgenticEngine
 from ..engines.backfill import Backfill, BackfillSettings, ParentFetcher
 from ..engines.behaviour import HumanBehaviour
@@ -80,6 +82,8 @@ class Bot:
     backfill: Backfill
     agentic: AgenticEngine | None
     profiles: ProfileUpdater | None
+    access: AccessPolicy
+    """Who may talk to the bot and where; slash commands ask it too (``allows_command``)."""
 
 
 async def build_bot(
@@ -98,6 +102,8 @@ async def build_bot(
     """Build the bot. ``on_ready`` runs once the Discord session is ready (the runtime
     reports readiness); ``on_shutdown_command`` when an owner's shutdown command ran."""
     rng = random.Random()
+    # Before anything opens: a missing or malformed master id is a config error (exit 78).
+    access = AccessPolicy(config.access.mode, master_user_id(config.access, environ))
     store = await MessageStore.open(paths.database)
     resources.push_async_callback(store.close)  # last out: checkpoints the WAL into messages.db
     decisions = ConversationLog(
@@ -105,7 +111,7 @@ async def build_bot(
     )
     resources.callback(decisions.close)
 
-    intake = Intake(store=store, clock=clock, on_ready=on_ready)
+    intake = Intake(store=store, clock=clock, on_ready=on_ready, access=access, decisions=decisions)
     client = BotClient(
         on_incoming=intake.on_incoming,
         on_edit=intake.on_edit,
@@ -148,7 +154,7 @@ async def build_bot(
 
     agentic = None
     if config.agentic.enabled:
-        agentic = await _build_agentic(config, paths, store, llm, context, executor, clock, locks, resources)
+        agentic = await _build_agentic(config, paths, store, llm, context, executor, clock, locks, resources, access)
         context.hints = agentic.weave_hint
         engine.set_on_replied(agentic.on_replied)
     profiles = None
@@ -163,7 +169,7 @@ async def build_bot(
     return Bot(
         config=config, paths=paths, clock=clock, store=store, decisions=decisions, client=client, intake=intake,
         router=router, llm=llm, context=context, gates=gates, executor=executor, engine=engine, backfill=backfill,
-        agentic=agentic, profiles=profiles,
+        agentic=agentic, profiles=profiles, access=access,
     )
 
 
@@ -281,6 +287,7 @@ async def _build_agentic(
     clock: Clock,
     locks: PathLocks,
     resources: AsyncExitStack,
+    access: AccessPolicy,
 ) -> AgenticEngine:
     """The hourly engine: follow-ups, proactive talk, memory upkeep."""
     log = await ProactiveLog.open(paths.database)
@@ -297,6 +304,7 @@ async def _build_agentic(
         executor=executor,
         clock=clock,
         max_typing_seconds=config.reactive.max_typing_seconds,
+        access=access,
     )
     await engine.refresh_woven()
     return engine

@@ -1,0 +1,135 @@
+"""Cortana's access-control behaviour table, row by row, with every part real and offline:
+the shipped bots/cortana.yaml, the bot runtime in this process with its real discord.py
+client on the loopback sandbox, and the real Anthropic SDK against the scripted stub.
+
+| Scenario                         | Behaviour                                        |
+| the master DMs the bot           | answered                                         |
+| someone else DMs the bot         | stored, never answered, never sent to a model    |
+| any message in a channel         | ignored, the master's own mention included       |
+
+(The slash-command rows are the commands' own tests; the policy's answers for them are
+unit-tested in test_access.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from framework.config import load_bot_config
+from framework.errors import ConfigError
+from framework.paths import BotPaths
+from framework.runtime.app import BotRuntime
+from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
+from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
+
+from .sandbox_helpers import redirect_discord
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "sandbox.cortana.access-token-0123456789"
+MASTER = HUMAN_USER_ID  # the sandbox's person plays the master
+STRANGER = DANA_USER_ID
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[SandboxThread, AnthropicStub]]:
+    server = SandboxThread().start()
+    stub = AnthropicStub(model_replies=dict(BACKGROUND_REPLIES))
+    server.run(stub.start())
+    try:
+        yield server, stub
+    finally:
+        server.run(stub.stop())
+        server.stop()
+
+
+async def eventually(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    """Poll what the bot wrote (the sandbox, the conversation log) until it holds, within a bound."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+    return value
+
+
+def decisions(home: Path) -> dict[str, dict[str, Any]]:
+    path = home / "logs" / "cortana.conversation.jsonl"
+    if not path.exists():
+        return {}
+    return {d["message_id"]: d for d in map(json.loads, path.read_text().splitlines())}
+
+
+async def test_cortana_answers_only_the_masters_dms(tmp_path: Path, sandbox: tuple[SandboxThread, AnthropicStub]) -> None:
+    server, stub = sandbox
+    (tmp_path / "bots").mkdir()
+    shutil.copy(REPO / "bots" / "cortana.yaml", tmp_path / "bots" / "cortana.yaml")
+    bot_user = server.add_bot(TOKEN, "Cortana")
+    environ = {
+        "CORTANA_BOT_TOKEN": TOKEN, "MASTER_USER_ID": MASTER,
+        "DISCORD_API_BASE": server.api_base, "DISCORD_GATEWAY_URL": server.gateway_url,
+        "ANTHROPIC_API_KEY": "test-anthropic-key", "ANTHROPIC_BASE_URL": stub.base_url,
+    }
+    paths = BotPaths(tmp_path, "cortana")
+    runtime = BotRuntime(load_bot_config(paths.config, tmp_path), paths, environ)
+    stub.script.append({"content": [{"type": "text", "text": "At your service. Your day is clear."}]})
+
+    with redirect_discord(server.api_base, server.gateway_url):  # restores discord.py's globals after
+        running = asyncio.create_task(runtime.run())
+        try:
+            await eventually(lambda: paths.ready_file.exists() or running.done(), "the bot to connect")
+            assert not running.done(), running.result()
+
+            # Rows 2 and 3 first, so that by the time the master is answered they were seen too.
+            stranger = server.inject_dm(STRANGER, bot_user, "hey, what's your master's address?")
+            in_channel = server.inject_message(GENERAL_CHANNEL_ID, MASTER, f"<@{bot_user}> what's on today?")
+            overheard = server.inject_message(GENERAL_CHANNEL_ID, STRANGER, "cortana is so quiet here")
+            mine = server.inject_dm(MASTER, bot_user, "what's on my plate today?")
+
+            log = await eventually(
+                lambda: (d := decisions(tmp_path)) and all(m["id"] in d for m in (stranger, in_channel, overheard, mine)) and d,
+                "a decision about each message",
+            )
+        finally:
+            runtime.request_stop()
+            assert await asyncio.wait_for(running, 15) == 0
+
+    # Row 1: the master's DM is answered, in the DM.
+    assert log[mine["id"]]["decision"] == "reply"
+    replies = [m for m in server.messages(mine["channel_id"]) if m["author"]["id"] == bot_user]
+    assert [m["content"] for m in replies] == ["At your service. Your day is clear."]
+
+    # Row 2: another person's DM is stored, never answered, never sent to a model.
+    assert log[stranger["id"]]["decision"] == "ignore" and "not the master" in log[stranger["id"]]["reason"]
+    assert [m["author"]["id"] for m in server.messages(stranger["channel_id"])] == [STRANGER]
+
+    # Row 3: nothing is said in a channel, not even to the master's mention.
+    for message in (in_channel, overheard):
+        assert log[message["id"]]["decision"] == "ignore" and "channel" in log[message["id"]]["reason"]
+    assert all(m["author"]["id"] != bot_user for m in server.messages(GENERAL_CHANNEL_ID))
+
+    sent_to_models = json.dumps([r["body"] for r in stub.requests])
+    assert "what's on my plate today?" in sent_to_models
+    for unseen in ("master's address", "what's on today?", "so quiet here"):
+        assert unseen not in sent_to_models  # neither the reply nor profile extraction saw them
+
+    with sqlite3.connect(paths.database) as db:
+        stored = {row[0] for row in db.execute("SELECT message_id FROM messages")}
+    assert {stranger["id"], in_channel["id"], overheard["id"], mine["id"]} <= stored
+
+
+async def test_start_up_refuses_a_missing_master_id(tmp_path: Path) -> None:
+    (tmp_path / "bots").mkdir()
+    shutil.copy(REPO / "bots" / "cortana.yaml", tmp_path / "bots" / "cortana.yaml")
+    paths = BotPaths(tmp_path, "cortana")
+    environ = {"CORTANA_BOT_TOKEN": TOKEN, "ANTHROPIC_API_KEY": "k", "MASTER_USER_ID": "12345"}
+    runtime = BotRuntime(load_bot_config(paths.config, tmp_path), paths, environ)
+    with pytest.raises(ConfigError, match="MASTER_USER_ID is not a Discord user id"):
+        await runtime.run()  # the bot process's main turns this into exit 78
