@@ -7,6 +7,7 @@ Layout (see also docs/architecture.md)::
     persistence/<bot>/messages.db   SQLite history, live (never committed: sync commits snapshot.db)
     persistence/<bot>/snapshot.db   a consistent, redacted copy made by ``bot_manager sync`` (committed)
     persistence/<bot>/agentic.json  when the agentic pass last ran (committed)
+    persistence/<bot>/conversations/<channel>.json  a DM's conversation cache (committed)
     logs/<bot>.log                  human-readable log, rotated (sync commits copies under logs/synced/)
     logs/<bot>.conversation.jsonl   one JSON decision per line, rotated
     run/<bot>.lock                  held by the keeper for its lifetime (never committed)
@@ -68,6 +69,11 @@ class BotPaths:
     @property
     def database(self) -> Path:
         return self.persistence / "messages.db"
+
+    @property
+    def conversations(self) -> Path:
+        """The conversation cache: one JSON file per DM channel (framework.engines.conversation)."""
+        return self.persistence / "conversations"
 
     @property
     def logs_dir(self) -> Path:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from .access import AccessConfig
 from .behaviour import BehaviourConfig
+from .conversation import ConversationConfig
 
 __all__ = [
     "BotConfig",
@@ -474,6 +475,8 @@ class BotConfig(_Section):
     history: HistoryConfig = HistoryConfig()
     access: AccessConfig = AccessConfig()
     """Who may talk to the bot: ``open`` (anyone) or ``master_dm`` (one person, DMs only)."""
+    conversation: ConversationConfig = ConversationConfig()
+    """The per-DM conversation cache: real turns, a sliding TTL, compaction near the context limit."""
 
     @property
     def log_file(self) -> str:

@@ -111,6 +111,9 @@ class LLMReply:
     key_alias: str | None = None  # e.g. "ANTHROPIC_API_KEY_2": the variable name, never the key
     latency_s: float = 0.0
     static: bool = False  # the router's static line, no model involved
+    # The input of the last model round (uncached + cache reads + cache writes): the size of
+    # the context the model saw. A tool loop bills several rounds; this is the last. 0: unknown.
+    context_tokens: int = 0
 
     # Kept for the foundation's callers.
     @property

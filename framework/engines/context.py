@@ -5,6 +5,11 @@ part is one user turn holding the transcript: the last N messages of the channel
 mentions shown as names, replies shown with who they answer, reactions and edits marked,
 the reply chain of the message being answered walked up to a depth cap (a deleted parent
 is shown as such), and the messages that are new since the last look marked with ``*``.
+
+With a :class:`~framework.engines.conversation.ConversationCache`, a direct message is
+built differently: the conversation so far as real user/assistant turns (a summary of
+what was compacted opening the first), then one user turn with the situation and the
+new message; no digest, which would repeat the turns.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, Protocol
 from ..domain import IncomingMessage, StoredMessage
 from ..domain import ChatTurn, ConversationScope, LLMRequest
 from ..ports import MessageStorePort, ParentFetchPort
+from .conversation import ConversationCache
 
 __all__ = ["ContextBuilder", "ContextRequest", "MemoryDigest", "REPLY_CHAIN_DEPTH", "format_transcript"]
 
@@ -81,6 +87,7 @@ class ContextBuilder:
     clock: Any = None  # framework.clock.Clock; the "now" line (None: the newest message's time)
     parents: ParentFetchPort | None = None  # reply parents missing from the store, fetched on demand
     parent_fetches: int = 3  # at most this many fetches per request, so a long chain cannot stall a reply
+    conversation: ConversationCache | None = None  # DMs as real turns (conversation.enabled)
 
     def remember(self, message: IncomingMessage) -> None:
         self.names[message.author_id] = message.author_name
@@ -196,6 +203,8 @@ class ContextBuilder:
     async def build(self, ask: ContextRequest) -> LLMRequest:
         for message in ask.new_messages:
             self.remember(message)
+        if self.conversation is not None and ask.urgent and ask.asker.guild_id is None:
+            return await self._build_conversation(ask, self.conversation)
         recent = await self.store.get_recent(ask.channel_id, self.context_window)
         for m in recent:
             self.names.setdefault(m.author_id, m.author_name)
@@ -235,6 +244,38 @@ class ContextBuilder:
             owed=ask.urgent,
             want_plan=not ask.urgent,
             purpose="reply" if ask.urgent else "check",
+            images=ask.images,
+        )
+
+    async def _build_conversation(self, ask: ContextRequest, cache: ConversationCache) -> LLMRequest:
+        """A DM as a conversation: the cached turns, then the new message as the last user turn.
+
+        The new turn is stored as sent once the answer went out (the engine records the
+        exchange), so the next request repeats this one's prefix byte for byte.
+        """
+        asker = ask.asker
+        people = self.people([], () if asker.is_bot else (asker.author_id,))
+        sections = [self.situation(ask.channel_id, None, [], people)]
+        chain = await self.reply_chain(asker.reference_id, channel_id=ask.channel_id)
+        if chain:
+            sections.append("The message being answered replies to this thread:\n" + "\n".join(chain))
+        text = self._resolve(asker.content) or ("[attachment]" if asker.has_attachments else "[no text]")
+        sections.append(f"{asker.author_name} is talking to you: {text}\nReply to them.")
+        if ask.extra_instructions:
+            sections.append(ask.extra_instructions)
+        hint = self._hint(ask.channel_id)
+        if hint:
+            sections.append(hint)
+        turns = (*cache.history(ask.channel_id), ChatTurn("user", "\n\n".join(sections)))
+        return LLMRequest(
+            system=self.system_prompt(),
+            memory_context=self.memory_context(None, ask.channel_id, people),
+            turns=turns,
+            scope=ConversationScope(self.bot_id, None, ask.channel_id, asker.author_id),
+            max_tokens=self.max_tokens,
+            owed=True,
+            want_plan=False,
+            purpose="reply",
             images=ask.images,
         )
 

@@ -20,7 +20,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..domain import Decision, IncomingMessage, ResponsePlan, plan_from_text
+from ..domain import Decision, IncomingMessage, LLMReply, ResponsePlan, plan_from_text
 from ..errors import LLMError
 from ..ports import DecisionLog, LLMPort, MessageStorePort
 from .actions import Action, Send, Typing
@@ -99,6 +99,9 @@ class ReactiveEngine:
         self.self_user_id: str | None = None
         self.scheduler = ChannelScheduler(max_batch=settings.max_batch)
         self.model_calls = 0
+        # A DM's exchange waiting for its answer to go out (the conversation cache records
+        # it then): channel id -> (the user turn as sent, the model's reply).
+        self._exchanges: dict[str, tuple[str, LLMReply]] = {}
 
     def set_on_replied(self, callback: Callable[[str], Awaitable[None]] | None) -> None:
         """Called with the channel id after each reply that went out (the agentic engine's woven follow-ups)."""
@@ -213,7 +216,8 @@ class ReactiveEngine:
                 else:
                     self._decide(message, Decision("error" if failure.startswith("model") else "ignore", f"{reason}; {failure}"))
                 return
-            await self._execute(plan, message, reason, urgent=True)
+            decision = await self._execute(plan, message, reason, urgent=True)
+            await self._record_exchange(message, plan, decision)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -287,9 +291,26 @@ class ReactiveEngine:
         plan = reply.plan if isinstance(reply.plan, ResponsePlan) else plan_from_text(reply.text)
         if plan.unusable:
             return None, f"model: no usable answer ({plan.reasoning})"
+        if ask.urgent and trigger.is_dm and self._context.conversation is not None and request.turns:
+            self._exchanges[ask.channel_id] = (request.turns[-1].content, reply)
         if await self._stale(trigger, ask.urgent):
             return None, "stale: the conversation moved on"
         return plan, ""
+
+    async def _record_exchange(self, trigger: IncomingMessage, plan: ResponsePlan, decision: Decision) -> None:
+        """A DM answered: the question and what was said join the conversation cache.
+        An answer that never went out is not part of the conversation."""
+        exchange = self._exchanges.pop(trigger.channel_id, None)
+        cache = self._context.conversation
+        if exchange is None or cache is None or not decision.reply_ids:
+            return
+        user_turn, reply = exchange
+        try:
+            await cache.record(trigger.channel_id, user_turn, "\n".join(plan.messages), reply)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the reply is out; a cache that cannot save must not add a static line
+            _log.exception("recording the exchange in %s in the conversation cache failed", trigger.channel_id)
 
     async def _stale(self, trigger: IncomingMessage, urgent: bool) -> bool:
         """Has the conversation moved on while the answer was written? (An answer owed to

@@ -212,7 +212,7 @@ class AnthropicProvider:
         if request.images and messages and messages[-1]["role"] == "user":
             # Images go before the text that talks about them, as the API recommends.
             messages[-1]["content"] = [dict(block) for block in request.images] + messages[-1]["content"]
-        usage = Usage()
+        usage = round_usage = Usage()
         plan: ResponsePlan | None = None
         response: Any = None
         client = self._client(api_key)
@@ -227,7 +227,8 @@ class AnthropicProvider:
                     response = await client.beta.messages.create(messages=messages, timeout=timeout, **round_kwargs)
             except anthropic.AnthropicError as exc:
                 raise classify_anthropic(exc, self.name) from exc
-            usage = usage + self._usage_of(response)
+            round_usage = self._usage_of(response)
+            usage = usage + round_usage
             self._log_thinking(response)
             if response.stop_reason == "pause_turn":  # a long server-tool turn: resend to continue
                 messages.append({"role": "assistant", "content": response.content})
@@ -257,6 +258,7 @@ class AnthropicProvider:
             stop_reason=getattr(response, "stop_reason", None),
             plan=plan,
             latency_s=time.monotonic() - started,
+            context_tokens=round_usage.input_tokens + round_usage.cache_read_tokens + round_usage.cache_write_tokens,
         )
 
     @staticmethod

@@ -114,6 +114,7 @@ async def run_chat(
     if active:
         params["tools"] = [{"type": "function", "function": t.function_schema()} for t in active.values()]
     usage, data, message = Usage(), {}, {}
+    round_usage = Usage()
     for iteration in range(max(1, max_tool_iterations)):
         if active:
             # The last round may not call tools, so the loop always ends with an answer.
@@ -122,7 +123,8 @@ async def run_chat(
         if remaining <= 0:
             raise ProviderError(provider, ErrorKind.TIMEOUT, "no time left for another tool round")
         data = await post({**params, "messages": messages}, dict(model.extra_body), remaining)
-        usage = usage + usage_of(data)
+        round_usage = usage_of(data)
+        usage = usage + round_usage
         choice = (data.get("choices") or [{}])[0]
         message = choice.get("message") or {}
         calls = message.get("tool_calls") or []
@@ -146,7 +148,8 @@ async def run_chat(
 
         plan = plan_from_text(text)
     return LLMReply(
-        text=text, model=str(data.get("model") or model.model), provider=provider, usage=usage, stop_reason=stop, plan=plan
+        text=text, model=str(data.get("model") or model.model), provider=provider, usage=usage, stop_reason=stop, plan=plan,
+        context_tokens=round_usage.input_tokens + round_usage.cache_read_tokens,
     )
 
 

@@ -31,6 +31,7 @@ from ..engines.agentic import AgenticEngine
 from ..engines.backfill import Backfill, BackfillSettings, ParentFetcher
 from ..engines.behaviour import HumanBehaviour
 from ..engines.context import ContextBuilder
+from ..engines.conversation import ConversationCache, ConversationSettings
 from ..engines.executor import PlanExecutor
 from ..engines.gates import Gates
 from ..engines.human import HumanLayer
@@ -40,6 +41,7 @@ from ..engines.reactive import ReactiveEngine, ReactiveSettings
 from ..errors import ConfigError
 from ..llm.anthropic_llm import AnthropicProvider
 from ..llm.budget import BudgetedLLM, BudgetGuard
+from ..llm.context_limits import ModelsApiLimits
 from ..llm.router import Router, build_router
 from ..llm.websearch import WebSearchBudget
 from ..memory import MemoryTool
@@ -128,6 +130,8 @@ async def build_bot(
     locks = PathLocks()  # one lock table for every writer of memory files
     router, llm = await _build_brain(config, paths, environ, settings, clock, resources, client, locks)
     context = _build_context(config, paths, store, clock)
+    if config.conversation.enabled:
+        context.conversation = _build_conversation(config, paths, environ, settings, clock, llm)
     gates = Gates.from_config(
         rate_limiting=config.rate_limiting, reactive=config.reactive, engagement=config.personality.engagement,
         clock=clock, rng=rng,
@@ -237,6 +241,17 @@ def _build_context(config: BotConfig, paths: BotPaths, store: MessageStore, cloc
         memory=memory,
         memory_guide=guide,
         clock=clock,
+    )
+
+
+def _build_conversation(
+    config: BotConfig, paths: BotPaths, environ: Mapping[str, str], settings: Settings, clock: Clock, llm: BudgetedLLM
+) -> ConversationCache:
+    """DMs as real turns with a sliding TTL and compaction (``conversation``), one file each."""
+    limits = ModelsApiLimits.from_env(environ, base_url=settings.anthropic_base_url, monotonic=clock.monotonic)
+    return ConversationCache(
+        paths.conversations, clock=clock, llm=llm,
+        settings=ConversationSettings.from_config(config.conversation), limits=limits,
     )
 
 

@@ -47,6 +47,10 @@ class AnthropicStandin:
     _runner: web.AppRunner | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     port: int = 0
+    # GET /v1/models/{id} answers with this context limit (max_input_tokens); by model id, else the default.
+    model_limits: dict[str, int] = field(default_factory=dict)
+    default_model_limit: int = 200_000
+    model_lookups: int = 0
 
     @property
     def base_url(self) -> str:
@@ -55,6 +59,7 @@ class AnthropicStandin:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_get("/v1/models/{model_id}", self._model)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -69,6 +74,16 @@ class AnthropicStandin:
     async def _messages(self, request: web.Request) -> web.Response:
         body = await request.json()
         return self.message_response(body, [{"type": "text", "text": standin_text(body)}])
+
+    async def _model(self, request: web.Request) -> web.Response:
+        """One model's card, as the Models API gives it (the context limit is what callers read)."""
+        self.model_lookups += 1
+        model = request.match_info["model_id"]
+        card = {
+            "type": "model", "id": model, "display_name": model, "created_at": "2026-01-01T00:00:00Z",
+            "lifecycle": "active", "max_input_tokens": self.model_limits.get(model, self.default_model_limit),
+        }
+        return web.Response(text=json.dumps(card), content_type="application/json")
 
     def message_response(
         self,
