@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..domain import IncomingMessage, StoredMessage
@@ -88,6 +89,7 @@ class ContextBuilder:
     parents: ParentFetchPort | None = None  # reply parents missing from the store, fetched on demand
     parent_fetches: int = 3  # at most this many fetches per request, so a long chain cannot stall a reply
     conversation: ConversationCache | None = None  # DMs as real turns (conversation.enabled)
+    local_time: Callable[[datetime], str] | None = None  # the person's local date and time (assistant.enabled)
 
     def remember(self, message: IncomingMessage) -> None:
         self.names[message.author_id] = message.author_name
@@ -134,7 +136,10 @@ class ContextBuilder:
             now = None
         where = f"{self.channel_label(channel_id, guild_id)} (channel id {channel_id}"
         where += f", server id {guild_id})" if guild_id else ")"
-        line = (f"Now: {now:%A %Y-%m-%d %H:%M} UTC. " if now is not None else "") + f"Here: {where}."
+        line = f"Now: {now:%A %Y-%m-%d %H:%M} UTC. " if now is not None else ""
+        if now is not None and self.local_time is not None:  # the assistant: the person's own clock
+            line += self.local_time(now) + " "
+        line += f"Here: {where}."
         if people:
             line += " People: " + ", ".join(f"{self.names.get(u, 'someone')} (user id {u})" for u in people[-8:]) + "."
         return line

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -55,6 +55,7 @@ from ..ports import ClientTool
 from ..storage import MessageStore
 from ..storage.ledger import UsageLedger
 from ..storage.proactive import ProactiveLog
+from .assistant import AssistantParts, open_assistant
 from .conversation_log import ConversationLog
 from .fetchers import dad_joke_fetcher
 from .intake import Intake
@@ -86,6 +87,8 @@ class Bot:
     profiles: ProfileUpdater | None
     access: AccessPolicy
     """Who may talk to the bot and where; slash commands ask it too (``allows_command``)."""
+    assistant: AssistantParts | None = None
+    """Todos, calendar and the person's time zone (``assistant.enabled``); its store holds the settings table."""
 
 
 async def build_bot(
@@ -128,8 +131,14 @@ async def build_bot(
     )
 
     locks = PathLocks()  # one lock table for every writer of memory files
-    router, llm = await _build_brain(config, paths, environ, settings, clock, resources, client, locks)
+    assistant = await open_assistant(config.assistant, paths.database, clock, resources)
+    router, llm = await _build_brain(
+        config, paths, environ, settings, clock, resources, client, locks,
+        extra_tools=assistant.tools if assistant is not None else (),
+    )
     context = _build_context(config, paths, store, clock)
+    if assistant is not None:
+        context.local_time = assistant.zone.describe  # every request: the person's local date and time
     if config.conversation.enabled:
         context.conversation = _build_conversation(config, paths, environ, settings, clock, llm)
     gates = Gates.from_config(
@@ -173,7 +182,7 @@ async def build_bot(
     return Bot(
         config=config, paths=paths, clock=clock, store=store, decisions=decisions, client=client, intake=intake,
         router=router, llm=llm, context=context, gates=gates, executor=executor, engine=engine, backfill=backfill,
-        agentic=agentic, profiles=profiles, access=access,
+        agentic=agentic, profiles=profiles, access=access, assistant=assistant,
     )
 
 
@@ -186,6 +195,8 @@ async def _build_brain(
     resources: AsyncExitStack,
     client: BotClient,
     locks: PathLocks,
+    *,
+    extra_tools: Sequence[ClientTool] = (),
 ) -> tuple[Router, BudgetedLLM]:
     """The model chain: Claude with its tools, the fallbacks, the ledger and the budget."""
     api = config.api
@@ -198,6 +209,7 @@ async def _build_brain(
             )
         )
     tools.extend(DiscordQueryTools(client).tools())
+    tools.extend(extra_tools)  # the assistant's todos and calendar, when enabled
     ledger = await UsageLedger.open(paths.database, api.prices, clock=clock)
     resources.push_async_callback(ledger.close)
     web_search = WebSearchBudget(
