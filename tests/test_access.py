@@ -23,6 +23,15 @@ STRANGER = "222222222222222222"
 CORTANA_ENV = {"CORTANA_BOT_TOKEN": "t" * 30, "ANTHROPIC_API_KEY": "k" * 20, "MASTER_USER_ID": MASTER}
 
 
+def copy_cortana(home: Path) -> None:
+    """The shipped config, and its prompt files when it has them (they are part of who she is)."""
+    (home / "bots").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "bots" / "cortana.yaml", home / "bots" / "cortana.yaml")
+    prompt = REPO / "memories" / "cortana" / "prompt"
+    if prompt.is_dir():
+        shutil.copytree(prompt, home / "memories" / "cortana" / "prompt")
+
+
 def msg(author: str, *, guild: str | None, is_self: bool = False) -> IncomingMessage:
     return IncomingMessage(
         message_id="9", channel_id="5", guild_id=guild, author_id=author, author_name="x", content="hi",
@@ -97,7 +106,8 @@ def test_shipped_cortana_is_valid_and_private() -> None:
     assert config.access == AccessConfig(mode="master_dm", master_user_env="MASTER_USER_ID")
     assert not config.reactive.enabled  # no periodic-check (ambient) replies
     assert not config.agentic.proactive.enabled and config.agentic.proactive.allowed_channels == []
-    assert "Cortana" in config.personality.base_prompt
+    # The persona: inline, or in prompt files kept in her memory folder.
+    assert "Cortana" in config.personality.base_prompt or getattr(config.personality, "prompt_files", None)
     result = check_bot(REPO / "bots" / "cortana.yaml", CORTANA_ENV, REPO)
     assert result.ok, result.errors
 
@@ -109,8 +119,7 @@ def test_env_example_names_cortanas_variables() -> None:
 
 @pytest.mark.parametrize(("value", "expected"), [(None, "is not set"), ("not-an-id", "is not a Discord user id")])
 def test_validate_exits_78_with_one_line_naming_the_variable(tmp_path: Path, value: str | None, expected: str) -> None:
-    (tmp_path / "bots").mkdir()
-    shutil.copy(REPO / "bots" / "cortana.yaml", tmp_path / "bots" / "cortana.yaml")
+    copy_cortana(tmp_path)
     env = {k: v for k, v in CORTANA_ENV.items() if k != "MASTER_USER_ID"}
     if value is not None:
         env["MASTER_USER_ID"] = value

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +34,7 @@ from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, S
 from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 
 from .sandbox_helpers import redirect_discord
+from .test_access import copy_cortana
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "sandbox.cortana.access-token-0123456789"
@@ -69,8 +72,7 @@ def decisions(home: Path) -> dict[str, dict[str, Any]]:
 
 async def test_cortana_answers_only_the_masters_dms(tmp_path: Path, sandbox: tuple[SandboxThread, AnthropicStub]) -> None:
     server, stub = sandbox
-    (tmp_path / "bots").mkdir()
-    shutil.copy(REPO / "bots" / "cortana.yaml", tmp_path / "bots" / "cortana.yaml")
+    copy_cortana(tmp_path)
     bot_user = server.add_bot(TOKEN, "Cortana")
     environ = {
         "CORTANA_BOT_TOKEN": TOKEN, "MASTER_USER_ID": MASTER,
@@ -126,10 +128,48 @@ async def test_cortana_answers_only_the_masters_dms(tmp_path: Path, sandbox: tup
 
 
 async def test_start_up_refuses_a_missing_master_id(tmp_path: Path) -> None:
-    (tmp_path / "bots").mkdir()
-    shutil.copy(REPO / "bots" / "cortana.yaml", tmp_path / "bots" / "cortana.yaml")
+    copy_cortana(tmp_path)
     paths = BotPaths(tmp_path, "cortana")
     environ = {"CORTANA_BOT_TOKEN": TOKEN, "ANTHROPIC_API_KEY": "k", "MASTER_USER_ID": "12345"}
     runtime = BotRuntime(load_bot_config(paths.config, tmp_path), paths, environ)
     with pytest.raises(ConfigError, match="MASTER_USER_ID is not a Discord user id"):
         await runtime.run()  # the bot process's main turns this into exit 78
+
+
+@pytest.mark.slow
+def test_the_bot_process_exits_78_with_one_line_naming_the_variable(tmp_path: Path) -> None:
+    """The real start-up path: ``python -m framework.runtime cortana`` without a master id."""
+    copy_cortana(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "DISCORD_", "GROQ_", "MASTER_"))}
+    env.update(BOT_HOME=str(tmp_path), CORTANA_BOT_TOKEN=TOKEN, ANTHROPIC_API_KEY="k")
+    done = subprocess.run(
+        [sys.executable, "-m", "framework.runtime", "cortana"], env=env, cwd=REPO, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert done.returncode == 78, done.stderr
+    reported = json.loads((tmp_path / "run" / "cortana.exit.json").read_text())
+    assert reported["exit_code"] == 78 and "\n" not in reported["error"]
+    assert "MASTER_USER_ID is not set" in reported["error"]
+
+
+@pytest.mark.slow
+def test_sandbox_makes_you_cortanas_master(tmp_path: Path) -> None:
+    """``bot_manager sandbox cortana`` offline: the person at the terminal is the master; a
+    mention in #general is ignored, a DM is answered."""
+    copy_cortana(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "DISCORD_", "CORTANA_", "MASTER_"))}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bot_manager.py"), "--home", str(tmp_path), "sandbox", "cortana",
+         "--say", "@cortana hello in public", "--say", "/dm cortana psst, it's me"],
+        env=env, capture_output=True, text=True, timeout=90,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "answers only you, and only in DMs" in result.stdout
+    assert result.stdout.count("cortana (replying to you):") == 1
+    assert "[DM] cortana (replying to you): [stand-in model" in result.stdout
+    log = tmp_path / "run" / "sandbox" / "logs" / "cortana.conversation.jsonl"
+    decided = [json.loads(line) for line in log.read_text().splitlines()]
+    by_content = {d["content"]: d for d in decided}
+    assert by_content["psst, it's me"]["decision"] == "reply"
+    public = next(d for c, d in by_content.items() if c.endswith("hello in public"))
+    assert public["decision"] == "ignore" and "channel" in public["reason"]

@@ -131,6 +131,10 @@ def sandbox(
             "DISCORD_API_BASE": server.api_base,
             "DISCORD_GATEWAY_URL": server.gateway_url,
         }
+        if config.access.mode == "master_dm":
+            # The person at the terminal plays the master (a real master id is nobody here).
+            env[config.access.master_user_env] = HUMAN_USER_ID
+            out.print(f"{bot} answers only you, and only in DMs: /dm {bot} <text>")
         if not (environ.get("ANTHROPIC_API_KEY") or "").strip():
             stub = AnthropicStandin()
             server.run(stub.start())
@@ -156,8 +160,12 @@ def sandbox(
                 )
 
             mention = re.compile(rf"@{re.escape(bot)}\b", re.IGNORECASE)
+            direct = re.compile(rf"/dm\s+{re.escape(bot)}\b", re.IGNORECASE)
+            # A DM is always answered; a mention only by a bot that talks in channels.
+            private = config.access.mode == "master_dm"
             input_fn = _scripted_input(
-                list(say), lambda line: bool(mention.search(line)), wait_reply, lambda: len(server.events())
+                list(say), lambda line: bool(direct.match(line) or (not private and mention.search(line))),
+                wait_reply, lambda: len(server.events()),
             )
         run_terminal_chat(server, GENERAL_CHANNEL_ID, HUMAN_USER_ID, out, input_fn=input_fn)
     except TimeoutError:
