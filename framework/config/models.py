@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .access import AccessConfig
+from .commands import CommandsConfig
 from .assistant import AssistantConfig
 from .behaviour import BehaviourConfig
 from .conversation import ConversationConfig
@@ -476,6 +477,8 @@ class BotConfig(_Section):
     history: HistoryConfig = HistoryConfig()
     access: AccessConfig = AccessConfig()
     """Who may talk to the bot: ``open`` (anyone) or ``master_dm`` (one person, DMs only)."""
+    commands: CommandsConfig = CommandsConfig()
+    """Discord slash commands (``/settings``); off unless ``commands.slash``."""
     assistant: AssistantConfig = AssistantConfig()
     """The todo and calendar tools and the person's time zone (off by default)."""
     conversation: ConversationConfig = ConversationConfig()

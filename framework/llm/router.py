@@ -114,10 +114,41 @@ class Router:
         self._clock: Clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._ambient_fallback = ambient_fallback
+        self._override: tuple[str, str] | None = None
 
     @property
     def chain(self) -> tuple[ChainLink, ...]:
         return self._chain
+
+    @property
+    def model_override(self) -> tuple[str, str] | None:
+        """(provider, model) put first by :meth:`override_model`, or None."""
+        return self._override
+
+    def override_model(self, provider: str | None, model: str | None = None) -> None:
+        """Answer every later request with *provider*'s *model* first (a person's
+        ``/settings model``); the rest of the chain stays behind it as the fallbacks.
+        ``None`` goes back to the configured chain. Raises ``LookupError`` when no link of
+        the chain is that provider (not configured, or no key)."""
+        if provider is None or model is None:
+            self._override = None
+            return
+        if not any(link.provider.name == provider for link in self._chain):
+            raise LookupError(f"no {provider} link in the chain (not configured, or no key)")
+        self._override = (provider, model)
+
+    def _links(self) -> tuple[ChainLink, ...]:
+        if self._override is None:
+            return self._chain
+        provider, model = self._override
+        # The premium link first: overriding Claude's model replaces the reply model, not the cheap one.
+        ordered = sorted(self._chain, key=lambda link: not link.premium)
+        link = next(link for link in ordered if link.provider.name == provider)
+        known = next((m for m in link.models if m.model == model), None)
+        # A model not in the config gets the link's token cap, not another model's sampling settings.
+        settings = known or ModelSettings(model, max_tokens=link.models[0].max_tokens)
+        first = dataclasses.replace(link, models=[settings])
+        return (first, *(other for other in self._chain if other is not link))
 
     def describe(self) -> list[str]:
         """One line per link: provider, models, key aliases (never values)."""
@@ -136,7 +167,7 @@ class Router:
         and LLMError when every provider failed, unless the request is owed.
         """
         run = _Run(deadline=self._clock.monotonic() + self._deadline)
-        links = [link for link in self._chain if not (cheap and link.premium)]
+        links = [link for link in self._links() if not (cheap and link.premium)]
         if request.want_plan and not request.owed and not self._ambient_fallback:
             links = [link for link in links if link.premium]
         if not links:

@@ -25,6 +25,7 @@ from ..config import BotConfig, Settings
 from ..config.access import master_user_id
 from ..discord.adapter import BotClient, DiscordChat
 from ..discord.backfill import DiscordHistory
+from ..discord.commands import install_settings_commands
 from ..discord.tools import DiscordQueryTools
 from ..engines.access import AccessPolicy
 from ..engines.agentic import AgenticEngine
@@ -38,9 +39,11 @@ from ..engines.human import HumanLayer
 from ..engines.jokes import JokeService
 from ..engines.modes import ModeDetector, RoastLimiter
 from ..engines.reactive import ReactiveEngine, ReactiveSettings
+from ..engines.settings_commands import SettingsCommands, restore_model
 from ..errors import ConfigError
 from ..llm.anthropic_llm import AnthropicProvider
 from ..llm.budget import BudgetedLLM, BudgetGuard
+from ..llm.model_admin import ModelAdmin
 from ..llm.context_limits import ModelsApiLimits
 from ..llm.router import Router, build_router
 from ..llm.websearch import WebSearchBudget
@@ -55,6 +58,7 @@ from ..ports import ClientTool
 from ..storage import MessageStore
 from ..storage.ledger import UsageLedger
 from ..storage.proactive import ProactiveLog
+from ..storage.settings_file import JsonSettings
 from .assistant import AssistantParts, open_assistant
 from .conversation_log import ConversationLog
 from .fetchers import dad_joke_fetcher
@@ -136,6 +140,8 @@ async def build_bot(
         config, paths, environ, settings, clock, resources, client, locks,
         extra_tools=assistant.tools if assistant is not None else (),
     )
+    if config.commands.slash:
+        await _build_settings_commands(config, paths, environ, settings, router, client)
     context = _build_context(config, paths, store, clock)
     if assistant is not None:
         context.local_time = assistant.zone.describe  # every request: the person's local date and time
@@ -228,6 +234,21 @@ async def _build_brain(
             "or try `bot_manager sandbox` offline"
         )
     return router, BudgetedLLM(router, BudgetGuard(ledger, api.budget.daily_tokens, clock))
+
+
+async def _build_settings_commands(
+    config: BotConfig, paths: BotPaths, environ: Mapping[str, str], settings: Settings, router: Router, client: BotClient
+) -> None:
+    """``/settings`` (``commands.slash``): the person's saved model choice applied to the router,
+    the commands synced when the client logs in, each one asking the access policy first."""
+    access = AccessPolicy(config.access.mode, master_user_id(config.access, environ))
+    admin = ModelAdmin(
+        config, router, environ, anthropic_base_url=settings.anthropic_base_url,
+        list_timeout=config.commands.models_timeout_seconds,
+    )
+    store = JsonSettings(paths.persistence / "settings.json")
+    await restore_model(admin, store)
+    install_settings_commands(client, SettingsCommands(admin, store), access.allows_command)
 
 
 def _build_context(config: BotConfig, paths: BotPaths, store: MessageStore, clock: Clock) -> ContextBuilder:
