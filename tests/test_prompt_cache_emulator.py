@@ -32,3 +32,28 @@ def test_a_changed_byte_misses_and_unmarked_or_small_prefixes_never_cache() -> N
     small = PromptCacheEmulator()
     small.usage(body("x", system="tiny"))
     assert small.usage(body("x", system="tiny"))["cache_read_input_tokens"] == 0
+
+
+
+def test_a_moving_breakpoint_reads_the_previous_requests_prefix() -> None:
+    """One breakpoint on the newest user turn of a growing conversation: the API finds the
+    entry the previous request wrote at an earlier block boundary (within 20 blocks)."""
+    cache = PromptCacheEmulator()
+
+    def conversation(n: int) -> dict:
+        messages = []
+        for i in range(n):
+            if i:
+                messages.append({"role": "assistant", "content": [{"type": "text", "text": f"answer {i} " * 300}]})
+            messages.append({"role": "user", "content": [{"type": "text", "text": f"question {i} " * 300}]})
+        messages[-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}
+        return {"messages": messages}
+
+    first = cache.usage(conversation(2))
+    second = cache.usage(conversation(3))
+    assert first["cache_read_input_tokens"] == 0
+    assert second["cache_read_input_tokens"] == first["cache_creation_input_tokens"]
+    assert second["cache_creation_input_tokens"] > 0  # the new turns are written for the next request
+    far = PromptCacheEmulator()  # an entry more than 20 blocks back is not found
+    far.usage(conversation(2))
+    assert far.usage(conversation(14))["cache_read_input_tokens"] == 0

@@ -2,7 +2,10 @@
 
 The API caches the request prefix up to each ``cache_control`` breakpoint, in the order
 tools -> system -> messages; a later request that repeats a cached prefix byte for byte
-reads it at a tenth of the price. This emulator applies the same rule to a request body
+reads it at a tenth of the price. A breakpoint also finds an entry written at an earlier
+block boundary, up to about 20 blocks before it, so one breakpoint moving with the end of
+a growing conversation reads the prefix the previous request wrote. This emulator applies
+the same rule to a request body
 so a benchmark can measure, offline, whether the framework really keeps its prefix
 identical. Tokens are estimated as characters / 4 (the stand-in has no tokenizer); the
 minimum cacheable prefix is 1,024 tokens, as the API documents for Sonnet-class models.
@@ -17,6 +20,7 @@ from typing import Any
 __all__ = ["PromptCacheEmulator", "estimate_tokens"]
 
 MIN_CACHEABLE_TOKENS = 1024
+LOOKBACK_BLOCKS = 20  # block boundaries before a breakpoint that are checked for an earlier entry
 
 
 def estimate_tokens(value: Any) -> int:
@@ -62,15 +66,21 @@ class PromptCacheEmulator:
         """``input_tokens``, ``cache_read_input_tokens``, ``cache_creation_input_tokens``."""
         digest = hashlib.sha256()
         running = 0
-        breakpoints: list[tuple[str, int]] = []  # (prefix hash, tokens up to here)
+        prefixes: list[tuple[str, int]] = []  # (hash of the prefix through block i, tokens through i)
+        marks: list[int] = []  # the blocks carrying a breakpoint
         for block, marked in _blocks(body):
             digest.update(json.dumps(block, sort_keys=True, ensure_ascii=False).encode())
             running += estimate_tokens(block)
+            prefixes.append((digest.hexdigest(), running))
             if marked:
-                breakpoints.append((digest.hexdigest(), running))
+                marks.append(len(prefixes) - 1)
         total = running
-        eligible = [(h, n) for h, n in breakpoints if n >= MIN_CACHEABLE_TOKENS]
-        read = max((n for h, n in eligible if h in self._cached), default=0)
+        eligible = [prefixes[i] for i in marks if prefixes[i][1] >= MIN_CACHEABLE_TOKENS]
+        looked_at = {j for i in marks for j in range(max(0, i - LOOKBACK_BLOCKS), i + 1)}
+        read = max(
+            (prefixes[j][1] for j in looked_at if prefixes[j][1] >= MIN_CACHEABLE_TOKENS and prefixes[j][0] in self._cached),
+            default=0,
+        )
         last = max((n for _, n in eligible), default=0)
         write = max(0, last - read)
         self._cached.update(h for h, _ in eligible)
