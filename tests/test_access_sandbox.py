@@ -14,6 +14,7 @@ unit-tested in test_access.py.)
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import sqlite3
@@ -25,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from framework.config import load_bot_config
 from framework.errors import ConfigError
 from framework.paths import BotPaths
 from framework.runtime.app import BotRuntime
 from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
+from framework.sandbox.chat import run_terminal_chat
 from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 
 from .sandbox_helpers import redirect_discord
@@ -155,12 +158,14 @@ def test_the_bot_process_exits_78_with_one_line_naming_the_variable(tmp_path: Pa
 @pytest.mark.slow
 def test_sandbox_makes_you_cortanas_master(tmp_path: Path) -> None:
     """``bot_manager sandbox cortana`` offline: the person at the terminal is the master; a
-    mention in #general is ignored, a DM is answered."""
+    mention in #general is ignored, so is a DM from the sandbox's other person; the master's DM
+    is answered."""
     copy_cortana(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "DISCORD_", "CORTANA_", "MASTER_"))}
     result = subprocess.run(
         [sys.executable, str(REPO / "bot_manager.py"), "--home", str(tmp_path), "sandbox", "cortana",
-         "--say", "@cortana hello in public", "--say", "/dm cortana psst, it's me"],
+         "--say", "@cortana hello in public", "--say", "/as dana /dm cortana hi, I'm not your master",
+         "--say", "/dm cortana psst, it's me"],
         env=env, capture_output=True, text=True, timeout=90,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -173,3 +178,19 @@ def test_sandbox_makes_you_cortanas_master(tmp_path: Path) -> None:
     assert by_content["psst, it's me"]["decision"] == "reply"
     public = next(d for c, d in by_content.items() if c.endswith("hello in public"))
     assert public["decision"] == "ignore" and "channel" in public["reason"]
+    stranger = by_content["hi, I'm not your master"]
+    assert stranger["decision"] == "ignore" and "not the master" in stranger["reason"]
+    assert "(as @dana) /dm cortana hi" in result.stdout
+
+
+def test_terminal_chat_posts_as_another_person(sandbox: tuple[SandboxThread, AnthropicStub]) -> None:
+    """``/as dana ...`` in the sandbox chat: a channel line or a DM from the sandbox's other person."""
+    server, _ = sandbox
+    bot_user = server.add_bot(TOKEN, "Cortana")
+    lines = iter(["/as dana hello room", "/as dana /dm cortana psst", "/as nobody hi", "/as cortana hi", "/quit"])
+    out = io.StringIO()
+    run_terminal_chat(server, GENERAL_CHANNEL_ID, MASTER, Console(file=out, width=200), lambda: next(lines))
+    assert [(m["author"]["id"], m["content"]) for m in server.messages(GENERAL_CHANNEL_ID)] == [(STRANGER, "hello room")]
+    dm = server.messages(server.dm_channel_id(STRANGER, bot_user))
+    assert [(m["author"]["id"], m["content"]) for m in dm] == [(STRANGER, "psst")]
+    assert out.getvalue().count("Usage: /as name line") == 2  # nobody, and a bot, cannot be played

@@ -10,6 +10,8 @@ Syntax:
   (a real ``<@id>`` mention, matched case-insensitively on username or display name);
   an unknown ``@word`` is left as typed
 * ``/dm alpha psst``            a direct message to ``alpha``
+* ``/as dana hi all``           a line (a message, or a ``/dm``) posted as someone else, e.g.
+  ``/as dana /dm cortana hi`` to see a private bot ignore a stranger's DM
 * ``/help``                     this help
 * ``/quit``                     leave (so do Ctrl-D and Ctrl-C)
 """
@@ -33,7 +35,8 @@ _log = logging.getLogger(__name__)
 
 HELP = (
     "Type a message and press Enter to post it. @name mentions a bot, "
-    "/dm name text sends a DM, /help shows this, /quit (or Ctrl-D) leaves."
+    "/dm name text sends a DM, /as name line posts a line as someone else, /help shows this, "
+    "/quit (or Ctrl-D) leaves."
 )
 
 _AT_NAME_RE = re.compile(r"(?<![<\w])@([\w][\w.\-]*)")
@@ -187,14 +190,24 @@ def run_terminal_chat(
                 continue
             if line in ("/quit", "/exit"):
                 break
+            author = human_user_id
+            if line.split(maxsplit=1)[0] == "/as":
+                parts = line.split(maxsplit=2)
+                users = sandbox.users()
+                uid = _names(users).get(parts[1].lstrip("@").lower()) if len(parts) == 3 else None
+                if uid is None or users[uid]["bot"]:
+                    console.print("Usage: /as name line (name: a person in the sandbox, e.g. dana)")
+                    continue
+                author, line = uid, parts[2]
+                console.print(Text(f"(as @{users[uid]['username']}) {line}", style="dim"))
             if line == "/help":
                 console.print(HELP)
             elif line.startswith("/dm"):
-                _send_dm(sandbox, human_user_id, line, console)
+                _send_dm(sandbox, author, line, console)
             elif line.startswith("/"):
                 console.print(f"Unknown command {line.split()[0]}. {HELP}")
             else:
-                sandbox.inject_message(channel_id, human_user_id, render_mentions(line, sandbox.users()))
+                sandbox.inject_message(channel_id, author, render_mentions(line, sandbox.users()))
     finally:
         sandbox.unsubscribe(events)  # type: ignore[arg-type]
         events.put(None)  # after everything already queued, so it all gets printed
