@@ -30,6 +30,7 @@ from ruamel.yaml.scanner import RoundTripScanner
 
 from ..errors import ConfigError
 from ..redact import Redactor
+from ..llm.legacy_key import LEGACY_KEY_VAR, legacy_anthropic_key
 from .access import master_user_problem
 from .models import BotConfig
 from .modelcatalog import model_warning
@@ -402,8 +403,10 @@ def _provider_key_problems(config: BotConfig, environ: Mapping[str, str], warnin
     for provider in fallback.openai_compatible:
         if not provider.key_required or _has_key(environ, provider.name.upper()):
             usable.append(provider.name)
-    if _has_key(environ, "ANTHROPIC"):
+    if _has_key(environ, "ANTHROPIC") or legacy_anthropic_key(environ) is not None:
         return []
+    if (environ.get(LEGACY_KEY_VAR) or "").strip():
+        warnings.append(f"{shown}: {LEGACY_KEY_VAR} is set but is not an Anthropic key (sk-ant-...): it is not used")
     if usable:
         warnings.append(f"{shown}: ANTHROPIC_API_KEY is not set: the bot answers through {', '.join(usable)} only")
         return []

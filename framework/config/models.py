@@ -279,9 +279,20 @@ class FallbackConfig(_Section):
 
 class RouterConfig(_Section):
     request_deadline_seconds: Annotated[float, Field(gt=0)] = 30.0
-    """One request may take this long across every retry, key and provider."""
+    """One request may take this long across every retry, key and provider (a key rotator's
+    "global timeout", 120 s there: a DM assistant may set that; chat bots keep 30 s)."""
     max_retry_after_seconds: Annotated[float, Field(ge=0)] = 10.0
     """A rate limit asking for a longer wait fails over instead of waiting."""
+    attempt_timeout_seconds: Annotated[float, Field(gt=0)] = 20.0
+    """One attempt (one key, one model, its whole tool loop) may take this long."""
+    attempts_per_key: Annotated[int, Field(ge=1, le=10)] = 2
+    """Attempts on one key when a rate limit asks for a short wait: 2 = the first and one
+    retry (a key rotator's "max retries", which counts attempts the same way)."""
+    max_keys_per_model: Annotated[int, Field(ge=1, le=20)] = 2
+    """Keys tried for one model after a failure before the next model or provider."""
+    rotation_tolerance: Annotated[float, Field(ge=0, le=100)] = 2.0
+    """Key choice: 0 = always the least-used key today; higher = weighted random, each free
+    key weighted (most uses - its uses) + tolerance + 1; 2.0 spreads calls, 5+ nearly even."""
 
 
 class Price(_Section):

@@ -5,8 +5,17 @@ are known everywhere by their **alias**, the variable's name; the value is only 
 the provider's HTTP client and never appears in ``repr``, ``str`` or a log line.
 
 Selection is LLM-API-Key-Proxy's "balanced" mode: a weighted random pick among the keys
-that are free, weight ``(max_usage - usage) + tolerance + 1``, so the least-used key is the
-likeliest without the others starving (tolerance 0 always takes the least used).
+that are free, each weighted ``(max_usage - usage) + tolerance + 1`` where ``usage`` is the
+key's calls today (UTC day) and ``max_usage`` the largest of them among the free keys. The
+least-used key is the likeliest without the others starving. The **rotation tolerance**
+sets how random that is: 0 always takes the least used (ties broken at random), 2.0 (the
+default) spreads calls so that no key is predictable, 5 and more come close to uniform.
+The random source is injected (``rng``), so a seeded pool chooses the same keys every run.
+
+Usage counts (today's and all-time) live in memory and are restored at start-up with
+:meth:`KeyPool.restore_usage` from the usage ledger, which already records every call
+with its key alias: a restart does not make one key look fresh. Counts of the day reset
+when the UTC day changes (the day the ledger and the daily budget use).
 
 Policies (times from the injected monotonic clock):
 
@@ -31,10 +40,15 @@ import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from ..domain import ErrorKind
+from ..domain.keys import KeySnapshot, KeyState, KeyUsage
 
-__all__ = ["ApiKey", "KeyPool", "KeyStatus", "COOLDOWN_SCHEDULE", "LOCKOUT_SECONDS", "LOCKOUT_MAX_SECONDS"]
+__all__ = [
+    "ApiKey", "KeyPool", "KeyStatus", "COOLDOWN_SCHEDULE", "DEFAULT_TOLERANCE", "LOCKOUT_SECONDS", "LOCKOUT_MAX_SECONDS",
+    "utc_day",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -43,7 +57,12 @@ RATE_LIMIT_DEFAULT_SECONDS = 60.0
 RATE_LIMIT_MAX_SECONDS = 86_400.0  # a daily quota's retry-after is honoured; a bogus year is not
 LOCKOUT_SECONDS = 300.0
 LOCKOUT_MAX_SECONDS = 3600.0
-DEFAULT_TOLERANCE = 3.0
+DEFAULT_TOLERANCE = 2.0  # the rotator's documented recommendation ("harder to fingerprint")
+
+
+def utc_day() -> str:
+    """Today's UTC date as YYYY-MM-DD: the day usage counts reset."""
+    return datetime.now(timezone.utc).date().isoformat()
 
 
 class ApiKey:
@@ -81,7 +100,9 @@ class _Cooldown:
 @dataclass
 class _KeyState:
     key: ApiKey
-    usage: int = 0
+    usage: int = 0  # calls on ``day``: what selection balances
+    total: int = 0  # calls ever (restored from the ledger at start-up)
+    day: str = ""
     locked_until: float = 0.0
     lockouts: int = 0
     models: dict[str, _Cooldown] = field(default_factory=dict)
@@ -112,11 +133,19 @@ class KeyPool:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         tolerance: float = DEFAULT_TOLERANCE,
+        day: Callable[[], str] = utc_day,
     ) -> None:
-        """``keys`` are ``(alias, value)`` pairs; a value seen before is skipped (same key twice)."""
+        """``keys`` are ``(alias, value)`` pairs; a value seen before is skipped (same key twice).
+
+        ``clock`` is monotonic seconds (cooldowns); ``day`` names the current UTC day
+        (usage counts of the day reset when it changes).
+        """
+        if tolerance < 0:
+            raise ValueError(f"rotation tolerance must be 0 or more, got {tolerance}")
         self._clock = clock
         self._rng = rng or random.Random()
         self._tolerance = tolerance
+        self._day = day
         self._states: dict[str, _KeyState] = {}
         seen: set[str] = set()
         for alias, value in keys:
@@ -135,6 +164,7 @@ class KeyPool:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         tolerance: float = DEFAULT_TOLERANCE,
+        day: Callable[[], str] = utc_day,
     ) -> KeyPool:
         """Keys from ``<PREFIX>_API_KEY`` then ``<PREFIX>_API_KEY_1..N`` (numeric order).
 
@@ -146,7 +176,7 @@ class KeyPool:
         names = [base] if base in environ else []
         names += sorted((n for n in environ if numbered.match(n)), key=lambda n: int(n.rsplit("_", 1)[1]))
         pairs = [(n, environ[n].strip()) for n in names if environ[n] and environ[n].strip()]
-        return cls(pairs, clock=clock, rng=rng, tolerance=tolerance)
+        return cls(pairs, clock=clock, rng=rng, tolerance=tolerance, day=day)
 
     def __len__(self) -> int:
         return len(self._states)
@@ -158,6 +188,46 @@ class KeyPool:
     def aliases(self) -> list[str]:
         return list(self._states)
 
+    @property
+    def tolerance(self) -> float:
+        return self._tolerance
+
+    # -- usage counts -------------------------------------------------------------------
+
+    def _roll(self) -> None:
+        """Start a new day's counts when the UTC day has changed since the last look."""
+        today = self._day()
+        for state in self._states.values():
+            if state.day != today:
+                state.day, state.usage = today, 0
+
+    def record_use(self, key: ApiKey) -> None:
+        """Count one call made with ``key`` (``acquire`` does; so does a same-key retry)."""
+        self._roll()
+        state = self._states[key.alias]
+        state.usage += 1
+        state.total += 1
+
+    def restore_usage(self, usage: Mapping[str, KeyUsage]) -> None:
+        """Take counts kept across a restart (by alias; unknown aliases are ignored).
+
+        A count of another day restores the total only. Counts made since start-up are
+        added, so restoring late never loses a call.
+        """
+        self._roll()
+        for alias, counts in usage.items():
+            state = self._states.get(alias)
+            if state is None:
+                continue
+            state.total += counts.total
+            if counts.day == state.day:
+                state.usage += counts.today
+
+    def usage(self) -> dict[str, KeyUsage]:
+        """Every key's counts by alias."""
+        self._roll()
+        return {a: KeyUsage(s.usage, s.total, s.day) for a, s in self._states.items()}
+
     # -- selection ----------------------------------------------------------------------
 
     def _free(self, state: _KeyState, model: str, now: float) -> bool:
@@ -166,6 +236,7 @@ class KeyPool:
 
     def weights(self, model: str = "", exclude: Collection[str] = ()) -> dict[str, float]:
         """The selection weight of every key free for ``model`` (empty when none is)."""
+        self._roll()
         now = self._clock()
         free = [s for s in self._states.values() if s.key.alias not in exclude and self._free(s, model, now)]
         if not free:
@@ -190,7 +261,7 @@ class KeyPool:
         """Pick a free key for ``model`` and count the use."""
         key = self.choose(model, exclude)
         if key is not None:
-            self._states[key.alias].usage += 1
+            self.record_use(key)
         return key
 
     # -- outcomes -----------------------------------------------------------------------
@@ -224,7 +295,8 @@ class KeyPool:
         return seconds
 
     def status(self, model: str = "") -> list[KeyStatus]:
-        """Every key's usage, cooldown for ``model`` and lockout, by alias."""
+        """Every key's usage today, cooldown for ``model`` and lockout, by alias."""
+        self._roll()
         now = self._clock()
         out = []
         for state in self._states.values():
@@ -236,6 +308,34 @@ class KeyPool:
                     cooldown_remaining=max(0.0, cooldown.until - now),
                     locked_remaining=max(0.0, state.locked_until - now),
                     consecutive_failures=cooldown.failures,
+                )
+            )
+        return out
+
+    def snapshot(self) -> list[KeySnapshot]:
+        """Every key's state across all models, for a status display (aliases only)."""
+        self._roll()
+        now = self._clock()
+        out = []
+        for state in self._states.values():
+            locked = max(0.0, state.locked_until - now)
+            cooling = {m: c.until - now for m, c in state.models.items() if c.until > now}
+            kind: KeyState
+            remaining: float
+            if locked > 0:
+                kind, remaining = "locked", locked
+            elif cooling:
+                kind, remaining = "cooling", max(cooling.values())
+            else:
+                kind, remaining = "healthy", 0.0
+            out.append(
+                KeySnapshot(
+                    alias=state.key.alias,
+                    state=kind,
+                    usage_today=state.usage,
+                    usage_total=state.total,
+                    remaining_seconds=remaining,
+                    cooling_models=tuple(sorted(m or "every model" for m in cooling)),
                 )
             )
         return out

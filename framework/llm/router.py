@@ -8,10 +8,12 @@ Per model of a link, per request:
 
 * a key from the link's :class:`~.keypool.KeyPool` (least used, none in cooldown);
 * ``RATE_LIMIT`` with a ``retry_after`` up to ``max_retry_after_seconds`` that fits in the
-  deadline: wait (the injected sleep) and retry the **same key once**; otherwise cool the
-  key down and go on;
+  deadline: wait (the injected sleep) and retry the **same key**, up to ``attempts_per_key``
+  attempts in all (2: one retry); otherwise cool the key down and go on;
 * ``AUTH``: the key is locked out and another key is tried (this costs no attempt);
-* ``OVERLOADED`` / ``SERVER`` / ``TIMEOUT``: cool the key down, try one more key, move on;
+* ``OVERLOADED`` / ``SERVER`` / ``TIMEOUT``: cool the key down, try one more key, move on
+  (another key or provider is as likely to answer as the same key after a wait, and
+  costs no wait);
 * ``BAD_REQUEST`` / ``CONTEXT_TOO_LONG``: every provider would refuse the same request, so
   stop (raise the error, or the static line when owed). One exception: a model the
   provider does not know or has retired (:func:`~.errors.model_unavailable`) is skipped.
@@ -20,7 +22,14 @@ Per model of a link, per request:
   timeout is ``min(attempt cap, time left)`` (cap 20 s, so a hung Claude still leaves the
   fallbacks a third of the default 30 s) and no wait may overrun it.
 
-Every attempt, failed or not, goes to the optional :class:`UsageSink` with its key alias.
+Every attempt, failed or not, goes to the optional :class:`UsageSink` with its key alias;
+the same records give the key pools their usage counts back after a restart
+(:meth:`Router.restore_usage`). :meth:`Router.pools` is the status view of every pool.
+
+How the rotator settings a personal assistant may bring map onto ``api.router``:
+``ROTATOR_GLOBAL_TIMEOUT`` (120) is ``request_deadline_seconds``; ``ROTATOR_MAX_RETRIES``
+(2, attempts on one key) is ``attempts_per_key``; ``ROTATOR_ROTATION_TOLERANCE`` (2.0) is
+``rotation_tolerance``; the usage file (``key_usage.json``) is the usage ledger.
 
 Providers here are non-streaming: a reply is complete or absent, so switching provider
 can never follow a partly sent reply. A streaming provider must not be put in a chain
@@ -38,17 +47,19 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, SystemClock
 from ..errors import LLMError
 from .errors import model_unavailable, redact_key, scrub_error
-from .keypool import ApiKey, KeyPool
+from .keypool import ApiKey, KeyPool, utc_day
+from .legacy_key import LEGACY_KEY_VAR, legacy_anthropic_key
 from ..domain import RETRYABLE, ErrorKind, LLMReply, LLMRequest, ModelSettings, ProviderError
 from ..ports import ClientTool, Provider
 from ..domain import Usage, UsageRecord
+from ..domain.keys import KeyUsage, PoolSnapshot
 from ..ports import UsageSink
 
 if TYPE_CHECKING:
@@ -98,6 +109,7 @@ class Router:
         max_retry_after_seconds: float = 10.0,
         attempt_timeout_seconds: float = 20.0,
         max_keys_per_model: int = 2,
+        attempts_per_key: int = 2,
         usage_sink: UsageSink | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
@@ -110,6 +122,7 @@ class Router:
         self._max_retry_after = max_retry_after_seconds
         self._attempt_timeout = attempt_timeout_seconds
         self._max_keys = max(1, max_keys_per_model)
+        self._attempts_per_key = max(1, attempts_per_key)
         self._sink = usage_sink
         self._clock: Clock = clock or SystemClock()
         self._rng = rng or random.Random()
@@ -158,6 +171,25 @@ class Router:
             models = ", ".join(m.model for m in link.models)
             lines.append(f"{link.provider.name}{' (premium)' if link.premium else ''}: {models} [{keys}]")
         return lines
+
+    def _pools(self) -> list[tuple[str, list[str], KeyPool]]:
+        """Each distinct pool once (Claude's serves two links), with its provider and models."""
+        found: dict[int, tuple[str, list[str], KeyPool]] = {}
+        for link in self._chain:
+            if link.pool is None:
+                continue
+            _, models, _ = found.setdefault(id(link.pool), (link.provider.name, [], link.pool))
+            models.extend(m.model for m in link.models if m.model not in models)
+        return list(found.values())
+
+    def pools(self) -> list[PoolSnapshot]:
+        """Every provider's key pool: alias, state, usage and cooldown of each key (no values)."""
+        return [PoolSnapshot(name, tuple(models), tuple(pool.snapshot())) for name, models, pool in self._pools()]
+
+    def restore_usage(self, usage: Mapping[str, KeyUsage]) -> None:
+        """Give every pool the counts kept across a restart (by key alias)."""
+        for _, _, pool in self._pools():
+            pool.restore_usage(usage)
 
     async def complete(self, request: LLMRequest, *, cheap: bool = False) -> LLMReply:
         """A reply from the first link that answers; the static line if owed and none did.
@@ -214,14 +246,16 @@ class Router:
             if isinstance(result, LLMReply):
                 return result
             error = result
-            wait = error.retry_after
-            if error.kind is ErrorKind.RATE_LIMIT and wait is not None and wait <= self._max_retry_after:
-                if self._time_left(run) - wait >= _MIN_ATTEMPT_SECONDS:
-                    await self._clock.sleep(wait)
-                    result = await self._attempt(link, model, key, request, run)
-                    if isinstance(result, LLMReply):
-                        return result
-                    error = result
+            attempts = 1
+            while self._same_key_again(error, attempts, run):
+                await self._clock.sleep(error.retry_after or 0.0)
+                if link.pool is not None and key is not None:
+                    link.pool.record_use(key)
+                attempts += 1
+                result = await self._attempt(link, model, key, request, run)
+                if isinstance(result, LLMReply):
+                    return result
+                error = result
             if link.pool is not None and key is not None:
                 link.pool.report_failure(key, error.kind, model=model.model, retry_after=error.retry_after)
             if error.kind not in RETRYABLE and error.kind is not ErrorKind.AUTH:
@@ -233,6 +267,15 @@ class Router:
             if error.kind is not ErrorKind.AUTH:  # a dead key says nothing about the provider
                 failed += 1
         return None
+
+    def _same_key_again(self, error: ProviderError, attempts: int, run: _Run) -> bool:
+        """A rate limit asking for a short wait that fits the deadline, with attempts left."""
+        wait = error.retry_after
+        if error.kind is not ErrorKind.RATE_LIMIT or wait is None or wait > self._max_retry_after:
+            return False
+        if attempts >= self._attempts_per_key:
+            return False
+        return self._time_left(run) - wait >= _MIN_ATTEMPT_SECONDS
 
     async def _attempt(
         self, link: ChainLink, model: ModelSettings, key: ApiKey | None, request: LLMRequest, run: _Run
@@ -302,6 +345,21 @@ def _settings(model: FallbackModel) -> ModelSettings:
     )
 
 
+def _legacy_claude_pool(
+    environ: Mapping[str, str], monotonic: Callable[[], float], rng: random.Random | None, tolerance: float,
+    day: Callable[[], str],
+) -> KeyPool:
+    """A pool of ``LLM_API_KEY`` alone if it holds an Anthropic key, else an empty pool."""
+    value = legacy_anthropic_key(environ)
+    if value is None:
+        if (environ.get(LEGACY_KEY_VAR) or "").strip():  # nothing of the value is logged
+            _log.warning("%s is set but is not an Anthropic key (sk-ant-...): left unused; name a key of "
+                         "another provider <PROVIDER>_API_KEY", LEGACY_KEY_VAR)
+        return KeyPool([], clock=monotonic, rng=rng, tolerance=tolerance, day=day)
+    _log.info("Claude uses %s (no ANTHROPIC_API_KEY or ANTHROPIC_API_KEY_<n> set)", LEGACY_KEY_VAR)
+    return KeyPool([(LEGACY_KEY_VAR, value)], clock=monotonic, rng=rng, tolerance=tolerance, day=day)
+
+
 def build_router(
     config: BotConfig,
     environ: Mapping[str, str],
@@ -311,27 +369,36 @@ def build_router(
     usage_sink: UsageSink | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
+    day: Callable[[], str] = utc_day,
 ) -> Router:
     """The bot's chain from its config and the key variables in ``environ``.
 
     Claude (``ANTHROPIC_API_KEY[_N]``, premium), then Groq's waterfall (``GROQ_API_KEY[_N]``,
     ``GROQ_BASE_URL``) when enabled, then each OpenAI-compatible provider
     (``<NAME>_API_KEY[_N]``, or none with ``key_required: false``). Links without keys are
-    left out; the chain is logged at INFO with key aliases only.
+    left out; the chain is logged at INFO with key aliases only. A single key per provider
+    is simply a pool of one (no switch turns rotation off). ``LLM_API_KEY``, the one-key
+    form of a multi-provider assistant, serves Claude when no ``ANTHROPIC_API_KEY[_N]`` is
+    set and it is an Anthropic key: the primary model is always Claude here, and a key of
+    another provider would only earn 401s, so it is reported and left unused instead.
+    ``day`` names the UTC day the pools count usage by.
     """
     api = config.api
     monotonic = clock.monotonic if clock is not None else time.monotonic
     names = (config.name, config.bot_id)
+    tolerance = api.router.rotation_tolerance
 
     def pool(prefix: str) -> KeyPool:
-        return KeyPool.from_env(prefix, environ, clock=monotonic, rng=rng)
+        return KeyPool.from_env(prefix, environ, clock=monotonic, rng=rng, tolerance=tolerance, day=day)
 
     links: list[ChainLink] = []
     claude_keys = pool("ANTHROPIC")
+    if not claude_keys:
+        claude_keys = _legacy_claude_pool(environ, monotonic, rng, tolerance, day)
     if anthropic_provider is None:
         _log.info("Claude link inactive: no Anthropic provider given")
     elif not claude_keys:
-        _log.info("Claude link inactive: no ANTHROPIC_API_KEY or ANTHROPIC_API_KEY_<n> set")
+        _log.info("Claude link inactive: no ANTHROPIC_API_KEY, ANTHROPIC_API_KEY_<n> or Anthropic LLM_API_KEY set")
     else:
         links.append(ChainLink(anthropic_provider, [ModelSettings(api.model, max_tokens=api.max_tokens)], claude_keys, premium=True))
     groq_cfg = api.fallback.groq
@@ -361,6 +428,9 @@ def build_router(
         links, bot_id=config.bot_id, static_lines=api.fallback.static_lines,
         request_deadline_seconds=api.router.request_deadline_seconds,
         max_retry_after_seconds=api.router.max_retry_after_seconds,
+        attempt_timeout_seconds=api.router.attempt_timeout_seconds,
+        attempts_per_key=api.router.attempts_per_key,
+        max_keys_per_model=api.router.max_keys_per_model,
         usage_sink=usage_sink, clock=clock, rng=rng,
     )
     chain = " -> ".join(router.describe()) or "no provider"

@@ -228,6 +228,7 @@ async def _build_brain(
     resources.push_async_callback(claude.close)  # idempotent: also closed by the router when in its chain
     router = build_router(config, environ, anthropic_provider=claude, tools=tools, usage_sink=ledger)
     resources.push_async_callback(router.close)  # every provider's HTTP client (Groq, OpenAI-compatible)
+    router.restore_usage(await ledger.key_usage(clock.now()))  # key balance survives a restart
     if not router.describe():
         raise ConfigError(
             "no model provider has a key: set ANTHROPIC_API_KEY (or GROQ_API_KEY for the fallback) in .env, "

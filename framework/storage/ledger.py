@@ -18,6 +18,11 @@ budget is a volume cap that is easy to reason about from the config; converting 
 reads to a billed equivalent would tie it to one provider's pricing. Money is tracked
 separately in ``cost_usd``.
 
+:meth:`UsageLedger.key_usage` gives the key pools their counts back at start-up (calls per
+key alias today and ever): the ledger is the persistent record of key usage, so there is
+no second file to keep in step. The table is machine-local (``sync`` leaves it out), so the
+counts are this machine's.
+
 :func:`read_today_summary` is the ``status`` command's reader: synchronous, read-only,
 stdlib ``sqlite3`` only, and it answers ``None`` rather than failing or waiting.
 """
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
 
     from ..config.models import Price
     from ..domain import Usage, UsageRecord
+    from ..domain.keys import KeyUsage
 
 __all__ = [
     "LEDGER_SCHEMA",
@@ -71,6 +77,8 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     cost_usd REAL                      -- NULL when the model has no price
 );
 CREATE INDEX IF NOT EXISTS idx_llm_calls_time ON llm_calls(time);
+-- Calls per key at start-up (the key pools' counts) from the index alone, not a table scan.
+CREATE INDEX IF NOT EXISTS idx_llm_calls_key ON llm_calls(key_alias, time);
 
 -- Running totals per UTC day, kept by a trigger in the same transaction as each insert:
 -- the budget check and `status` read one row instead of summing the day's calls.
@@ -282,6 +290,29 @@ class UsageLedger:
     async def tokens_today(self, now: datetime) -> int:
         """Every token (input, output, cache reads and writes) of the UTC day holding ``now``."""
         return (await self.today_summary(now)).tokens
+
+    async def key_usage(self, now: datetime) -> dict[str, KeyUsage]:
+        """Calls per key alias: on the UTC day holding ``now`` and ever (failed calls count:
+        the key was used). Keyless calls are left out."""
+        from ..domain.keys import KeyUsage
+
+        day = _utc_day(now)
+        try:
+            totals = await self._db.execute_fetchall(
+                "SELECT key_alias, COUNT(*) FROM llm_calls WHERE key_alias IS NOT NULL GROUP BY key_alias"
+            )
+            today = dict(
+                await self._db.execute_fetchall(  # type: ignore[arg-type]
+                    "SELECT key_alias, COUNT(*) FROM llm_calls WHERE key_alias IS NOT NULL "
+                    "AND time >= ? AND time < ? GROUP BY key_alias",
+                    (day, day + "~"),  # every timestamp of the day sorts between these
+                )
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the usage ledger {self.path}: {exc}") from exc
+        return {
+            str(alias): KeyUsage(today=int(today.get(alias, 0)), total=int(total), day=day) for alias, total in totals
+        }
 
     async def web_searches_today(self, now: datetime) -> int:
         """Server-side web searches of the UTC day holding ``now`` (the daily cap survives restarts)."""
