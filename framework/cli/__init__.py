@@ -37,9 +37,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from . import config_cmds, memory_cmds, run_cmd, sandbox_cmd, supervise, sync_cmd
+    from . import assistant_cmds, config_cmds, memory_cmds, run_cmd, sandbox_cmd, supervise, sync_cmd
 
-    for module in (supervise, config_cmds, run_cmd, sandbox_cmd, memory_cmds, sync_cmd):
+    for module in (supervise, config_cmds, run_cmd, sandbox_cmd, memory_cmds, assistant_cmds, sync_cmd):
         module.register(app)
 
 

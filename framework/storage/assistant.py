@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     import aiosqlite
 
 __all__ = [
-    "ASSISTANT_SCHEMA", "AssistantStore", "EVENT_COLUMNS", "TODO_COLUMNS", "row_to_event", "row_to_todo",
+    "ASSISTANT_SCHEMA", "AssistantStore", "EVENT_COLUMNS", "TODO_COLUMNS", "read_events", "read_setting", "read_todos",
+    "row_to_event", "row_to_todo",
 ]
 
 _log = logging.getLogger(__name__)
@@ -234,3 +235,42 @@ class AssistantStore:
             (key, value, _ts(now)), f"set {key}",
         )
 
+
+
+# -- read-only, for the CLI (no event loop, never a write) ------------------------------------
+
+
+def _read(database: Path, table: str, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+    """Rows of ``sql`` in ``database`` opened read-only; none when the file or the table is absent."""
+    if not database.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        try:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is None:
+                return []
+            return db.execute(sql, tuple(params)).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read the {table} of {database}: {exc}") from exc
+
+
+def read_todos(database: Path, *, include_done: bool = False) -> list[Todo]:
+    """The live todos (open ones; ``include_done`` adds the done ones), open first by due time."""
+    where = "deleted_at IS NULL" + ("" if include_done else " AND status = 'open'")
+    rows = _read(database, "todos", f"SELECT {TODO_COLUMNS} FROM todos WHERE {where} "
+                 "ORDER BY status DESC, due_at IS NULL, due_at, completed_at DESC, created_at")
+    return [row_to_todo(r) for r in rows]
+
+
+def read_events(database: Path, start: datetime, end: datetime) -> list[CalendarEvent]:
+    """The live events overlapping ``[start, end)``, by start time."""
+    rows = _read(database, "events", f"SELECT {EVENT_COLUMNS} FROM events WHERE deleted_at IS NULL "
+                 "AND start_at < ? AND end_at > ? ORDER BY start_at, end_at", (_ts(end), _ts(start)))
+    return [row_to_event(r) for r in rows]
+
+
+def read_setting(database: Path, key: str) -> str | None:
+    rows = _read(database, "assistant_settings", "SELECT value FROM assistant_settings WHERE key = ?", (key,))
+    return rows[0][0] if rows else None
