@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from .domain.reminders import Reminder
 from .domain import ConversationScope, Decision, IncomingMessage, LLMReply, LLMRequest, ModelSettings, StoredMessage, UsageRecord
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "ParentFetchPort",
     "ProactiveLogPort",
     "ProactivePost",
+    "DirectMessagePort",
+    "ReminderStorePort",
 ]
 
 
@@ -206,3 +209,43 @@ class Provider(Protocol):
 
 class UsageSink(Protocol):
     async def record(self, record: UsageRecord) -> None: ...
+
+
+# -- the assistant: reminders and the master's DM -------------------------------------
+
+
+class DirectMessagePort(Protocol):
+    """Direct messages to one person, and a look back at what the bot sent them."""
+
+    async def send_dm(self, user_id: str, content: str) -> str:
+        """Send ``content`` to the user's DM; return the message id."""
+
+    async def own_dms_since(self, user_id: str, after: datetime, limit: int = 50) -> list[tuple[str, str]]:
+        """``(message_id, content)`` of the bot's own messages in the user's DM after ``after``, oldest first."""
+
+
+class ReminderStorePort(Protocol):
+    """The reminders table, as the tool and the delivery scheduler use it."""
+
+    async def add(
+        self, *, text: str, due_at: datetime, repeat: str, timezone: str, local_time: str, now: datetime
+    ) -> Reminder: ...
+
+    async def get(self, reminder_id: str) -> Reminder | None: ...
+
+    async def find(self, statuses: Iterable[str] = ("pending", "sending")) -> list[Reminder]: ...
+
+    async def cancel(self, reminder_id: str, now: datetime) -> bool: ...
+
+    async def due(self, now: datetime, limit: int = 50) -> list[Reminder]: ...
+
+    async def unresolved_claims(self, claimed_before: datetime) -> list[Reminder]: ...
+
+    async def claim(self, reminder: Reminder, delivery: str, now: datetime) -> bool: ...
+
+    async def recorded_message_ids(self, message_ids: Iterable[str]) -> set[str]: ...
+
+    async def mark_sent(
+        self, reminder_id: str, *, claimed_at: datetime, message_id: str, now: datetime,
+        next_due: datetime | None = None,
+    ) -> bool: ...

@@ -240,3 +240,24 @@ class DiscordChat:
     async def react(self, channel_id: str, message_id: str, emoji: str) -> None:
         await self._channel(channel_id).get_partial_message(int(message_id)).add_reaction(emoji)
 
+    # -- direct messages (``DirectMessagePort``): reminders to the master ------------------
+
+    async def send_dm(self, user_id: str, content: str) -> str:
+        """Send ``content`` to the user's DM (opened if needed); return the message id."""
+        channel = await self._client.create_dm(discord.Object(id=int(user_id)))
+        # A reminder names no one: it must never ping anybody but the reader of the DM.
+        sent = await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
+        return str(sent.id)
+
+    async def own_dms_since(self, user_id: str, after: datetime, limit: int = 50) -> list[tuple[str, str]]:
+        """``(message_id, content)`` of the bot's own messages in the user's DM after ``after``, oldest first."""
+        me = self._client.user
+        if me is None:
+            raise RuntimeError("not connected to Discord yet: the DM history cannot be read")
+        channel = await self._client.create_dm(discord.Object(id=int(user_id)))
+        return [
+            (str(m.id), m.content)
+            async for m in channel.history(after=after, limit=limit, oldest_first=True)
+            if m.author.id == me.id
+        ]
+
