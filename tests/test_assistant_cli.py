@@ -1,4 +1,4 @@
-"""``bot_manager todos`` and ``calendar`` through Typer's CliRunner, on a real database in a tmp BOT_HOME."""
+"""``bot_manager todos``, ``calendar`` and ``reminders`` through Typer's CliRunner, on a real database in a tmp BOT_HOME."""
 
 from __future__ import annotations
 
@@ -129,3 +129,32 @@ def test_the_stored_zone_wins_and_nothing_is_written(home: Path) -> None:
     document = json.loads(invoke(home, "calendar", "alpha", "--json").output)
     assert document["time_zone"] == "America/New_York" and document["events"][0]["start"] == "2026-03-27T04:00-04:00"
     assert db.stat().st_mtime_ns == before[0]
+
+
+def test_reminders_table_and_json(home: Path) -> None:
+    from framework.storage.reminders import ReminderStore
+
+    async def go() -> None:
+        store = await ReminderStore.open(home / "persistence" / "alpha" / "messages.db")
+        try:
+            stretch = await store.add(text="stretch", due_at=NOW + timedelta(minutes=2), repeat="none",
+                                      timezone="Europe/Berlin", local_time="", now=NOW)
+            await store.add(text="water the plants", due_at=NOW + timedelta(days=1), repeat="daily",
+                            timezone="Europe/Berlin", local_time="13:00:00", now=NOW)
+            gone = await store.add(text="never mind", due_at=NOW + timedelta(hours=1), repeat="none",
+                                   timezone="Europe/Berlin", local_time="", now=NOW)
+            await store.cancel(gone.id, NOW)
+            assert stretch.id
+        finally:
+            await store.close()
+
+    assert "alpha has no pending reminders" in invoke(home, "reminders", "alpha").output
+    asyncio.run(go())
+    table = invoke(home, "reminders", "alpha")
+    assert table.exit_code == 0, table.output
+    assert "Fri 2026-03-27 13:02" in table.output and "stretch" in table.output and "daily" in table.output
+    assert "never mind" not in table.output and "2 reminders; times in Europe/Berlin" in table.output
+    assert "never mind" in invoke(home, "reminders", "alpha", "--all").output
+    document = json.loads(invoke(home, "reminders", "alpha", "--json").output)
+    assert [r["text"] for r in document["reminders"]] == ["stretch", "water the plants"]
+    assert document["reminders"][0]["status"] == "pending" and document["time_zone"] == "Europe/Berlin"

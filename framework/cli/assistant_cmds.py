@@ -1,7 +1,7 @@
-"""``todos`` and ``calendar``: a bot's assistant state, read-only.
+"""``todos``, ``calendar`` and ``reminders``: a bot's assistant state, read-only.
 
 Parsing and rendering only: the rows come from plain read-only SQLite queries
-(:mod:`framework.storage.assistant`), imported inside
+(:mod:`framework.storage.assistant`, :mod:`framework.storage.reminders`), imported inside
 the commands so the CLI starts without them. Nothing here writes, so these verbs are safe
 while the bot runs. Times are shown in the person's time zone: the bot's stored setting,
 else its config's ``assistant.timezone``.
@@ -223,6 +223,48 @@ def calendar(
     out.print(Text(f"{len(events)} event{'s' if len(events) != 1 else ''} from {span}", style="dim"))
 
 
+# --------------------------------------------------------------------------- reminders
+
+
+def reminders(
+    ctx: typer.Context,
+    bot: BotArgument,
+    all_: Annotated[bool, typer.Option("--all", help="Include the sent and cancelled reminders.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List a bot's pending reminders, soonest first; `--all` adds the sent and cancelled ones.
+
+    Times are in the person's time zone. Read-only: safe while the bot runs.
+    """
+    from ..errors import StoreError
+    from ..storage.reminders import read_reminders
+
+    paths = _paths(ctx, bot)
+    zone = _zone(paths)
+    try:
+        items = read_reminders(paths.database, include_done=all_)
+    except StoreError as exc:
+        _fail(str(exc))
+    if as_json:
+        _emit({"bot": bot, "time_zone": zone.key, "reminders": [r.as_dict() for r in items]})
+        return
+    if not items:
+        out.print(f"{bot} has no {'' if all_ else 'pending '}reminders")
+        return
+    table = _table(f"Reminders of {bot}")
+    table.add_column("id", no_wrap=True)
+    table.add_column("due", no_wrap=True)
+    table.add_column("repeat", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("text", overflow="fold", ratio=1)
+    for item in items:
+        table.add_row(item.id, _local(item.due_at, zone), "" if item.repeat == "none" else item.repeat,
+                      item.status, item.text)
+    out.print(table, soft_wrap=False)
+    out.print(Text(f"{len(items)} reminder{'s' if len(items) != 1 else ''}; times in {zone.key}", style="dim"))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(todos)
     app.command()(calendar)
+    app.command()(reminders)
