@@ -113,3 +113,73 @@ async def test_unregistered_commands_and_options_are_refused(world: tuple[Sandbo
     with pytest.raises(ValueError):
         await server.inject_interaction(HUMAN_USER_ID, "settings model", {})  # name is required
     assert server.unknown_routes == []
+
+
+SETTINGS_COMMAND = {
+    "name": "settings", "type": 1, "options": [
+        {"name": "model", "type": 1, "options": [{"type": 3, "name": "name", "required": True}]},
+        {"name": "status", "type": 1, "options": []},
+        {"name": "models", "type": 1, "options": [{"type": 3, "name": "provider", "required": False}]},
+    ],
+}
+
+
+def test_typed_slash_lines_are_parsed_against_the_registered_command() -> None:
+    from framework.sandbox.slash import parse_slash, usage
+
+    assert parse_slash("/settings model claude-sonnet-4-6", SETTINGS_COMMAND) == (
+        "settings model", {"name": "claude-sonnet-4-6"})
+    assert parse_slash("/settings model name:groq/llama-3.1-8b-instant", SETTINGS_COMMAND) == (
+        "settings model", {"name": "groq/llama-3.1-8b-instant"})
+    assert parse_slash("/settings models", SETTINGS_COMMAND) == ("settings models", {})
+    assert parse_slash("/settings models groq", SETTINGS_COMMAND) == ("settings models", {"provider": "groq"})
+    assert usage(SETTINGS_COMMAND) == "/settings model <name> | /settings status | /settings models [provider]"
+    for bad in ("/settings", "/settings colour red", "/settings model", "/settings status now"):
+        with pytest.raises(ValueError):
+            parse_slash(bad, SETTINGS_COMMAND)
+
+
+async def test_the_terminal_chat_runs_slash_commands() -> None:
+    import asyncio
+    import io
+
+    from rich.console import Console
+
+    from framework.sandbox import SandboxThread
+    from framework.sandbox.chat import run_terminal_chat
+
+    with SandboxThread(bots=[("token-alpha", "alpha")]) as sandbox, \
+            redirect_discord(sandbox.api_base, sandbox.gateway_url):
+        bot = _Bot()
+        task = asyncio.create_task(bot.client.start("token-alpha"))
+        await asyncio.to_thread(sandbox.wait_for_event, lambda e: e["type"] == "identify")
+        await bot.client.wait_until_ready()
+        script = iter(["/settings status", "/dm alpha /settings model claude-opus-4-6", "/settings colour red",
+                       "/quit"])
+
+        def answered(count: int) -> None:
+            sandbox.wait_for_event(lambda e: e["type"] == "interaction_response"
+                                   and sum(1 for x in sandbox.server.events
+                                           if x["type"] == "interaction_response") >= count)
+
+        def input_fn() -> str:
+            line = next(script)
+            if line.startswith("/dm"):
+                answered(2)  # the status: deferred, then edited
+            elif line == "/quit":
+                answered(4)  # the model: the answer and its follow-up
+            return line
+
+        out = io.StringIO()
+        await asyncio.to_thread(
+            run_terminal_chat, sandbox, GENERAL_CHANNEL_ID, HUMAN_USER_ID, Console(file=out, width=200), input_fn
+        )
+        await bot.client.close()
+        await asyncio.gather(task, return_exceptions=True)
+    text = out.getvalue()
+    assert "/settings status: alpha is thinking…" in text
+    assert "/settings status alpha (only you): All good" in text
+    assert "/settings model alpha (only you): Model set to claude-opus-4-6" in text
+    assert "/settings model alpha (only you): Saved." in text
+    assert "usage: /settings model <name> | /settings status | /settings models [provider]" in text
+    assert bot.seen == [("claude-opus-4-6", True)]  # in the DM

@@ -12,7 +12,7 @@ import pytest
 
 from framework.config import load_bot_config
 from framework.domain import ChatTurn, ErrorKind, LLMReply, LLMRequest, ModelSettings
-from framework.engines.settings_commands import MODEL_SETTING, SettingsCommands, restore_model
+from framework.engines.settings_commands import MODEL_SETTING, SettingsCommands, StampedSettings, restore_model
 from framework.llm.keypool import KeyPool
 from framework.llm.model_admin import ModelAdmin
 from framework.llm.router import ChainLink, Router
@@ -178,3 +178,20 @@ async def test_a_corrupt_settings_file_is_set_aside(tmp_path: Path) -> None:
     assert (tmp_path / "settings.json.corrupt-1").read_text() == "{not json"
     await store.set_setting(MODEL_SETTING, "claude-opus-4-6")
     assert await JsonSettings(path).get_setting(MODEL_SETTING) == "claude-opus-4-6"
+
+
+async def test_the_assistant_settings_table_as_the_store(tmp_path: Path) -> None:
+    from framework.storage.assistant import AssistantStore, read_setting
+
+    from .fakes import FakeClock
+
+    store = await AssistantStore.open(tmp_path / "messages.db")
+    try:
+        settings = StampedSettings(store, FakeClock())
+        assert await settings.get_setting(MODEL_SETTING) is None
+        await settings.set_setting(MODEL_SETTING, "groq/llama-3.1-8b-instant")
+        assert read_setting(tmp_path / "messages.db", MODEL_SETTING) == "groq/llama-3.1-8b-instant"
+        await settings.set_setting(MODEL_SETTING, None)  # back to the config's model
+        assert await settings.get_setting(MODEL_SETTING) is None
+    finally:
+        await store.close()

@@ -16,9 +16,11 @@ from typing import Any
 
 from framework.clock import SystemClock
 from framework.config import load_bot_config, load_settings
+from framework.engines.settings_commands import MODEL_SETTING
 from framework.paths import BotPaths
 from framework.runtime.wiring import Bot, build_bot
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxServer
+from framework.storage.assistant import read_setting
 
 from .conftest import write_bot
 from .stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
@@ -42,6 +44,8 @@ agentic:
   enabled: false
 memory:
   enabled: false
+assistant:
+  enabled: true
 api:
   model: claude-sonnet-4-6
   fallback:
@@ -125,7 +129,10 @@ async def test_settings_access_and_a_model_change_that_survives_a_restart(tmp_pa
                 assert changed["ephemeral"] and "Model set to `claude-opus-4-6`" in changed["content"]
                 assert await _dm_reply_model(server, stub, bot_id, "and now?") == "claude-opus-4-6"
 
-            assert (tmp_path / "persistence" / "cortana" / "settings.json").exists()
+            # Kept in the assistant's settings table (it syncs between machines), not a side file.
+            database = BotPaths(tmp_path, "cortana").database
+            assert read_setting(database, MODEL_SETTING) == "claude-opus-4-6"
+            assert not (tmp_path / "persistence" / "cortana" / "settings.json").exists()
             async with running_bot(tmp_path, server, stub):  # a restart
                 assert await _dm_reply_model(server, stub, bot_id, "still you?") == "claude-opus-4-6"
                 status = await _run(server, HUMAN_USER_ID, "settings status")

@@ -20,11 +20,15 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Protocol
 
+from ..clock import Clock
 from ..domain.settings import ProviderView
 
-__all__ = ["SettingsCommands", "ModelAdminPort", "SettingsStorePort", "MODEL_SETTING", "restore_model"]
+__all__ = [
+    "SettingsCommands", "ModelAdminPort", "SettingsStorePort", "StampedSettings", "MODEL_SETTING", "restore_model",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -38,6 +42,27 @@ class SettingsStorePort(Protocol):
 
     async def get_setting(self, key: str) -> str | None: ...
     async def set_setting(self, key: str, value: str | None) -> None: ...
+
+
+class _StampedStore(Protocol):
+    async def get_setting(self, key: str, default: str | None = None) -> str | None: ...
+    async def set_setting(self, key: str, value: str, now: datetime) -> None: ...
+
+
+class StampedSettings:
+    """The settings port over a table whose rows carry their time (the assistant's
+    ``assistant_settings``: synced between machines, the newer value winning).
+    Clearing a setting stores an empty value, so the clearing is the newer row too."""
+
+    def __init__(self, store: _StampedStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def get_setting(self, key: str) -> str | None:
+        return await self._store.get_setting(key) or None
+
+    async def set_setting(self, key: str, value: str | None) -> None:
+        await self._store.set_setting(key, value or "", self._clock.now())
 
 
 class ModelAdminPort(Protocol):

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from ..clock import Clock
 from ..config import BotConfig, Settings
 from ..config.access import master_user_id
-from ..config.prompt_files import prompt_files_problem
 from ..discord.adapter import BotClient, DiscordChat
 from ..discord.backfill import DiscordHistory
 from ..discord.commands import install_settings_commands
@@ -40,7 +39,7 @@ from ..engines.human import HumanLayer
 from ..engines.jokes import JokeService
 from ..engines.modes import ModeDetector, RoastLimiter
 from ..engines.reactive import ReactiveEngine, ReactiveSettings
-from ..engines.settings_commands import SettingsCommands, restore_model
+from ..engines.settings_commands import SettingsCommands, SettingsStorePort, StampedSettings, restore_model
 from ..errors import ConfigError
 from ..llm.anthropic_llm import AnthropicProvider
 from ..llm.budget import BudgetedLLM, BudgetGuard
@@ -54,7 +53,6 @@ from ..memory.guide import memory_guide
 from ..memory.locks import PathLocks
 from ..memory.manager import MemoryManager
 from ..memory.profiles import ProfileUpdater
-from ..memory.prompt_files import PromptFileRules, PromptFiles
 from ..paths import BotPaths
 from ..ports import ClientTool
 from ..storage import MessageStore
@@ -143,7 +141,7 @@ async def build_bot(
         extra_tools=assistant.tools if assistant is not None else (),
     )
     if config.commands.slash:
-        await _build_settings_commands(config, paths, environ, settings, router, client)
+        await _build_settings_commands(config, paths, environ, settings, router, client, clock, assistant, access)
     context = _build_context(config, paths, store, clock)
     if assistant is not None:
         context.local_time = assistant.zone.describe  # every request: the person's local date and time
@@ -216,9 +214,6 @@ async def _build_brain(
                 max_files=config.memory.max_files, max_total_bytes=config.memory.max_total_bytes,
             )
         )
-                prompt_files=PromptFileRules(
-                    tuple(config.personality.prompt_files.read_only), tuple(config.personality.prompt_files.writable)
-                ),
     tools.extend(DiscordQueryTools(client).tools())
     tools.extend(extra_tools)  # the assistant's todos and calendar, when enabled
     ledger = await UsageLedger.open(paths.database, api.prices, clock=clock)
@@ -243,16 +238,21 @@ async def _build_brain(
 
 
 async def _build_settings_commands(
-    config: BotConfig, paths: BotPaths, environ: Mapping[str, str], settings: Settings, router: Router, client: BotClient
+    config: BotConfig, paths: BotPaths, environ: Mapping[str, str], settings: Settings, router: Router,
+    client: BotClient, clock: Clock, assistant: AssistantParts | None, access: AccessPolicy,
 ) -> None:
     """``/settings`` (``commands.slash``): the person's saved model choice applied to the router,
-    the commands synced when the client logs in, each one asking the access policy first."""
-    access = AccessPolicy(config.access.mode, master_user_id(config.access, environ))
+    the commands synced when the client logs in, each one asking the access policy first.
+    The choice is kept in the assistant's settings table when the bot has one (it syncs
+    between machines), else in ``persistence/<bot>/settings.json``."""
     admin = ModelAdmin(
         config, router, environ, anthropic_base_url=settings.anthropic_base_url,
         list_timeout=config.commands.models_timeout_seconds,
     )
-    store = JsonSettings(paths.persistence / "settings.json")
+    store: SettingsStorePort = (
+        StampedSettings(assistant.store, clock) if assistant is not None
+        else JsonSettings(paths.persistence / "settings.json")
+    )
     await restore_model(admin, store)
     install_settings_commands(client, SettingsCommands(admin, store), access.allows_command)
 
@@ -268,8 +268,7 @@ def _build_context(config: BotConfig, paths: BotPaths, store: MessageStore, cloc
         guide = memory_guide(
             followups=followups_instructions(
                 "<your folder>", delay_days=followups.follow_up_delay_days, max_pending=followups.max_pending
-            ) if creating else "",
-            prompt_files=config.personality.prompt_files.writable,
+            ) if creating else ""
         )
     return ContextBuilder(
         bot_id=config.bot_id,
@@ -287,24 +286,10 @@ def _build_context(config: BotConfig, paths: BotPaths, store: MessageStore, cloc
 def _build_conversation(
     config: BotConfig, paths: BotPaths, environ: Mapping[str, str], settings: Settings, clock: Clock, llm: BudgetedLLM
 ) -> ConversationCache:
-        prompt_files=_build_prompt_files(config, paths),
     """DMs as real turns with a sliding TTL and compaction (``conversation``), one file each."""
     limits = ModelsApiLimits.from_env(environ, base_url=settings.anthropic_base_url, monotonic=clock.monotonic)
     return ConversationCache(
         paths.conversations, clock=clock, llm=llm,
-def _build_prompt_files(config: BotConfig, paths: BotPaths) -> PromptFiles | None:
-    """The system prompt's files (``personality.prompt_files``); a missing read-only one is a config error."""
-    files = config.personality.prompt_files
-    if not files.names:
-        return None
-    problem = prompt_files_problem(files, paths.memories, f"memories/{config.bot_id}")
-    if problem is not None:
-        raise ConfigError(problem)
-    return PromptFiles(
-        paths.memories, read_only=files.read_only, writable=files.writable, max_file_bytes=config.memory.max_file_bytes
-    )
-
-
         settings=ConversationSettings.from_config(config.conversation), limits=limits,
     )
 

@@ -12,6 +12,9 @@ Syntax:
 * ``/dm alpha psst``            a direct message to ``alpha``
 * ``/as dana hi all``           a line (a message, or a ``/dm``) posted as someone else, e.g.
   ``/as dana /dm cortana hi`` to see a private bot ignore a stranger's DM
+* ``/settings model claude-sonnet-4-6``  a slash command a bot registered, run in this
+  channel (``/dm cortana /settings status`` runs it in the DM); the bot's answer prints
+  marked "only you" when it is ephemeral. Arguments go in order, or as ``name:value``
 * ``/help``                     this help
 * ``/quit``                     leave (so do Ctrl-D and Ctrl-C)
 """
@@ -29,13 +32,15 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from .slash import parse_slash
 from .thread import SandboxThread
 
 _log = logging.getLogger(__name__)
 
 HELP = (
     "Type a message and press Enter to post it. @name mentions a bot, "
-    "/dm name text sends a DM, /as name line posts a line as someone else, /help shows this, "
+    "/dm name text sends a DM, /as name line posts a line as someone else, a bot's slash command "
+    "(/settings status) runs here or with /dm name /settings ..., /help shows this, "
     "/quit (or Ctrl-D) leaves."
 )
 
@@ -106,6 +111,9 @@ class _Printer:
         if kind == "disconnect":
             self.console.print(Text(f"● {self._name(event['user_id'])} disconnected", style="dim"))
             return
+        if kind == "interaction_response":
+            self._interaction(event)
+            return
         if kind not in ("message", "edit", "delete", "reaction", "typing"):
             return
         where = self._where(event)
@@ -138,6 +146,22 @@ class _Printer:
             self.console.print(
                 Text(f"{where}{event['user_name']} reacted {event['emoji']} to {author}: {_excerpt(content)}")
             )
+
+    def _interaction(self, event: dict[str, Any]) -> None:
+        """A bot's answer to a slash command; ephemeral ones are marked (only the person sees them)."""
+        bot = self._name(event["bot_id"])
+        if event["kind"] == "callback" and event["response_type"] == 5:
+            self.console.print(Text(f"/{event['command']}: {bot} is thinking…", style="dim italic"))
+            return
+        if event["kind"] == "delete" or not event.get("content"):
+            return
+        line = Text(f"/{event['command']} ", style="dim")
+        line.append(bot, style="bold cyan")
+        if event["ephemeral"]:
+            line.append(" (only you)" if event["user_id"] == self.human else f" (only @{self._name(event['user_id'])})",
+                        style="dim")
+        line.append(":\n" + event["content"] if "\n" in event["content"] else ": " + event["content"])
+        self.console.print(line)
 
     def _typing(self, event: dict[str, Any], where: str) -> None:
         if event["user_id"] == self.human:
@@ -204,6 +228,8 @@ def run_terminal_chat(
                 console.print(HELP)
             elif line.startswith("/dm"):
                 _send_dm(sandbox, author, line, console)
+            elif line.startswith("/") and run_slash(sandbox, author, line, console, channel_id=channel_id):
+                pass
             elif line.startswith("/"):
                 console.print(f"Unknown command {line.split()[0]}. {HELP}")
             else:
@@ -224,4 +250,31 @@ def _send_dm(sandbox: SandboxThread, human_user_id: str, line: str, console: Con
     if uid is None or uid == human_user_id:
         console.print(f"No such user: {parts[1]}")
         return
+    if parts[2].startswith("/") and run_slash(sandbox, human_user_id, parts[2], console, bot_id=uid):
+        return
     sandbox.inject_dm(human_user_id, uid, render_mentions(parts[2], users))
+
+
+def run_slash(
+    sandbox: SandboxThread, author: str, line: str, console: Console, *,
+    channel_id: str | None = None, bot_id: str | None = None,
+) -> bool:
+    """Run *line* as a slash command a bot registered: in the DM with *bot_id*, or in
+    *channel_id*. False when no bot registered that command (the line is something else)."""
+    name = line.lstrip("/").split(maxsplit=1)[0] if line.strip("/ ") else ""
+    users = sandbox.users()
+    bots = [bot_id] if bot_id is not None else [uid for uid, info in users.items() if info["bot"]]
+    found = [(uid, c) for uid in bots for c in sandbox.registered_commands(uid) if c["name"] == name]
+    if not found:
+        return False
+    if len(found) > 1:
+        names = ", ".join(users[uid]["username"] for uid, _ in found)
+        console.print(Text(f"/{name} belongs to several bots ({names}): /dm name /{name} ... picks one"))
+        return True
+    uid, command = found[0]
+    try:
+        path, options = parse_slash(line, command)
+        sandbox.inject_interaction(author, path, options, None if bot_id is not None else channel_id, bot_user_id=uid)
+    except (ValueError, LookupError, PermissionError) as exc:
+        console.print(Text(str(exc)))  # plain text: "[provider]" in a usage is not markup
+    return True

@@ -174,7 +174,8 @@ class Interactions:
         }
         interaction.responses.append(entry)
         self.emit({"type": "interaction_response", "interaction_id": interaction.id,
-                   "user_id": interaction.user_id, "channel_id": interaction.channel_id, **entry})
+                   "bot_id": interaction.application_id, "user_id": interaction.user_id,
+                   "channel_id": interaction.channel_id, "command": interaction.command, **entry})
 
     def message(self, interaction: Interaction, content: str | None, flags: int) -> dict[str, Any]:
         """A webhook message payload: the bot's answer as the channel would show it."""
