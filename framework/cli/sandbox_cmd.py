@@ -1,7 +1,7 @@
 """``bot_manager sandbox [BOT]``: try a bot offline against a loopback Discord server.
 
 The sandbox gets its own project folder, ``run/sandbox/`` (never committed), holding a
-copy of the bot's config; so a sandbox session never mixes its messages into the real
+copy of the bot's config and prompt files; so a sandbox session never mixes its messages into the real
 bot's history or memories, and never collides with the real bot if it is running.
 """
 
@@ -47,6 +47,11 @@ def _prepare_home(home: Path, bot_id: str, stopwaitsecs: float) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     copy.config.parent.mkdir(parents=True)
     shutil.copy2(BotPaths(home, bot_id).config, copy.config)
+    # The prompt files are part of who the bot is (a missing read-only one stops it): they
+    # come along; the rest of its memories stay behind.
+    prompt = BotPaths(home, bot_id).memories / "prompt"
+    if prompt.is_dir():
+        shutil.copytree(prompt, copy.memories / "prompt", symlinks=True)
     return target
 
 

@@ -30,8 +30,10 @@ from ruamel.yaml.scanner import RoundTripScanner
 
 from ..errors import ConfigError
 from ..redact import Redactor
+from ..paths import BotPaths
 from ..llm.legacy_key import LEGACY_KEY_VAR, legacy_anthropic_key
 from .access import master_user_problem
+from .prompt_files import prompt_files_problem
 from .models import BotConfig
 from .modelcatalog import model_warning
 
@@ -446,6 +448,11 @@ def check_bot(
     access_problem = master_user_problem(config.access, environ)
     if access_problem is not None:
         result.errors.append(f"{shown}: {access_problem}")
+    # bots/<id>.yaml sits in the project folder's bots/: its memories are two levels up.
+    memories = BotPaths(home if home is not None else path.resolve().parent.parent, config.bot_id).memories
+    prompt_problem = prompt_files_problem(config.personality.prompt_files, memories, display_path(memories, home))
+    if prompt_problem is not None:
+        result.errors.append(f"{shown}: {prompt_problem}")
     if not check_model:
         return result
     claude_models = {"api.model": config.api.model}

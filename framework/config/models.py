@@ -18,6 +18,7 @@ from .access import AccessConfig
 from .commands import CommandsConfig
 from .assistant import AssistantConfig
 from .behaviour import BehaviourConfig
+from .prompt_files import PromptFilesConfig
 from .conversation import ConversationConfig
 
 __all__ = [
@@ -98,11 +99,20 @@ class EngagementConfig(_Section):
 
 
 class PersonalityConfig(_Section):
-    base_prompt: Annotated[str, Field(min_length=1)]
+    base_prompt: str = ""
+    """The persona, first in the system prompt; may be left out when ``prompt_files`` name files."""
     response_style: ResponseStyle = ResponseStyle()
     engagement: EngagementConfig = EngagementConfig()
     behaviour: BehaviourConfig = BehaviourConfig()
     """Human timing, typos, roast/flirt modes, jokes, commands (Ana's layer); off by default."""
+    prompt_files: PromptFilesConfig = PromptFilesConfig()
+    """System-prompt files in ``memories/<bot>/prompt/``: read-only ones and ones the bot edits (none by default)."""
+
+    @model_validator(mode="after")
+    def _has_a_prompt(self) -> PersonalityConfig:
+        if not self.base_prompt.strip() and not self.prompt_files.names:
+            raise ValueError("base_prompt: required (the persona), unless prompt_files names the prompt's files")
+        return self
 
 
 class CooldownConfig(_Section):

@@ -1,8 +1,9 @@
 """ContextBuilder: what the model sees for one decision.
 
-The persona prompt and the memory digest form the stable, cached prefix; the volatile
-part is one user turn holding the transcript: the last N messages of the channel with
-mentions shown as names, replies shown with who they answer, reactions and edits marked,
+The persona prompt (with the bot's prompt files, when it has them) and the memory digest
+form the stable, cached prefix; the volatile part is one user turn holding the transcript:
+the last N messages of the channel with mentions shown as names, replies shown with who
+they answer, reactions and edits marked,
 the reply chain of the message being answered walked up to a depth cap (a deleted parent
 is shown as such), and the messages that are new since the last look marked with ``*``.
 
@@ -25,7 +26,7 @@ from ..domain import ChatTurn, ConversationScope, LLMRequest
 from ..ports import MessageStorePort, ParentFetchPort
 from .conversation import ConversationCache
 
-__all__ = ["ContextBuilder", "ContextRequest", "MemoryDigest", "REPLY_CHAIN_DEPTH", "format_transcript"]
+__all__ = ["ContextBuilder", "ContextRequest", "MemoryDigest", "PromptSource", "REPLY_CHAIN_DEPTH", "format_transcript"]
 
 REPLY_CHAIN_DEPTH = 5
 _MENTION = re.compile(r"<@!?(\d+)>")
@@ -57,6 +58,12 @@ class MemoryDigest(Protocol):
     ) -> str: ...
 
 
+class PromptSource(Protocol):
+    """Files that are part of the system prompt (framework.memory.prompt_files.PromptFiles)."""
+
+    def render(self) -> str: ...
+
+
 @dataclass
 class ContextRequest:
     """What to build a request for: a channel, the messages to decide on, and who asks."""
@@ -83,6 +90,7 @@ class ContextBuilder:
     role_names: dict[str, str] = field(default_factory=dict)
     memory: MemoryDigest | None = None  # the memory digest of the people present, on every call
     memory_guide: str = ""  # static instructions for the memory tool and follow-ups (system prompt)
+    prompt_files: PromptSource | None = None  # personality.prompt_files, after the persona prompt
     hints: Callable[[str], str] | None = None  # channel id -> volatile instructions (woven follow-ups)
     self_user_id: str | None = None  # the bot's own Discord id, once connected
     clock: Any = None  # framework.clock.Clock; the "now" line (None: the newest message's time)
@@ -107,10 +115,16 @@ class ContextBuilder:
 
     def system_prompt(self) -> str:
         # Stable across calls: nothing time- or message-dependent goes here (prompt cache).
-        prompt = (
-            f"{self.persona_prompt.strip()}\n\n"
-            f"You are {self.bot_name}, a member of a Discord chat. Messages marked * are new. "
-            "Write only what you would send: no name prefix, no quotes, no stage directions."
+        # The prompt files render to the same string while no file changed, so the prefix
+        # changes only when one does.
+        files = self.prompt_files.render() if self.prompt_files is not None else ""
+        head = [part for part in (self.persona_prompt.strip(), files) if part]
+        prompt = "\n\n".join(
+            head
+            + [
+                f"You are {self.bot_name}, a member of a Discord chat. Messages marked * are new. "
+                "Write only what you would send: no name prefix, no quotes, no stage directions."
+            ]
         )
         if self.memory_guide:
             prompt += "\n\n" + self.memory_guide.strip()

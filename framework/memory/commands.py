@@ -117,8 +117,10 @@ class MemoryFiles:
     def _check_caps(self, parts: Parts, *, new_items: int, new_bytes: int) -> None:
         if self.caps is None:
             return
+        # A conversation's folder is two names deep (servers/<id>); a prompt file sits one deep.
+        folder = parts[:2] if len(parts) > 2 else parts[:1]
         with self.jail.root_fd() as root_fd:
-            self.caps.check(root_fd, parts[:2], new_items=new_items, new_bytes=new_bytes)
+            self.caps.check(root_fd, folder, new_items=new_items, new_bytes=new_bytes)
 
     def _check_guard(self, parts: Parts, before: str | None, after: str) -> None:
         if self._guard is not None and (self._guarded is None or self._guarded(parts)):

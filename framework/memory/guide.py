@@ -6,6 +6,10 @@ digest (framework.memory.manager), not here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from .prompt_files import prompt_files_guide
+
 __all__ = ["memory_guide"]
 
 _GUIDE = """\
@@ -18,6 +22,9 @@ Write down what will matter later, update rather than append, keep files short. 
 self-stated facts: never phone numbers, e-mail addresses, addresses or account handles."""
 
 
-def memory_guide(*, followups: str = "") -> str:
-    """The memory instructions, plus the follow-up instructions when follow-ups are created."""
-    return _GUIDE + (f"\n\n{followups.strip()}" if followups.strip() else "")
+def memory_guide(*, followups: str = "", prompt_files: Sequence[str] = ()) -> str:
+    """The memory instructions, plus the follow-up instructions when follow-ups are created,
+    plus which prompt files (``prompt_files``: the writable ones) the model may edit, and why."""
+    guide = _GUIDE + (f"\n\n{followups.strip()}" if followups.strip() else "")
+    editable = prompt_files_guide(prompt_files)
+    return guide + (f"\n\n{editable}" if editable else "")

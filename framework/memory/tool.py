@@ -27,6 +27,7 @@ from .fileops import Jail
 from .layout import DM_PROFILE_FILE, DMS, SERVERS
 from .locks import PathLocks
 from .paths import Parts, check_read, check_write, parse_memory_path, scope_prefix, virtual_path
+from .prompt_files import PROMPT_FOLDER, PromptFileRules
 from .quota import DEFAULT_MAX_FILES, DEFAULT_MAX_TOTAL_BYTES, Caps
 
 __all__ = ["MemoryTool", "COMMANDS"]
@@ -154,12 +155,6 @@ def _is_profile(parts: Parts) -> bool:
     return len(parts) == 3 and parts[0] == DMS and parts[2].lower() == DM_PROFILE_FILE
 
 
-def _check_profile_text(parts: Parts, text: str) -> None:
-    """Contact details never go into a profile, not even when the model writes them itself."""
-    if _is_profile(parts) and has_contact_details(text):
-        raise ToolError(_CONTACT_REFUSAL)
-
-
 def _check_profile_result(parts: Parts, before: str | None, after: str) -> None:
     """The file a write leaves at a profile path: no contact details it did not hold already.
 
@@ -206,6 +201,12 @@ class MemoryTool:
     resulting file holds one the file did not hold before (text joined across the edit); a
     rename that would bring such a file to a profile path is refused too.
 
+    Prompt files (``prompt_files``, a :class:`PromptFileRules`): ``/memories/prompt/`` holds
+    files of the bot's system prompt; any conversation may view them and write the writable
+    ones, and every write to a read-only one (create, str_replace, insert, delete, rename from
+    or onto) is refused with a message naming the files it may edit. They take the profiles'
+    contact-details rule too. Without ``prompt_files`` the folder is out of reach like any other.
+
     Writes are atomic (temp file + ``os.replace``), files 0600 and new folders 0700, content
     must be UTF-8 text within ``max_file_bytes`` (checked on the resulting file). The bot's
     whole tree holds at most ``max_files`` files and folders and ``max_total_bytes`` bytes: a
@@ -223,18 +224,20 @@ class MemoryTool:
         max_files: int = DEFAULT_MAX_FILES,
         max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
         locks: PathLocks | None = None,
+        prompt_files: PromptFileRules | None = None,
     ) -> None:
         if max_file_bytes < 1:
             raise ValueError("max_file_bytes must be positive")
         self.root = Path(root)
         self.max_file_bytes = max_file_bytes
         self.caps = Caps(max_files=max_files, max_total_bytes=max_total_bytes)
+        self._prompt_files = prompt_files
         self._files = MemoryFiles(
             Jail(self.root),
             max_file_bytes=max_file_bytes,
             caps=self.caps,
             guard=_check_profile_result,
-            guarded=_is_profile,
+            guarded=self._guarded,
         )
         self._locks = locks if locks is not None else PathLocks()
         self._handlers: dict[str, Callable[[dict[str, Any], Parts], Awaitable[str]]] = {
@@ -245,6 +248,22 @@ class MemoryTool:
             "delete": self._delete,
             "rename": self._rename,
         }
+
+    def _guarded(self, parts: Parts) -> bool:
+        # Prompt files are synced and shown like profiles: the same privacy rule holds.
+        return _is_profile(parts) or (self._prompt_files is not None and self._prompt_files.covers(parts))
+
+    def _check_text(self, parts: Parts, text: str) -> None:
+        """Contact details never go into a profile, not even when the model writes them itself."""
+        if self._guarded(parts) and has_contact_details(text):
+            raise ToolError(_CONTACT_REFUSAL)
+
+    def _check_write(self, parts: Parts, prefix: Parts, action: str) -> None:
+        """The conversation's own folder, or a writable prompt file (``/memories/prompt``, when configured)."""
+        if self._prompt_files is not None and self._prompt_files.covers(parts):
+            self._prompt_files.check_write(parts, action)
+            return
+        check_write(parts, prefix, action)
 
     @property
     def locks(self) -> PathLocks:
@@ -287,43 +306,47 @@ class MemoryTool:
     async def _view(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "view")
         view_range = _view_range_arg(args)
-        check_read(parts, prefix)
+        if self._prompt_files is not None and self._prompt_files.covers(parts):
+            self._prompt_files.check_read(parts)
+            prefix = (PROMPT_FOLDER,)  # the listing shows the prompt folder as if it were owned
+        else:
+            check_read(parts, prefix)
         _log.debug("memory view %s", virtual_path(parts))
         # No lock: writes replace files atomically, so a read sees the old or the new file.
         return await _in_thread(self._files.view, parts, prefix, view_range)
 
     async def _create(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "create")
-        check_write(parts, prefix, "write to")
+        self._check_write(parts, prefix, "write to")
         file_text = _text_arg(args, "file_text", "create")
-        _check_profile_text(parts, file_text)
+        self._check_text(parts, file_text)
         _log.debug("memory create %s", virtual_path(parts))
         async with self._locks.hold(parts):
             return await _in_thread(self._files.create, parts, file_text)
 
     async def _str_replace(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "str_replace")
-        check_write(parts, prefix, "edit")
+        self._check_write(parts, prefix, "edit")
         old_str = _text_arg(args, "old_str", "str_replace")
         new_str = _text_arg(args, "new_str", "str_replace", default="")  # omitted = delete the text
-        _check_profile_text(parts, new_str)
+        self._check_text(parts, new_str)
         _log.debug("memory str_replace %s", virtual_path(parts))
         async with self._locks.hold(parts):
             return await _in_thread(self._files.str_replace, parts, old_str, new_str)
 
     async def _insert(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "insert")
-        check_write(parts, prefix, "edit")
+        self._check_write(parts, prefix, "edit")
         insert_line = _int_arg(args, "insert_line", "insert")
         insert_text = _text_arg(args, "insert_text", "insert")
-        _check_profile_text(parts, insert_text)
+        self._check_text(parts, insert_text)
         _log.debug("memory insert %s at line %d", virtual_path(parts), insert_line)
         async with self._locks.hold(parts):
             return await _in_thread(self._files.insert, parts, insert_line, insert_text)
 
     async def _delete(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "delete")
-        check_write(parts, prefix, "delete")
+        self._check_write(parts, prefix, "delete")
         _log.debug("memory delete %s", virtual_path(parts))
         async with self._locks.hold(parts):
             return await _in_thread(self._files.delete, parts)
@@ -331,8 +354,8 @@ class MemoryTool:
     async def _rename(self, args: dict[str, Any], prefix: Parts) -> str:
         old_parts = self._parse(args, "old_path", "rename")
         new_parts = self._parse(args, "new_path", "rename")
-        check_write(old_parts, prefix, "rename")
-        check_write(new_parts, prefix, "rename onto")
+        self._check_write(old_parts, prefix, "rename")
+        self._check_write(new_parts, prefix, "rename onto")
         _log.debug("memory rename %s -> %s", virtual_path(old_parts), virtual_path(new_parts))
         async with self._locks.hold(old_parts, new_parts):
             return await _in_thread(self._files.rename, old_parts, new_parts)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ..clock import Clock
 from ..config import BotConfig, Settings
 from ..config.access import master_user_id
+from ..config.prompt_files import prompt_files_problem
 from ..discord.adapter import BotClient, DiscordChat
 from ..discord.backfill import DiscordHistory
 from ..discord.commands import install_settings_commands
@@ -53,6 +54,7 @@ from ..memory.guide import memory_guide
 from ..memory.locks import PathLocks
 from ..memory.manager import MemoryManager
 from ..memory.profiles import ProfileUpdater
+from ..memory.prompt_files import PromptFileRules, PromptFiles
 from ..paths import BotPaths
 from ..ports import ClientTool
 from ..storage import MessageStore
@@ -214,6 +216,9 @@ async def _build_brain(
                 max_files=config.memory.max_files, max_total_bytes=config.memory.max_total_bytes,
             )
         )
+                prompt_files=PromptFileRules(
+                    tuple(config.personality.prompt_files.read_only), tuple(config.personality.prompt_files.writable)
+                ),
     tools.extend(DiscordQueryTools(client).tools())
     tools.extend(extra_tools)  # the assistant's todos and calendar, when enabled
     ledger = await UsageLedger.open(paths.database, api.prices, clock=clock)
@@ -268,7 +273,8 @@ def _build_context(config: BotConfig, paths: BotPaths, store: MessageStore, cloc
         guide = memory_guide(
             followups=followups_instructions(
                 "<your folder>", delay_days=followups.follow_up_delay_days, max_pending=followups.max_pending
-            ) if creating else ""
+            ) if creating else "",
+            prompt_files=config.personality.prompt_files.writable,
         )
     return ContextBuilder(
         bot_id=config.bot_id,
@@ -286,10 +292,24 @@ def _build_context(config: BotConfig, paths: BotPaths, store: MessageStore, cloc
 def _build_conversation(
     config: BotConfig, paths: BotPaths, environ: Mapping[str, str], settings: Settings, clock: Clock, llm: BudgetedLLM
 ) -> ConversationCache:
+        prompt_files=_build_prompt_files(config, paths),
     """DMs as real turns with a sliding TTL and compaction (``conversation``), one file each."""
     limits = ModelsApiLimits.from_env(environ, base_url=settings.anthropic_base_url, monotonic=clock.monotonic)
     return ConversationCache(
         paths.conversations, clock=clock, llm=llm,
+def _build_prompt_files(config: BotConfig, paths: BotPaths) -> PromptFiles | None:
+    """The system prompt's files (``personality.prompt_files``); a missing read-only one is a config error."""
+    files = config.personality.prompt_files
+    if not files.names:
+        return None
+    problem = prompt_files_problem(files, paths.memories, f"memories/{config.bot_id}")
+    if problem is not None:
+        raise ConfigError(problem)
+    return PromptFiles(
+        paths.memories, read_only=files.read_only, writable=files.writable, max_file_bytes=config.memory.max_file_bytes
+    )
+
+
         settings=ConversationSettings.from_config(config.conversation), limits=limits,
     )
 
