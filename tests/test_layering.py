@@ -4,7 +4,7 @@ inside functions included):
 * each adapter library is imported by the packages that adapt it and no other
   (discord.py only in ``discord/``, the LLM SDKs only in ``llm/``, SQLite only in
   ``storage/`` and ``sync/``, ...);
-* the engines, the memory code, the domain and the ports import no adapter package, no
+* the engines, the memory code, the assistant tools, the domain and the ports import no adapter package, no
   runtime and no CLI: they work on plain types and ports;
 * the domain and the ports import nothing of the framework but each other and the errors;
 * the Discord adapter translates and nothing more: it imports no engine, no runtime;
@@ -43,7 +43,7 @@ LIBRARY_HOMES: dict[str, set[str]] = {
     "click": {"cli"},
 }
 
-PLAIN = {"engines", "memory", "domain", "ports"}  # work on plain types and ports only
+PLAIN = {"engines", "memory", "domain", "ports", "assistant"}  # work on plain types and ports only
 ADAPTERS = {"discord", "llm", "storage", "sandbox", "sync"}
 # package -> framework packages it must not import
 FORBIDDEN_PACKAGES: dict[str, set[str]] = {
