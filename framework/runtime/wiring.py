@@ -214,11 +214,11 @@ async def _build_brain(
             MemoryTool(
                 paths.memories, max_file_bytes=config.memory.max_file_bytes, locks=locks,
                 max_files=config.memory.max_files, max_total_bytes=config.memory.max_total_bytes,
-            )
-        )
                 prompt_files=PromptFileRules(
                     tuple(config.personality.prompt_files.read_only), tuple(config.personality.prompt_files.writable)
                 ),
+            )
+        )
     tools.extend(DiscordQueryTools(client).tools())
     tools.extend(extra_tools)  # the assistant's todos and calendar, when enabled
     ledger = await UsageLedger.open(paths.database, api.prices, clock=clock)
@@ -285,18 +285,11 @@ def _build_context(config: BotConfig, paths: BotPaths, store: MessageStore, cloc
         max_tokens=config.api.max_tokens,
         memory=memory,
         memory_guide=guide,
+        prompt_files=_build_prompt_files(config, paths),
         clock=clock,
     )
 
 
-def _build_conversation(
-    config: BotConfig, paths: BotPaths, environ: Mapping[str, str], settings: Settings, clock: Clock, llm: BudgetedLLM
-) -> ConversationCache:
-        prompt_files=_build_prompt_files(config, paths),
-    """DMs as real turns with a sliding TTL and compaction (``conversation``), one file each."""
-    limits = ModelsApiLimits.from_env(environ, base_url=settings.anthropic_base_url, monotonic=clock.monotonic)
-    return ConversationCache(
-        paths.conversations, clock=clock, llm=llm,
 def _build_prompt_files(config: BotConfig, paths: BotPaths) -> PromptFiles | None:
     """The system prompt's files (``personality.prompt_files``); a missing read-only one is a config error."""
     files = config.personality.prompt_files
@@ -310,6 +303,13 @@ def _build_prompt_files(config: BotConfig, paths: BotPaths) -> PromptFiles | Non
     )
 
 
+def _build_conversation(
+    config: BotConfig, paths: BotPaths, environ: Mapping[str, str], settings: Settings, clock: Clock, llm: BudgetedLLM
+) -> ConversationCache:
+    """DMs as real turns with a sliding TTL and compaction (``conversation``), one file each."""
+    limits = ModelsApiLimits.from_env(environ, base_url=settings.anthropic_base_url, monotonic=clock.monotonic)
+    return ConversationCache(
+        paths.conversations, clock=clock, llm=llm,
         settings=ConversationSettings.from_config(config.conversation), limits=limits,
     )
 
