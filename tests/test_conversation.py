@@ -16,7 +16,7 @@ import pytest
 
 from framework.config.models import ApiConfig, EngagementConfig, RateLimitingConfig, ReactiveConfig
 from framework.domain import ChatTurn, IncomingMessage, LLMReply, LLMRequest, ModelSettings, Usage
-from framework.engines.context import ContextBuilder
+from framework.engines.context import ContextBuilder, ContextRequest
 from framework.engines.conversation import SUMMARY_HEADING, ConversationCache, ConversationSettings
 from framework.engines.executor import PlanExecutor
 from framework.engines.gates import Gates
@@ -51,6 +51,7 @@ class DMWorld:
     chat: FakeChat
     clock: FakeClock
     limits: ModelsApiLimits
+    context: ContextBuilder
     seq: int = 0
 
     async def dm(self, content: str) -> None:
@@ -99,7 +100,7 @@ async def world(tmp_path: Path):  # type: ignore[no-untyped-def]
         context=context, store=store, llm=router, executor=PlanExecutor(chat=chat, clock=clock, gates=gates),
         decisions=RecordingDecisions(), gates=gates, rng=rng,
     )
-    yield DMWorld(engine, cache, store, stub, chat, clock, limits)
+    yield DMWorld(engine, cache, store, stub, chat, clock, limits, context)
     await engine.stop()
     await router.close()
     await store.close()
@@ -189,7 +190,7 @@ async def test_a_new_cache_on_the_same_files_resumes_after_a_crash(world: DMWorl
     reborn = ConversationCache(tmp_path / "conversations", clock=world.clock, llm=NoModel())
     turns = reborn.history(DM)
     assert [t.role for t in turns] == ["user", "assistant"] and turns[1].content == "Noted: dentist on Friday."
-    world.engine._context.conversation = reborn  # the restarted bot's builder
+    world.context.conversation = reborn  # the restarted bot's builder
     await world.dm("when was it?")
     messages = world.bodies()[-1]["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
@@ -197,15 +198,12 @@ async def test_a_new_cache_on_the_same_files_resumes_after_a_crash(world: DMWorl
 
 
 async def test_a_channel_mention_still_gets_the_digest(world: DMWorld) -> None:
-    ask_context = world.engine._context
     message = IncomingMessage(
         message_id="30001", channel_id="4440001", guild_id="5550001", author_id=MASTER, author_name="dana",
         content="hey", timestamp=world.clock.now(), mentions_self=True,
     )
     await world.store.add(message)
-    from framework.engines.context import ContextRequest
-
-    request = await ask_context.build(ContextRequest("4440001", "#general", [message], message, urgent=True))
+    request = await world.context.build(ContextRequest("4440001", "#general", [message], message, urgent=True))
     assert len(request.turns) == 1 and "Recent conversation in #general" in request.turns[0].content
 
 
