@@ -6,6 +6,11 @@ differs from machine to machine). Known tables have a rule for rows present on b
 - ``messages`` / ``messages_archive`` (key ``message_id``): the newer edit wins (content and
   ``edited_at``), a delete on either side stays deleted (``deleted_at``);
 - ``proactive_posts`` (key ``message_id``): an evaluated outcome wins over none;
+- the assistant's ``todos``, ``events`` and ``assistant_settings`` (key ``id`` / ``key``),
+  and any other table with an ``updated_at`` column: the row with the newer ``updated_at``
+  wins whole (equal times: a fixed order of the values, so both machines pick the same
+  row), and a tombstone (``deleted_at``) sticks: a row deleted on either side stays deleted
+  however recent the other side's edit, so sync never brings a deleted item back;
 - anything else with a primary key or a UNIQUE index: the row already here is kept
   (``INSERT OR IGNORE``); a table with no such key is not merged (reported).
 
@@ -93,14 +98,37 @@ def _evaluated_wins(table: str, columns: set[str]) -> str | None:
     )
 
 
+def _newer_update_wins(table: str, columns: set[str]) -> str | None:
+    if "updated_at" not in columns:
+        return None
+    t = quote(table)
+    values = sorted(columns - {"updated_at", "deleted_at"})
+    ours = ", ".join(f"COALESCE({t}.{quote(c)}, '')" for c in values)
+    theirs = ", ".join(f"COALESCE(excluded.{quote(c)}, '')" for c in values)
+    newer = f"(excluded.updated_at > {t}.updated_at OR (excluded.updated_at = {t}.updated_at AND ({theirs}) > ({ours})))"
+    sets = [f"{quote(c)} = CASE WHEN {newer} THEN excluded.{quote(c)} ELSE {t}.{quote(c)} END"
+            for c in [*values, "updated_at"]]
+    where = newer
+    if "deleted_at" in columns:  # the earlier tombstone, from whichever side has one
+        sets.append(f"deleted_at = COALESCE(min({t}.deleted_at, excluded.deleted_at), {t}.deleted_at, excluded.deleted_at)")
+        where += (f" OR (excluded.deleted_at IS NOT NULL AND ({t}.deleted_at IS NULL OR "
+                  f"excluded.deleted_at < {t}.deleted_at))")
+    return ", ".join(sets) + f" WHERE {where}"
+
+
 _RULES = {
     "messages": _newer_edit,
     "messages_archive": _newer_edit,
     "proactive_posts": _evaluated_wins,
+    "todos": _newer_update_wins,
+    "events": _newer_update_wins,
+    "assistant_settings": _newer_update_wins,
 }
 
 
 def conflict_update(table: str, columns: set[str]) -> str | None:
     """The ``DO UPDATE SET ... WHERE ...`` part for a row present on both sides, or None (keep ours)."""
     rule = _RULES.get(table)
+    if rule is None and "updated_at" in columns:
+        rule = _newer_update_wins  # a table that stamps its changes (the reminders): the newer row wins
     return rule(table, columns) if rule else None
