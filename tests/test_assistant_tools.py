@@ -219,3 +219,35 @@ async def test_every_request_tells_the_model_the_persons_local_time(assistant: A
     assert "Local time: Sunday 2026-03-29 14:00 (Europe/Berlin, UTC+02:00)." in builder.situation("900", None, [], [])
     builder.local_time = None  # a bot without the assistant: UTC only, as before
     assert "Local time" not in builder.situation("900", None, [], [])
+
+
+async def test_the_groq_fallback_adds_a_todo_and_sees_a_refusal(assistant: Assistant) -> None:
+    """The OpenAI-style tool loop of the fallbacks (real Groq SDK against the loopback stub)."""
+    from framework.domain import ChatTurn, LLMRequest, ModelSettings
+    from framework.llm.groq_llm import GroqProvider
+    from tests.stubs.groq import ChatCompletionsStub
+
+    stub = ChatCompletionsStub()
+    await stub.start()
+    provider = GroqProvider(base_url=stub.base_url, tools=list(assistant.tools.values()))
+    try:
+        stub.script += [
+            {"tool_calls": [
+                {"id": "c1", "name": "todos", "arguments": {"action": "add", "title": "renew passport", "due": "2026-04-10"}},
+                {"id": "c2", "name": "calendar", "arguments": {"action": "create", "title": "x", "start": "2026-04-10T09:00"}},
+            ]},
+            {"text": "Added. What time zone offset did you mean for the appointment?"},
+        ]
+        request = LLMRequest(system="You are Cortana.", turns=(ChatTurn("user", "remind me"),), scope=SCOPE)
+        reply = await provider.complete(request, model=ModelSettings("llama-3.1-8b-instant", max_tokens=100),
+                                        api_key="gsk_test", timeout=5)
+    finally:
+        await provider.close()
+        await stub.stop()
+    assert reply.text.startswith("Added.")
+    offered = {t["function"]["name"] for t in stub.requests[0]["body"]["tools"]}
+    assert offered == {"todos", "calendar", "time_zone"}
+    results = {m["tool_call_id"]: m["content"] for m in stub.requests[1]["body"]["messages"] if m["role"] == "tool"}
+    assert json.loads(results["c1"])["added"]["due"] == "2026-04-10"
+    assert results["c2"].startswith("Error: start '2026-04-10T09:00' has no UTC offset")
+    assert [t.title for t in await assistant.store.list_todos()] == ["renew passport"]
