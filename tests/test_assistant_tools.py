@@ -71,6 +71,9 @@ async def test_todos_crud_through_the_tool(assistant: Assistant) -> None:
     assert (await assistant("todos", action="delete", id=timed["id"]))["deleted"]["id"] == timed["id"]
     everything = await assistant("todos", action="list", show="all")
     assert {t["title"] for t in everything["todos"]} == {"buy milk", "someday"}
+    await assistant("todos", action="complete", id=everything["todos"][1]["id"])
+    assert [(t["title"], t["status"]) for t in (await assistant("todos", action="list", show="all"))["todos"]] == [
+        ("buy milk", "open"), ("someday", "done")]  # open ones first
     assert "no todo with id" in await assistant.refused("todos", action="complete", id=timed["id"])
 
 

@@ -160,7 +160,7 @@ class AssistantStore:
             params.append(status)
         rows = await self._rows(
             f"SELECT {TODO_COLUMNS} FROM todos WHERE {where} "
-            "ORDER BY status, due_at IS NULL, due_at, completed_at DESC, created_at",
+            "ORDER BY status DESC, due_at IS NULL, due_at, completed_at DESC, created_at",  # open ones first
             params,
         )
         return [row_to_todo(r) for r in rows]
