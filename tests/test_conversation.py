@@ -25,9 +25,11 @@ from framework.errors import LLMError
 from framework.llm.anthropic_llm import AnthropicProvider
 from framework.llm.context_limits import ModelsApiLimits
 from framework.llm.keypool import KeyPool
+from framework.llm.openai_compat import OpenAICompatibleProvider
 from framework.llm.router import ChainLink, Router
 from framework.storage import MessageStore
 from tests.stubs.anthropic import AnthropicStub
+from tests.stubs.groq import ChatCompletionsStub
 
 from .fakes import FakeChat, FakeClock, RecordingDecisions
 
@@ -277,3 +279,38 @@ async def test_the_context_limit_falls_back_for_other_providers_and_offline() ->
     cache = ConversationCache(Path("/nonexistent"), clock=clock, llm=NoModel(), limits=offline,
                               settings=ConversationSettings(context_limit_fallback=128_000))
     assert await cache.limit_for("llama-3.1-8b-instant", "groq") == 128_000
+
+
+async def test_a_fallback_provider_compacts_on_the_client_side(tmp_path: Path) -> None:
+    """An OpenAI-compatible provider (no Models API, no server-side compaction): its reported
+    prompt tokens trigger the same compaction, which it runs itself; the limit is the fallback."""
+    stub = ChatCompletionsStub()
+    await stub.start()
+    clock = FakeClock()
+    provider = OpenAICompatibleProvider("openrouter", stub.base_url + "/v1")
+    router = Router([ChainLink(provider, [ModelSettings("llama-3.1-8b-instant")], None)], clock=clock)
+    limits = ModelsApiLimits("sk-ant-test", base_url=stub.base_url, monotonic=clock.monotonic)
+    cache = ConversationCache(
+        tmp_path, clock=clock, llm=router, limits=limits,
+        settings=ConversationSettings(keep_recent=1, context_limit_fallback=10_000),
+    )
+    stub.script += [
+        {"text": "a0"}, {"text": "a1", "usage": {"prompt_tokens": 9000, "completion_tokens": 5}},
+        {"text": "Dana asked q0."},  # the summary
+        {"text": "a2"},
+    ]
+    try:
+        for i in range(3):
+            request = LLMRequest(system="You are Cortana.", turns=(*cache.history(DM), ChatTurn("user", f"q{i}")), owed=True)
+            answer = await router.complete(request)
+            await cache.record(DM, f"q{i}", answer.text, answer)
+    finally:
+        await router.close()
+        await stub.stop()
+    compaction = stub.requests[2]["body"]["messages"]
+    assert compaction[0]["role"] == "system" and "summarise" in compaction[0]["content"]
+    assert "Person: q0" in compaction[1]["content"] and "q1" not in compaction[1]["content"]
+    third = stub.requests[3]["body"]["messages"]
+    assert [m["role"] for m in third] == ["system", "user", "assistant", "user"]
+    assert third[1]["content"] == f"{SUMMARY_HEADING}\nDana asked q0.\n\nq1" and third[3]["content"] == "q2"
+    assert limits.lookups == 0  # never asked the Models API about another provider's model
