@@ -252,7 +252,7 @@ async def test_a_failed_compaction_keeps_the_conversation_whole(tmp_path: Path) 
     await cache.record(DM, "q1", "a1", reply(tokens=100))
     await cache.record(DM, "q2", "a2", reply(tokens=900))  # past 0.8 of the fallback limit
     assert model.calls == 1 and len(cache.history(DM)) == 4
-    await cache.record(DM, "q3", "a3", reply(tokens=950))  # tried again on the next exchange
+    await cache.record(DM, "q3", "a3", reply(tokens=900))  # tried again on the next exchange
     assert model.calls == 2 and len(cache.history(DM)) == 6
 
 
@@ -314,3 +314,40 @@ async def test_a_fallback_provider_compacts_on_the_client_side(tmp_path: Path) -
     assert [m["role"] for m in third] == ["system", "user", "assistant", "user"]
     assert third[1]["content"] == f"{SUMMARY_HEADING}\nDana asked q0.\n\nq1" and third[3]["content"] == "q2"
     assert limits.lookups == 0  # never asked the Models API about another provider's model
+
+
+async def test_a_request_refused_as_too_long_trims_the_conversation(world: DMWorld) -> None:
+    """The model refuses the DM's request as too long: a static line goes out (the reply is
+    owed) and the conversation keeps only its last keep_recent exchanges, so the next fits."""
+    world.stub.script = [said(f"a{i}") for i in range(5)] + [
+        {"status": 400, "error": {"type": "invalid_request_error", "message": "prompt is too long: 210000 tokens > 200000 maximum"}},
+        said("back on track"),
+    ]
+    for i in range(5):
+        await world.dm(f"q{i}")
+    await world.dm("one more")
+    assert world.sent()[-1] == "brain's buffering, give me a minute"  # the engine's static line
+    conversation = world.cache.get(DM)
+    assert conversation is not None and len(conversation.turns) == 6 and "q2" in conversation.turns[0].content
+    await world.dm("and now?")
+    messages = world.bodies()[-1]["messages"]
+    assert len(messages) == 7 and world.sent()[-1] == "back on track"
+
+
+async def test_failed_compaction_near_the_limit_and_static_lines_trim(tmp_path: Path) -> None:
+    clock = FakeClock()
+    model = FailingModel()
+    settings = ConversationSettings(keep_recent=1, context_limit_fallback=1000)
+    cache = ConversationCache(tmp_path, clock=clock, llm=model, settings=settings)
+    await cache.record(DM, "q1", "a1", reply(tokens=100))
+    await cache.record(DM, "q2", "a2", reply(tokens=960))  # 96%: compaction fails, so the older turns go
+    assert model.calls == 1 and [t.content for t in cache.history(DM)] == ["q2", "a2"]
+
+    static = LLMReply(text="brain's buffering", model="static", provider="static", static=True)
+    await cache.record(DM, "q3", "a3", reply(tokens=500))
+    await cache.record(DM, "q4", "brain's buffering", static)  # under the threshold: nothing happens
+    assert [t.content for t in cache.history(DM)] == ["q2", "a2", "q3", "a3"]  # a static line is no turn
+    await cache.record(DM, "q4", "a4", reply(tokens=850))  # past 0.8, compaction fails, under 95%: kept
+    assert model.calls == 2 and len(cache.history(DM)) == 6
+    await cache.record(DM, "q5", "brain's buffering", static)  # past the threshold and nothing answers
+    assert [t.content for t in cache.history(DM)] == ["q4", "a4"]

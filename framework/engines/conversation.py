@@ -12,7 +12,10 @@ One conversation per DM channel:
   passes ``token_threshold`` of the model's context limit, the older exchanges are
   summarised by the model (a request with purpose ``"compaction"`` through the same LLM
   port, so a fallback provider can do it too), the last ``keep_recent`` exchanges are kept,
-  and the summary opens the first user turn of every later request.
+  and the summary opens the first user turn of every later request. If the summary cannot
+  be had and the last request was at ``_TRIM_AT`` of the limit (or the model refused the
+  request as too long), the older exchanges are dropped without one: a conversation that
+  no longer fits must not keep every later message from being answered.
 * **Persistence.** Every change is written at once (one atomic JSON file per conversation),
   so a restart or a crash resumes the conversation; a file that cannot be read is renamed
   ``*.corrupt-<time>`` with a log line and the conversation starts afresh.
@@ -42,6 +45,7 @@ __all__ = ["ContextLimits", "Conversation", "ConversationCache", "ConversationSe
 _log = logging.getLogger(__name__)
 
 _VERSION = 1
+_TRIM_AT = 0.95  # of the context limit: past this, a failed compaction drops the older turns
 SUMMARY_HEADING = "Summary of our conversation before the messages below:"
 _COMPACTION_SYSTEM = (
     "You summarise a conversation between a person and their assistant so the assistant can "
@@ -194,12 +198,19 @@ class ConversationCache:
     async def record(self, channel_id: str, user_turn: str, answer: str, reply: LLMReply) -> None:
         """One exchange that went out: append it, reset the TTL, save; compact if the
         request that produced it was near the model's context limit."""
-        conversation = self._current(channel_id) or Conversation(channel_id, self._clock.now())
+        current = self._current(channel_id)
+        if reply.static:
+            # Every provider failed and the router's static line went out: not a turn of the
+            # conversation. If the conversation was already past the threshold, its size may
+            # be why (a request refused as too long): trim it so the next message fits.
+            if current is not None and await self._needs_compaction(current):
+                self.trim(channel_id)
+            return
+        conversation = current or Conversation(channel_id, self._clock.now())
         conversation.turns += [ChatTurn("user", user_turn), ChatTurn("assistant", answer)]
         conversation.updated_at = self._clock.now()
-        if not reply.static:
-            conversation.last_input_tokens = _context_tokens(reply)
-            conversation.model, conversation.provider = reply.model, reply.provider
+        conversation.last_input_tokens = _context_tokens(reply)
+        conversation.model, conversation.provider = reply.model, reply.provider
         self._live[channel_id] = conversation
         self._save(conversation)
         if await self._needs_compaction(conversation):
@@ -219,6 +230,24 @@ class ConversationCache:
         limit = await self.limit_for(conversation.model, conversation.provider)
         return conversation.last_input_tokens > self._settings.token_threshold * limit
 
+    async def _near_the_limit(self, conversation: Conversation) -> bool:
+        limit = await self.limit_for(conversation.model, conversation.provider)
+        return (conversation.last_input_tokens or 0) >= _TRIM_AT * limit
+
+    def trim(self, channel_id: str) -> bool:
+        """Drop all but the last ``keep_recent`` exchanges, without a summary of them (the
+        request was refused as too long, or could not be summarised); True if any went."""
+        conversation = self._current(channel_id)
+        keep = 2 * self._settings.keep_recent
+        if conversation is None or len(conversation.turns) <= keep:
+            return False
+        dropped = len(conversation.turns) - keep
+        conversation.turns = conversation.turns[-keep:]
+        conversation.last_input_tokens = None
+        self._save(conversation)
+        _log.warning("conversation in %s trimmed: %d older turns dropped without a summary", channel_id, dropped)
+        return True
+
     async def _compact(self, conversation: Conversation) -> None:
         keep = 2 * self._settings.keep_recent
         older, recent = conversation.turns[:-keep], conversation.turns[-keep:]
@@ -228,12 +257,17 @@ class ConversationCache:
         except asyncio.CancelledError:
             raise
         except LLMError as exc:
-            # The conversation stays whole; the next exchange tries again.
+            # The conversation stays whole and the next exchange tries again, unless it is
+            # about to stop fitting at all.
             _log.warning("compacting the conversation in %s failed: %s", conversation.channel_id, exc)
+            if await self._near_the_limit(conversation):
+                self.trim(conversation.channel_id)
             return
         summary = reply.text.strip()
         if not summary or reply.static:
             _log.warning("compacting the conversation in %s gave no summary; kept whole", conversation.channel_id)
+            if await self._near_the_limit(conversation):
+                self.trim(conversation.channel_id)
             return
         conversation.summary = summary
         conversation.turns = recent

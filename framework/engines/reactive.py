@@ -20,7 +20,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..domain import Decision, IncomingMessage, LLMReply, ResponsePlan, plan_from_text
+from ..domain import Decision, ErrorKind, IncomingMessage, LLMReply, ProviderError, ResponsePlan, plan_from_text
 from ..errors import LLMError
 from ..ports import DecisionLog, LLMPort, MessageStorePort
 from .actions import Action, Send, Typing
@@ -287,6 +287,10 @@ class ReactiveEngine:
         except asyncio.CancelledError:
             raise
         except LLMError as exc:  # BudgetExceeded included: not owed, so silence
+            if isinstance(exc, ProviderError) and exc.kind is ErrorKind.CONTEXT_TOO_LONG and trigger.is_dm:
+                # A DM conversation that outgrew the model: the next message must fit again.
+                if self._context.conversation is not None:
+                    self._context.conversation.trim(ask.channel_id)
             return None, f"model: {exc}"
         plan = reply.plan if isinstance(reply.plan, ResponsePlan) else plan_from_text(reply.text)
         if plan.unusable:
