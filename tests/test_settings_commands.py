@@ -115,7 +115,7 @@ async def test_status_shows_states_and_aliases_never_a_key(world) -> None:  # ty
     groq_pool.report_failure(groq_pool.choose(), ErrorKind.RATE_LIMIT, model="llama-3.1-8b-instant", retry_after=30)
     status = await commands.status()
     assert "**Model:** `claude-sonnet-4-6`" in status
-    assert "`ANTHROPIC_API_KEY`: healthy, 1 calls" in status
+    assert "`ANTHROPIC_API_KEY`: healthy, 1 today, 1 in all" in status
     assert "`GROQ_API_KEY`: cooling (30 s left)" in status
     assert "**openai** (inactive: no key)" in status
     assert CLAUDE_KEY not in status and GROQ_KEY not in status and "SECRET" not in status

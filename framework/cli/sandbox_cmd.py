@@ -140,6 +140,10 @@ def sandbox(
             # The person at the terminal plays the master (a real master id is nobody here).
             env[config.access.master_user_env] = HUMAN_USER_ID
             out.print(f"{bot} answers only you, and only in DMs: /dm {bot} <text>")
+        if config.commands.slash:
+            where = f"/dm {bot} " if config.access.mode == "master_dm" else ""
+            out.print(f"slash commands: {where}/settings status, {where}/settings models, {where}/settings model <name>",
+                      markup=False)
         if not (environ.get("ANTHROPIC_API_KEY") or "").strip():
             stub = AnthropicStandin()
             server.run(stub.start())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -24,7 +24,6 @@ import anthropic
 from ..config.modelcatalog import known_ids, lookup
 from ..domain.settings import KeyView, ProviderView
 from .groq_llm import DEFAULT_GROQ_BASE_URL
-from .keypool import KeyPool
 from .router import Router
 
 if TYPE_CHECKING:
@@ -122,20 +121,21 @@ class ModelAdmin:
     def pools(self) -> list[ProviderView]:
         """Every configured provider with its keys' states (aliases and counts only)."""
         views: dict[str, ProviderView] = {}
-        seen_pools: set[int] = set()
-        for link in self._router.chain:
+        for pool in self._router.pools():  # each pool once: Claude's serves its cheap model too
+            keys = tuple(
+                KeyView(k.alias, k.state, f"{k.usage_today} today, {k.usage_total} in all", k.remaining_seconds)
+                for k in pool.keys
+            )
+            views.setdefault(pool.provider, ProviderView(pool.provider, self._models(pool.provider, pool.models), keys))
+        for link in self._router.chain:  # a provider that needs no key (a local server)
             name = link.provider.name
-            if name in views or (link.pool is not None and id(link.pool) in seen_pools):
-                continue  # Claude's cheap model shares the premium link's pool
-            keys: tuple[KeyView, ...] = ()
-            if link.pool is not None:
-                seen_pools.add(id(link.pool))
-                keys = _key_views(link.pool, [m.model for m in link.models])
-            views[name] = ProviderView(name, tuple(self._configured.get(name) or [m.model for m in link.models]), keys)
+            views.setdefault(name, ProviderView(name, self._models(name, [m.model for m in link.models]), ()))
         for name, models in self._configured.items():
-            if name not in views:
-                views[name] = ProviderView(name, tuple(models), (), active=False)
+            views.setdefault(name, ProviderView(name, tuple(models), (), active=False))
         return list(views.values())
+
+    def _models(self, provider: str, fallback: Sequence[str]) -> tuple[str, ...]:
+        return tuple(self._configured.get(provider) or fallback)
 
     # -- model lists ------------------------------------------------------------------
 
@@ -190,16 +190,3 @@ class ModelAdmin:
                 data: Any = await response.json(content_type=None)
         items = data.get("data") if isinstance(data, dict) else None
         return [str(m["id"]) for m in items if isinstance(m, dict) and m.get("id")] if isinstance(items, list) else None
-
-
-def _key_views(pool: KeyPool, models: list[str]) -> tuple[KeyView, ...]:
-    """Each key's worst state across the link's models (a cooldown is per key and model)."""
-    per_model = [pool.status(m) for m in models] or [pool.status()]
-    views = []
-    for index, first in enumerate(per_model[0]):
-        statuses = [rows[index] for rows in per_model]
-        locked = max(s.locked_remaining for s in statuses)
-        cooling = max(s.cooldown_remaining for s in statuses)
-        state = "locked" if locked > 0 else "cooling" if cooling > 0 else "healthy"
-        views.append(KeyView(first.alias, state, f"{first.usage} calls", locked if locked > 0 else cooling))
-    return tuple(views)
