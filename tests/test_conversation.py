@@ -351,3 +351,22 @@ async def test_failed_compaction_near_the_limit_and_static_lines_trim(tmp_path: 
     assert model.calls == 2 and len(cache.history(DM)) == 6
     await cache.record(DM, "q5", "brain's buffering", static)  # past the threshold and nothing answers
     assert [t.content for t in cache.history(DM)] == ["q4", "a4"]
+
+
+def test_conversation_config_defaults_and_a_bad_value_is_one_line(tmp_path: Path) -> None:
+    from framework.config import load_bot_config
+    from framework.config.conversation import ConversationConfig
+    from framework.errors import ConfigError
+
+    assert ConversationConfig() == ConversationConfig(
+        enabled=False, ttl_seconds=1800, token_threshold=0.8, keep_recent=3, context_limit_fallback=200_000
+    )
+    shipped = (Path(__file__).resolve().parent.parent / "bots" / "cortana.yaml").read_text()
+    (tmp_path / "bots").mkdir()
+    config = tmp_path / "bots" / "cortana.yaml"
+    config.write_text(shipped)
+    assert load_bot_config(config, tmp_path).conversation.enabled  # on for Cortana
+    config.write_text(shipped.replace("token_threshold: 0.8", "token_threshold: 1.5"))
+    with pytest.raises(ConfigError) as caught:
+        load_bot_config(config, tmp_path)
+    assert "conversation.token_threshold" in str(caught.value) and "\n" not in str(caught.value)
