@@ -5,10 +5,9 @@ a missing read-only file stops ``validate`` and start-up with exit 78 and one li
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from framework.memory.fileops import Jail
 from framework.memory.guide import memory_guide
 from framework.memory.prompt_files import PromptFiles
 from framework.paths import BotPaths
+from framework.runtime.app import BotRuntime
 from framework.runtime.wiring import _build_prompt_files
 from framework.storage import MessageStore
 from tests.stubs.anthropic import AnthropicStub
@@ -226,21 +226,17 @@ def test_a_missing_writable_file_does_not_fail_validate(home: Path) -> None:
     assert check_bot(home / "bots" / "cortana.yaml", ENV, home).ok
 
 
-def test_start_up_exits_78_with_one_line_when_a_read_only_file_is_missing(home: Path) -> None:
-    """The real bot process: it stops at wiring, before any connection, with the config exit code."""
+async def test_start_up_stops_with_a_one_line_config_error_when_a_read_only_file_is_missing(home: Path) -> None:
+    """The runtime stops at wiring, before any connection; ``python -m framework.runtime`` turns
+    a ConfigError into exit 78 with its first line in run/<bot>.exit.json."""
     (BotPaths(home, "cortana").memories / "prompt" / "TOOLS.md").unlink()
-    env = {
-        "PATH": os.environ.get("PATH", ""), "BOT_HOME": str(home), **ENV,
-        # Nowhere to connect to: the bot must stop before it tries.
-        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",
-        "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9/gateway",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "framework.runtime", "cortana"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 78, done.stderr
-    exit_report = (BotPaths(home, "cortana").exit_file).read_text()
-    assert "memories/cortana/prompt/TOOLS.md not found" in exit_report and "\\n" not in exit_report
+    paths = BotPaths(home, "cortana")
+    # Nowhere to connect to: the bot must stop before it tries.
+    environ = {**ENV, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
+    runtime = BotRuntime(load_bot_config(paths.config, home), paths, environ)
+    with pytest.raises(ConfigError) as stopped:
+        await asyncio.wait_for(runtime.run(), 30)
+    assert "memories/cortana/prompt/TOOLS.md not found" in str(stopped.value) and "\n" not in str(stopped.value)
 
 
 def test_prompt_files_config_rules() -> None:
