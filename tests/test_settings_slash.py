@@ -40,6 +40,7 @@ commands:
   slash: true
 reactive:
   enabled: false
+  max_typing_seconds: 0
 agentic:
   enabled: false
 memory:
@@ -48,6 +49,8 @@ assistant:
   enabled: true
 api:
   model: claude-sonnet-4-6
+  throttling:
+    min_delay_seconds: 0
   fallback:
     groq:
       enabled: false
