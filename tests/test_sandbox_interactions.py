@@ -11,7 +11,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxServer
+from framework.sandbox import GENERAL_CHANNEL_ID, GUILD_ID, HUMAN_USER_ID, SandboxServer
 
 try:
     from tests.sandbox_helpers import redirect_discord
@@ -183,3 +183,62 @@ async def test_the_terminal_chat_runs_slash_commands() -> None:
     assert "/settings model alpha (only you): Saved." in text
     assert "usage: /settings model <name> | /settings status | /settings models [provider]" in text
     assert bot.seen == [("claude-opus-4-6", True)]  # in the DM
+
+
+async def test_the_routes_refuse_as_discord_does() -> None:
+    import aiohttp
+
+    server = SandboxServer()
+    bot_id = server.add_bot("token-alpha", "alpha")
+    other_id = server.add_bot("token-beta", "beta")
+    await server.start()
+    base = server.api_base
+    auth = {"Authorization": "Bot token-alpha"}
+    try:
+        async with aiohttp.ClientSession() as http:
+            async def call(method: str, path: str, body: object = None, headers: dict | None = None) -> tuple[int, object]:
+                async with http.request(method, base + path, json=body, headers=headers) as r:
+                    return r.status, (await r.json() if r.status != 204 else None)
+
+            dm_only = {"name": "ping", "description": "p", "type": 1, "contexts": [1]}
+            guild_only = {"name": "pong", "description": "p", "type": 1, "dm_permission": False}
+            status, body = await call("PUT", f"/applications/{bot_id}/commands", [dm_only, guild_only], auth)
+            assert status == 200 and [c["name"] for c in body] == ["ping", "pong"]  # type: ignore[union-attr]
+            first_ids = [c["id"] for c in body]  # type: ignore[union-attr]
+            _, again = await call("PUT", f"/applications/{bot_id}/commands", [dm_only, guild_only], auth)
+            assert [c["id"] for c in again] == first_ids  # type: ignore[union-attr]  # a re-sync keeps the ids
+            assert (await call("GET", f"/applications/{bot_id}/commands", None, auth))[1] == again
+            assert (await call("PUT", f"/applications/{other_id}/commands", [], auth))[0] == 403  # not its app
+            assert (await call("PUT", f"/applications/{bot_id}/commands", [dm_only], {}))[0] == 401
+            assert (await call("PUT", f"/applications/{bot_id}/guilds/{GUILD_ID}/commands", [], auth))[0] == 200
+
+            # Where the registration does not offer a command, it cannot be run.
+            dm = server.dm_channel_id(HUMAN_USER_ID, bot_id)
+            with pytest.raises(PermissionError):
+                server.interactions.create(bot_id, HUMAN_USER_ID, "ping", {}, GENERAL_CHANNEL_ID)
+            with pytest.raises(PermissionError):
+                server.interactions.create(bot_id, HUMAN_USER_ID, "pong", {}, dm)
+            with pytest.raises(LookupError, match="no gateway session"):  # nobody to deliver it to
+                await server.inject_interaction(HUMAN_USER_ID, "ping", {}, bot_user_id=bot_id)
+            assert server.interactions.by_id == {}
+            iid = server.interactions.create(bot_id, HUMAN_USER_ID, "ping", {}, dm)[0].id
+            token = server.interactions.by_id[iid].token
+
+            # Responses need no bot token; the interaction token is what counts.
+            assert (await call("POST", f"/webhooks/{bot_id}/{token}", {"content": "early"}))[0] == 404  # not acknowledged
+            assert (await call("POST", f"/interactions/{iid}/wrong-token/callback", {"type": 4}))[1] == {
+                "message": "Unknown interaction", "code": 10062}
+            assert (await call("POST", f"/interactions/{iid}/{token}/callback", {"type": 7}))[0] == 400
+            status, reply = await call("POST", f"/interactions/{iid}/{token}/callback",
+                                       {"type": 4, "data": {"content": "pong", "flags": 64}})
+            assert status == 200 and reply["interaction"]["response_message_ephemeral"] is True  # type: ignore[index]
+            assert reply["resource"]["message"]["content"] == "pong"  # type: ignore[index]
+            assert (await call("POST", f"/interactions/{iid}/{token}/callback", {"type": 4}))[1]["code"] == 40060  # type: ignore[index]
+            assert (await call("PATCH", f"/webhooks/{bot_id}/{token}/messages/@original", {"content": "pong!"}))[0] == 200
+            assert (await call("GET", f"/webhooks/{bot_id}/{token}/messages/@original"))[1]["content"] == "pong!"  # type: ignore[index]
+            assert (await call("POST", f"/webhooks/{other_id}/{token}", {"content": "x"}))[0] == 404  # another app
+            assert (await call("DELETE", f"/webhooks/{bot_id}/{token}/messages/@original"))[0] == 204
+            assert [(r["kind"], r["content"]) for r in server.interaction_responses(iid)] == [
+                ("callback", "pong"), ("edit", "pong!"), ("delete", None)]
+    finally:
+        await server.stop()

@@ -117,6 +117,7 @@ class Interactions:
         registered = self._find(app_id, channel.guild_id, words[0])
         if registered is None:
             raise LookupError(f"/{words[0]} is not registered by application {app_id} (did the bot sync its commands?)")
+        _check_context(registered, in_dm=channel.guild_id is None)
         data_options = _options(registered.get("options") or [], words[1:], options)
         iid = self.state.ids.next()
         interaction = Interaction(
@@ -191,6 +192,18 @@ class Interactions:
             "interaction_metadata": {"id": interaction.id, "type": 2,
                                      "user": payloads.user_payload(self.state.users[interaction.user_id])},
         }
+
+
+def _check_context(command: dict[str, Any], *, in_dm: bool) -> None:
+    """Discord offers a command only where its registration allows: ``contexts`` (0 guild,
+    1 the bot's DM) when given, else ``dm_permission`` for DMs."""
+    contexts = command.get("contexts")
+    if isinstance(contexts, list):
+        allowed = (1 in contexts) if in_dm else (0 in contexts)
+    else:
+        allowed = command.get("dm_permission", True) is not False if in_dm else True
+    if not allowed:
+        raise PermissionError(f"/{command['name']} is not offered in {'DMs' if in_dm else 'guilds'} (its registration)")
 
 
 def _options(declared: list[dict[str, Any]], path: list[str], values: dict[str, Any]) -> list[dict[str, Any]]:

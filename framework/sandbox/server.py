@@ -220,10 +220,10 @@ class SandboxServer(EventBus, StructureControls):
             channel = self._channel(channel_id)
             if not self.state.can_access(user, channel) or not self.state.can_access(bot, channel):
                 raise PermissionError(f"user {user} or bot {bot} cannot see channel {channel.id}")
-        interaction, data = self.interactions.create(bot, user, command, dict(options or {}), channel.id)
         sessions = [s for s in self.gateway.live_sessions() if s.user_id == bot]
         if not sessions:
             raise LookupError(f"bot {bot} has no gateway session to receive the interaction")
+        interaction, data = self.interactions.create(bot, user, command, dict(options or {}), channel.id)
         for session in sessions:
             session.dispatch("INTERACTION_CREATE", data)
         return interaction.id
