@@ -99,7 +99,7 @@ def calendar_tool(store: AssistantStorePort, zone: PersonZone, clock: Clock) -> 
         return event
 
     async def conflicts(event: CalendarEvent, args: dict[str, Any], tz: ZoneInfo) -> dict[str, Any] | None:
-        if args.get("allow_conflict") is True:
+        if args.get("allow_conflict") in (True, "true", "True"):  # weaker models send the word
             return None
         clashing = await store.events_between(event.start_at, event.end_at, exclude=event.id)
         if not clashing:
