@@ -245,13 +245,15 @@ def _read(database: Path, table: str, sql: str, params: Iterable[Any] = ()) -> l
     if not database.exists():
         return []
     try:
-        db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        # A plain sqlite3 connection (no event loop here), so the aiosqlite cursor rule
+        # of the store's other statements does not apply.
+        conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
         try:
-            if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is None:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is None:
                 return []
-            return db.execute(sql, tuple(params)).fetchall()
+            return conn.execute(sql, tuple(params)).fetchall()
         finally:
-            db.close()
+            conn.close()
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read the {table} of {database}: {exc}") from exc
 
