@@ -28,6 +28,7 @@ from ..errors import ConfigError, StoreError
 from ..fsutil import atomic_write_json, read_json
 from ..paths import BotPaths
 from .loops import LoopHealth, agentic_loop, check_loop
+from .reminder_loop import reminder_loop
 
 if TYPE_CHECKING:
     from .wiring import Bot
@@ -137,6 +138,10 @@ class BotRuntime:
                 bot.agentic, state_path=self.paths.persistence / "agentic.json",
                 interval=self.config.agentic.check_interval_hours * 3600, clock=self.clock,
                 health=self._loop_health, connected=self._connected,
+            )
+        if bot.assistant is not None and bot.assistant.reminders is not None:
+            loops["reminders"] = reminder_loop(
+                bot.assistant.reminders, clock=self.clock, health=self._loop_health, connected=self._connected,
             )
         return loops
 
