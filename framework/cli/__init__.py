@@ -6,6 +6,8 @@ Each verb group lives in its own module and registers itself on :data:`app`.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from . import common
@@ -22,10 +24,27 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("discord-claude-framework")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        number = "unknown"
+    common.out.print(f"bot_manager {number}")
+    raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     home: common.HomeOption = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """Run and manage Claude-powered Discord bots: one process per `bots/<id>.yaml`.
 
@@ -37,9 +56,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from . import assistant_cmds, config_cmds, memory_cmds, run_cmd, sandbox_cmd, supervise, sync_cmd
+    from . import assistant_cmds, config_cmds, memory_cmds, new_cmd, run_cmd, sandbox_cmd, supervise, sync_cmd
 
-    for module in (supervise, config_cmds, run_cmd, sandbox_cmd, memory_cmds, assistant_cmds, sync_cmd):
+    for module in (supervise, config_cmds, new_cmd, run_cmd, sandbox_cmd, memory_cmds, assistant_cmds, sync_cmd):
         module.register(app)
 
 

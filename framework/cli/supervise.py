@@ -56,6 +56,18 @@ def _validated(cli: CliContext, bot_ids: list[str]) -> tuple[dict[str, BotConfig
         invalid += 1
         for line in result.errors:
             err.print(f"[red]error:[/red] {escape(line)}")
+    return _without_conflicts(cli, configs, invalid)
+
+
+def _without_conflicts(cli: CliContext, configs: dict[str, BotConfig], invalid: int) -> tuple[dict[str, BotConfig], int]:
+    """Drop every bot that shares a token variable, log file or data folder with another bot."""
+    from ..config.conflicts import conflicts_with_others
+
+    for conflict in conflicts_with_others(cli.home, configs, cli.bot_ids()):
+        err.print(f"[red]error:[/red] {escape(conflict.line())}")
+        for bot_id in conflict.bots:
+            if configs.pop(bot_id, None) is not None:
+                invalid += 1
     return configs, invalid
 
 

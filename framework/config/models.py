@@ -23,6 +23,7 @@ from .conversation import ConversationConfig
 
 __all__ = [
     "BotConfig",
+    "default_token_var",
     "DiscordConfig",
     "PersonalityConfig",
     "ResponseStyle",
@@ -73,9 +74,14 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def default_token_var(bot_id: str) -> str:
+    """The token variable a bot gets when its config names none: ``<BOT_ID>_BOT_TOKEN``."""
+    return re.sub(r"[^A-Z0-9]", "_", bot_id.upper()) + "_BOT_TOKEN"
+
+
 class DiscordConfig(_Section):
     token_env_var: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    """Name of the environment variable holding this bot's Discord token."""
+    """Name of the environment variable holding this bot's Discord token; default ``<BOT_ID>_BOT_TOKEN``."""
     servers: SnowflakeList = []
     """Guild ids the bot works in; empty means every guild it is invited to."""
     owner_ids: SnowflakeList = []
@@ -504,6 +510,17 @@ class BotConfig(_Section):
     """The todo and calendar tools and the person's time zone (off by default)."""
     conversation: ConversationConfig = ConversationConfig()
     """The per-DM conversation cache: real turns, a sliding TTL, compaction near the context limit."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_var_from_bot_id(cls, data: object) -> object:
+        # A default that names a bot derives from its id, so two bots never share one by omission.
+        if not isinstance(data, dict) or not isinstance(data.get("bot_id"), str):
+            return data
+        discord = data.get("discord", {})
+        if isinstance(discord, dict) and "token_env_var" not in discord:
+            data = {**data, "discord": {**discord, "token_env_var": default_token_var(data["bot_id"])}}
+        return data
 
     @property
     def log_file(self) -> str:
