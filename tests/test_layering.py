@@ -42,6 +42,7 @@ LIBRARY_HOMES: dict[str, set[str]] = {
     "typer": {"cli"},
     "click": {"cli"},
 }
+LIBRARY_HOMES["aiohttp"].add("images")  # the image pipeline downloads attachments
 
 PLAIN = {"engines", "memory", "domain", "ports", "assistant"}  # work on plain types and ports only
 ADAPTERS = {"discord", "llm", "storage", "sandbox", "sync"}

@@ -17,7 +17,7 @@ from typing import Any
 import discord
 import yarl
 
-from ..domain import IncomingMessage
+from ..domain import Attachment, IncomingMessage
 from ..errors import ConfigError
 
 __all__ = ["BotClient", "DiscordChat", "configure_endpoints", "build_intents", "to_incoming"]
@@ -49,6 +49,21 @@ def build_intents() -> discord.Intents:
     return intents
 
 
+def attachments_of(message: discord.Message) -> tuple[Attachment, ...]:
+    """The message's files, then its image embeds (a pasted link Discord previewed)."""
+    found = [
+        Attachment(str(a.id), a.url, a.filename, a.content_type or "", a.size, a.width, a.height)
+        for a in message.attachments
+    ]
+    for index, embed in enumerate(message.embeds):
+        image = embed.image if embed.image and embed.image.url else embed.thumbnail
+        url = getattr(image, "proxy_url", None) or getattr(image, "url", None)
+        if embed.type in ("image", "gifv") and url:
+            name = url.split("?", 1)[0].rsplit("/", 1)[-1] or "image"
+            found.append(Attachment(f"{message.id}-embed-{index}", url, name, "", 0, image.width, image.height))
+    return tuple(found)
+
+
 def to_incoming(message: discord.Message, self_id: int | None) -> IncomingMessage:
     guild = message.guild
     channel_name = getattr(message.channel, "name", "") or ""
@@ -72,6 +87,7 @@ def to_incoming(message: discord.Message, self_id: int | None) -> IncomingMessag
         reference_id=str(message.reference.message_id) if message.reference and message.reference.message_id else None,
         has_attachments=bool(message.attachments),
         channel_name=channel_name,
+        attachments=attachments_of(message),
     )
 
 

@@ -2,6 +2,7 @@
 the response plan. No discord.py, no SDK types; the ports (Protocols) are in
 ``framework.ports``."""
 
+from .attachments import Attachment, ImageBlock
 from .llm import (
     RETRYABLE,
     BudgetExceeded,
@@ -20,12 +21,14 @@ from .messages import Decision, IncomingMessage, StoredMessage
 from .plan import PLAN_TOOL_NAME, PlannedMessage, ResponsePlan, TriggeringMessage, coerce_plan, plan_from_text
 
 __all__ = [
+    "Attachment",
     "RETRYABLE",
     "BudgetExceeded",
     "ChatTurn",
     "ConversationScope",
     "Decision",
     "ErrorKind",
+    "ImageBlock",
     "IncomingMessage",
     "LLMReply",
     "LLMRequest",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .attachments import Attachment
+
 __all__ = ["IncomingMessage", "StoredMessage", "Decision"]
 
 
@@ -30,6 +32,7 @@ class IncomingMessage:
     reference_id: str | None = None
     has_attachments: bool = False
     channel_name: str = ""
+    attachments: tuple[Attachment, ...] = ()  # files and image embeds, for the image pipeline
 
     @property
     def is_dm(self) -> bool:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..domain import IncomingMessage, StoredMessage
-from ..domain import ChatTurn, ConversationScope, LLMRequest
+from ..domain import ChatTurn, ConversationScope, ImageBlock, LLMRequest
 from ..ports import MessageStorePort, ParentFetchPort
 from .conversation import ConversationCache
 
@@ -56,6 +56,12 @@ class MemoryDigest(Protocol):
         dm_user_id: str | None = None,
         names: dict[str, str] | None = None,
     ) -> str: ...
+
+
+class ImageSource(Protocol):
+    """The images of messages, as model blocks (framework.images.ImagePipeline)."""
+
+    async def blocks(self, messages: Sequence[IncomingMessage], also: Sequence[str] = ()) -> list[ImageBlock]: ...
 
 
 class PromptSource(Protocol):
@@ -98,6 +104,7 @@ class ContextBuilder:
     parent_fetches: int = 3  # at most this many fetches per request, so a long chain cannot stall a reply
     conversation: ConversationCache | None = None  # DMs as real turns (conversation.enabled)
     local_time: Callable[[datetime], str] | None = None  # the person's local date and time (assistant.enabled)
+    image_source: ImageSource | None = None  # images of the messages answered and their reply chain (images.enabled)
 
     def remember(self, message: IncomingMessage) -> None:
         self.names[message.author_id] = message.author_name
@@ -197,7 +204,11 @@ class ContextBuilder:
         return line
 
     async def reply_chain(
-        self, message_id: str | None, depth: int = REPLY_CHAIN_DEPTH, channel_id: str | None = None
+        self,
+        message_id: str | None,
+        depth: int = REPLY_CHAIN_DEPTH,
+        channel_id: str | None = None,
+        ids: list[str] | None = None,
     ) -> list[str]:
         """The parents of a reply, oldest first; a deleted or unknown parent ends the walk.
 
@@ -216,6 +227,8 @@ class ContextBuilder:
                 chain.append("[a deleted or older message]")
                 break
             chain.append(f"{parent.author_name}: {self._resolve(parent.content)[:_QUOTE_LIMIT]}")
+            if ids is not None:
+                ids.append(parent.message_id)
             message_id = parent.reference_id
         return list(reversed(chain))
 
@@ -236,9 +249,13 @@ class ContextBuilder:
             self.situation(ask.channel_id, ask.asker.guild_id, recent, people),
             f"Recent conversation in {ask.channel_label}:\n{transcript}",
         ]
-        chain = await self.reply_chain(ask.asker.reference_id, channel_id=ask.channel_id)
+        parent_ids: list[str] = []
+        chain = await self.reply_chain(ask.asker.reference_id, channel_id=ask.channel_id, ids=parent_ids)
         if chain:
             sections.append("The message being answered replies to this thread:\n" + "\n".join(chain))
+        images, note = await self._images(ask, parent_ids)
+        if note:
+            sections.append(note)
         if ask.urgent:
             sections.append(
                 f"{ask.asker.author_name} is talking to you: {self._resolve(ask.asker.content)}\nReply to them."
@@ -263,7 +280,7 @@ class ContextBuilder:
             owed=ask.urgent,
             want_plan=not ask.urgent,
             purpose="reply" if ask.urgent else "check",
-            images=ask.images,
+            images=images,
         )
 
     async def _build_conversation(self, ask: ContextRequest, cache: ConversationCache) -> LLMRequest:
@@ -275,9 +292,13 @@ class ContextBuilder:
         asker = ask.asker
         people = self.people([], () if asker.is_bot else (asker.author_id,))
         sections = [self.situation(ask.channel_id, None, [], people)]
-        chain = await self.reply_chain(asker.reference_id, channel_id=ask.channel_id)
+        parent_ids: list[str] = []
+        chain = await self.reply_chain(asker.reference_id, channel_id=ask.channel_id, ids=parent_ids)
         if chain:
             sections.append("The message being answered replies to this thread:\n" + "\n".join(chain))
+        images, note = await self._images(ask, parent_ids)
+        if note:
+            sections.append(note)
         text = self._resolve(asker.content) or ("[attachment]" if asker.has_attachments else "[no text]")
         sections.append(f"{asker.author_name} is talking to you: {text}\nReply to them.")
         if ask.extra_instructions:
@@ -295,8 +316,26 @@ class ContextBuilder:
             owed=True,
             want_plan=False,
             purpose="reply",
-            images=ask.images,
+            images=images,
         )
+
+    async def _images(self, ask: ContextRequest, parent_ids: Sequence[str]) -> tuple[tuple[dict[str, Any], ...], str]:
+        """The image blocks for this request and the line saying whose message each is from.
+
+        A mention shows its own images and those of the messages it replies to; a check the
+        images of the new messages. Images given in the request are used as they are."""
+        if ask.images or self.image_source is None:
+            return ask.images, ""
+        messages = [ask.asker] if ask.urgent else list(ask.new_messages)
+        found = await self.image_source.blocks(messages, parent_ids if ask.urgent else ())
+        if not found:
+            return (), ""
+        lines = [
+            f"Image {n}: {block.filename}, posted by {block.author_name or 'someone'} (message id {block.message_id})"
+            for n, block in enumerate(found, 1)
+        ]
+        note = "Images shown above, in order:\n" + "\n".join(lines)
+        return tuple(block.block for block in found), note
 
     async def build_unprompted(
         self,

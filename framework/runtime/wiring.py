@@ -64,6 +64,7 @@ from ..storage.settings_file import JsonSettings
 from .assistant import AssistantParts, open_assistant
 from .conversation_log import ConversationLog
 from .fetchers import dad_joke_fetcher
+from .images import build_images, noting
 from .intake import Intake
 
 __all__ = ["Bot", "build_bot"]
@@ -123,8 +124,9 @@ async def build_bot(
     resources.callback(decisions.close)
 
     intake = Intake(store=store, clock=clock, on_ready=on_ready, access=access, decisions=decisions)
+    images = build_images(config, settings, resources)
     client = BotClient(
-        on_incoming=intake.on_incoming,
+        on_incoming=noting(images, intake.on_incoming),
         on_edit=intake.on_edit,
         on_delete=intake.on_delete,
         on_connected=intake.on_connected,
@@ -147,6 +149,7 @@ async def build_bot(
     if config.commands.slash:
         await _build_settings_commands(config, paths, environ, settings, router, client, clock, assistant, access)
     context = _build_context(config, paths, store, clock)
+    context.image_source = images
     if assistant is not None:
         context.local_time = assistant.zone.describe  # every request: the person's local date and time
     if config.conversation.enabled:
