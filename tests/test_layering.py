@@ -34,7 +34,8 @@ LIBRARY_HOMES: dict[str, set[str]] = {
     "openai": {"llm"},
     "httpx": {"llm"},
     "httpx2": {"llm"},
-    "aiohttp": {"llm", "sandbox", "runtime"},  # fallback HTTP, the loopback servers, the joke fetcher
+    # fallback HTTP, the loopback servers, the joke fetcher, the connection errors discord.py lets through
+    "aiohttp": {"llm", "sandbox", "runtime", "discord"},
     "aiosqlite": {"storage"},
     "sqlite3": {"storage", "sync"},
     "PIL": {"images"},

@@ -106,6 +106,10 @@ def _print_spawn(result: SpawnResult) -> None:
             err.print(f"  {escape(line)}")
 
 
+def _print_attempt(bot_id: str, line: str) -> None:
+    err.print(f"[yellow]{escape(bot_id)}:[/yellow] {escape(line)}")
+
+
 def _print_stop(result: StopResult) -> None:
     for note in result.notes:
         err.print(f"[yellow]note:[/yellow] {escape(note)}")
@@ -116,7 +120,7 @@ def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
     requests = [
         SpawnRequest(bot_id, cfg.supervisor.ready_timeout_seconds, cli.home / cfg.log_file) for bot_id, cfg in configs.items()
     ]
-    results = _supervisor(cli).spawn(requests)
+    results = _supervisor(cli).spawn(requests, on_progress=_print_attempt)
     for result in results:
         _print_spawn(result)
     return all(r.ok for r in results)
@@ -135,7 +139,8 @@ def spawn(ctx: typer.Context, bot: BotArgument = None, all_: AllOption = False) 
     Validates the config first (exit 78 when invalid), then waits until the bot reports
     it is connected. If it cannot start, prints why and the last lines of its log (exit
     1). The keeper restarts the bot after a crash, with backoff, and gives up after
-    repeated fast crashes; `bot_manager status` shows what it is doing.
+    repeated fast crashes; while Discord cannot be reached it retries for as long as
+    it takes, one line per attempt here; `bot_manager status` shows what it is doing.
     """
     cli: CliContext = ctx.obj
     bot_ids = cli.resolve_targets(bot, all_)

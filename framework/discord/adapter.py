@@ -18,7 +18,8 @@ import discord
 import yarl
 
 from ..domain import Attachment, IncomingMessage
-from ..errors import ConfigError
+from ..errors import ConfigError, UnreachableError
+from .network import unreachable_reason
 
 __all__ = ["BotClient", "DiscordChat", "configure_endpoints", "build_intents", "to_incoming"]
 
@@ -156,7 +157,8 @@ class BotClient(discord.Client):
 
     async def serve(self, token: str, *, token_env_var: str) -> None:
         """Log in and run the session until closed; Discord's refusals that a restart
-        cannot fix come out as :class:`ConfigError` with what to do (exit code 78)."""
+        cannot fix come out as :class:`ConfigError` with what to do (exit code 78), and
+        a Discord that cannot be reached as :class:`UnreachableError` (exit code 75)."""
         try:
             await self.start(token)
         except discord.LoginFailure as exc:
@@ -169,6 +171,13 @@ class BotClient(discord.Client):
                 "Discord refused the privileged intents; enable Message Content and Server Members "
                 "intents in the Developer Portal (Bot > Privileged Gateway Intents)"
             ) from exc
+        except Exception as exc:
+            # Login is one HTTP request that discord.py does not retry; once logged in, its
+            # gateway reconnects on its own. An unreachable Discord is the network's fault.
+            reason = unreachable_reason(exc)
+            if reason is None:
+                raise
+            raise UnreachableError(reason) from exc
 
     def channel_and_role_names(self) -> tuple[dict[str, str], dict[str, str]]:
         """Names of the channels and roles of the guilds served, from discord.py's cache:

@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 
 from .. import exitcodes
 from ..config import load_bot_config, merged_environ
-from ..errors import ConfigError
+from ..errors import ConfigError, UnreachableError
 from ..fsutil import atomic_write_json
 from ..paths import BOT_ID_PATTERN, BotPaths, project_home
 from ..redact import Redactor, secret_values
 from .app import BotRuntime
-from .logs import setup_logging
+from .logs import FILE_ONLY, setup_logging
 
 _log = logging.getLogger("framework.runtime")
 
@@ -86,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         _log.error("configuration error: %s", message)
         _report_exit(paths, exitcodes.CONFIG, message)
         return exitcodes.CONFIG
+    except UnreachableError as exc:
+        # The network's fault, not the bot's: one line on the terminal, the traceback in
+        # the log file only, and an exit code that tells the keeper to keep trying.
+        message = redact(str(exc))
+        _log.error("%s; exiting with code %d to be retried", message, exitcodes.UNREACHABLE)
+        _log.error("%s: the underlying error", message, exc_info=exc, extra=FILE_ONLY)
+        _report_exit(paths, exitcodes.UNREACHABLE, message)
+        return exitcodes.UNREACHABLE
     except KeyboardInterrupt:
         return exitcodes.OK
     except Exception as exc:  # the crash path: logged with traceback, reported, restarted by the keeper

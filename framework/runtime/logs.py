@@ -11,7 +11,15 @@ from ..config import BotConfig
 from ..logfile import DATE_FORMAT, LOG_FORMAT, rotating_handler
 from ..redact import RedactingFormatter, Redactor, secret_values
 
-__all__ = ["setup_logging"]
+__all__ = ["FILE_ONLY", "setup_logging"]
+
+# ``extra=FILE_ONLY`` on a record keeps it out of the terminal of `bot_manager run` (a
+# traceback a person need not read there); the log file still gets it.
+FILE_ONLY = {"file_only": True}
+
+
+def _not_file_only(record: logging.LogRecord) -> bool:
+    return not getattr(record, "file_only", False)
 
 
 def setup_logging(config: BotConfig, home: Path, environ: Mapping[str, str], supervised: bool) -> Redactor:
@@ -29,6 +37,8 @@ def setup_logging(config: BotConfig, home: Path, environ: Mapping[str, str], sup
     stderr.setFormatter(formatter)
     root.addHandler(stderr)
     if not supervised:
+        # Supervised, stderr is the log file (the keeper copies it there); here it is a terminal.
+        stderr.addFilter(_not_file_only)
         file_handler = rotating_handler(home / config.log_file, config.logging.max_size_mb, config.logging.backup_count)
         file_handler.setFormatter(formatter)
         root.addHandler(file_handler)

@@ -21,6 +21,7 @@ from typing import Callable, Mapping
 
 import framework
 
+from .. import exitcodes
 from ..errors import SupervisorError
 from ..paths import BotPaths
 from .logtail import last_log_lines
@@ -33,6 +34,8 @@ __all__ = ["Supervisor", "SpawnRequest", "SpawnResult", "StopResult", "ChildComm
 _log = logging.getLogger(__name__)
 
 ChildCommand = Callable[[str], list[str]]
+# (bot_id, one line) for each failed attempt to reach Discord while `spawn` waits.
+ProgressCallback = Callable[[str, str], None]
 LOG_TAIL_LINES = 15
 # The keeper itself waits stopwaitsecs before SIGKILLing the bot; give it this much more
 # to notice the exit and clean up before we SIGKILL the whole group.
@@ -70,6 +73,7 @@ class _Launch:
     keeper: ChildHandle
     deadline: float
     notes: tuple[str, ...]
+    attempts_reported: int = 0  # failed attempts to reach Discord already printed
 
 
 @dataclass
@@ -109,8 +113,12 @@ class Supervisor:
 
     # -- spawn ------------------------------------------------------------------
 
-    def spawn(self, requests: list[SpawnRequest]) -> list[SpawnResult]:
-        """Start a keeper per request, then wait for all of them together."""
+    def spawn(self, requests: list[SpawnRequest], on_progress: ProgressCallback | None = None) -> list[SpawnResult]:
+        """Start a keeper per request, then wait for all of them together.
+
+        While Discord cannot be reached the keeper keeps retrying; ``on_progress`` hears
+        one line per failed attempt, and the wait lasts until ready or the ready timeout.
+        """
         results: dict[str, SpawnResult] = {}
         launches: list[_Launch] = []
         for req in requests:
@@ -121,7 +129,7 @@ class Supervisor:
         pending = {launch.request.bot_id: launch for launch in launches}
         while pending:
             for bot_id, launch in list(pending.items()):
-                result = self._check_launch(launch)
+                result = self._check_launch(launch, on_progress)
                 if result is not None:
                     results[bot_id] = result
                     del pending[bot_id]
@@ -164,10 +172,24 @@ class Supervisor:
         env["PYTHONPATH"] = source_root + (os.pathsep + existing if existing else "")
         return env
 
-    def _check_launch(self, launch: _Launch) -> SpawnResult | None:
+    def _check_launch(self, launch: _Launch, on_progress: ProgressCallback | None = None) -> SpawnResult | None:
         req = launch.request
         paths = BotPaths(self.home, req.bot_id)
-        result = self._judge_state(launch, read_state(paths.state_file))
+        status = read_state(paths.state_file)
+        if status is not None and _unreachable(status) and launch.keeper.poll() is None:
+            # Discord cannot be reached: not a crash. The keeper retries on its own; wait
+            # for it (one line per attempt), and without a traceback if it never connects.
+            self._report_attempt(launch, status, on_progress)
+            if self._monotonic() < launch.deadline:
+                return None
+            return SpawnResult(
+                req.bot_id, False,
+                f"{req.bot_id} is not connected after {req.ready_timeout:g} s: {status.last_error}; the keeper "
+                f"keeps retrying and connects once Discord is reachable (`bot_manager status {req.bot_id}`; "
+                f"`bot_manager stop {req.bot_id}` gives up)",
+                notes=launch.notes,
+            )
+        result = self._judge_state(launch, status)
         if result is not None:
             return result
         code = launch.keeper.poll()
@@ -186,6 +208,18 @@ class Supervisor:
                 f"(`bot_manager stop {req.bot_id}` to give up)",
             )
         return None
+
+    @staticmethod
+    def _report_attempt(launch: _Launch, status: KeeperStatus, on_progress: ProgressCallback | None) -> None:
+        if status.state is not BotState.BACKOFF or status.restarts + 1 <= launch.attempts_reported:
+            return
+        launch.attempts_reported = status.restarts + 1
+        wait = ""
+        if status.retry_at is not None and status.updated_at is not None:
+            delay = max(0.0, status.retry_at - status.updated_at)
+            wait = f"; retrying in {delay:.1f} s" if delay < 10 else f"; retrying in {delay:.0f} s"
+        if on_progress is not None:
+            on_progress(launch.request.bot_id, f"attempt {launch.attempts_reported}: {status.last_error}{wait}")
 
     def _judge_state(self, launch: _Launch, status: KeeperStatus | None) -> SpawnResult | None:
         bot_id = launch.request.bot_id
@@ -298,3 +332,11 @@ class Supervisor:
         status.last_error = last_error
         status.updated_at = time.time()
         write_state(paths.state_file, status)
+
+
+def _unreachable(status: KeeperStatus) -> bool:
+    """The keeper is retrying because Discord (or DNS) could not be reached."""
+    return (
+        status.last_exit_code == exitcodes.UNREACHABLE
+        and status.state in (BotState.BACKOFF, BotState.STARTING)
+    )

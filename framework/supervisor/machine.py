@@ -13,7 +13,10 @@ more than ``startretries`` fast crashes in a row make the bot ``fatal``. Delays 
 ``backoff_initial_seconds * 2**n`` up to ``backoff_max_seconds``, plus up to ``jitter``
 of themselves; a run of ``startsecs`` or longer resets both counters. Exit code 78 is a
 configuration error and is never retried; exit code 0 is a clean shutdown the runtime
-chose itself (it was signalled by someone else) and is not restarted either.
+chose itself (it was signalled by someone else) and is not restarted either. Exit code
+75 means Discord (or DNS) could not be reached: it is retried with the same capped
+backoff for as long as it lasts and never counts as a fast crash, so a server whose
+network comes up late after a reboot still gets its bot back.
 """
 
 from __future__ import annotations
@@ -195,7 +198,7 @@ class Keeper:
             return
         self._child = child
         self._child_started = self._clock.monotonic()
-        self._set(BotState.STARTING, child_pid=child.pid, started_at=self._clock.time())
+        self._set(BotState.STARTING, child_pid=child.pid, started_at=self._clock.time(), retry_at=None)
         self._event(logging.INFO, f"started pid {child.pid}")
 
     def _begin_stop(self, now: float) -> None:
@@ -229,6 +232,16 @@ class Keeper:
             # -> fatal: a configuration error needs a person, never a retry
             self._fatal(code, reason)
             return
+        if code == exitcodes.UNREACHABLE:
+            # -> backoff, never fatal: the network is down, not the bot; it comes back on its own
+            delay = self._next_delay()
+            self._restart_at = now + delay
+            self._set(
+                BotState.BACKOFF, child_pid=None, last_exit_code=code, last_error=reason,
+                retry_at=self._clock.time() + delay,
+            )
+            self._event(logging.WARNING, f"{reason}; restarting in {delay:.2f} s")
+            return
         if ran_for >= self._settings.startsecs:
             # A run that got past startsecs was a good start: forget earlier crashes.
             self._fast_crashes = 0
@@ -246,7 +259,7 @@ class Keeper:
         # -> backoff
         delay = self._next_delay()
         self._restart_at = now + delay
-        self._set(BotState.BACKOFF, child_pid=None, last_exit_code=code, last_error=reason)
+        self._set(BotState.BACKOFF, child_pid=None, last_exit_code=code, last_error=reason, retry_at=self._clock.time() + delay)
         self._event(logging.INFO, f"restarting in {delay:.2f} s")
 
     def _fatal(self, code: int, reason: str) -> None:
@@ -258,7 +271,8 @@ class Keeper:
     def _next_delay(self) -> float:
         s = self._settings
         base = min(s.backoff_initial_seconds * 2**self._backoff_step, s.backoff_max_seconds)
-        self._backoff_step += 1
+        # Capped so that a network down for days never overflows the float.
+        self._backoff_step = min(self._backoff_step + 1, 60)
         # Jitter keeps several bots that crashed together (say, network down) from
         # reconnecting in lockstep.
         return min(base * (1 + self._rng.uniform(0, s.jitter)), s.backoff_max_seconds)

@@ -6,9 +6,9 @@ CLI reports: the state file says the bot is active but the keeper that wrote it 
 Edges the keeper takes (``keeper.py`` comments each one where it happens)::
 
     starting -> running      the runtime wrote run/<bot>.ready
-    starting|running -> backoff   the runtime crashed; restart after a delay
+    starting|running -> backoff   the runtime crashed, or could not reach Discord (exit 75); restart after a delay
     backoff -> starting      the delay passed
-    starting|running|backoff -> fatal   exit code 78, or more than startretries fast crashes
+    starting|running|backoff -> fatal   exit code 78, or more than startretries fast crashes (75 never counts)
     starting|running -> stopping  SIGTERM/SIGINT to the keeper
     stopping|backoff -> stopped   the runtime exited (or there was none to stop)
 """
@@ -51,6 +51,7 @@ class KeeperStatus:
     last_exit_code: int | None = None
     last_error: str | None = None
     updated_at: float | None = None
+    retry_at: float | None = None  # wall-clock time the next start is due, while in backoff
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -74,6 +75,7 @@ class KeeperStatus:
             last_exit_code=_int_or_none(data.get("last_exit_code")),
             last_error=data.get("last_error") if isinstance(data.get("last_error"), str) else None,
             updated_at=_float_or_none(data.get("updated_at")),
+            retry_at=_float_or_none(data.get("retry_at")),
         )
 
 
