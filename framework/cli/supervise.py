@@ -195,6 +195,10 @@ def status(
             "0 shows the average since each bot started.",
         ),
     ] = 0.0,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw the table in place until Ctrl-C.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.5, help="With --watch: seconds between redraws.")
+    ] = 2.0,
 ) -> None:
     """Show each bot's state, pid, uptime, restarts, CPU, memory, usage today and last error.
 
@@ -203,8 +207,11 @@ def status(
     error says why). Without BOT, every configured bot is shown.
 
     Tokens and cost today (UTC day) come from the bot's usage ledger in
-    persistence/<bot>/messages.db; the cost is estimated from the prices in its config
+    `persistence/<bot>/messages.db`; the cost is estimated from the prices in its config
     when each call was made, and "-" means no ledger yet (or no priced call).
+
+    In a narrow terminal the usage and process columns are left out first; bot, state,
+    pid, uptime and the last error stay.
     """
     cli: CliContext = ctx.obj
     bot_ids = cli.resolve_targets(bot, False) if bot else cli.bot_ids()
@@ -215,36 +222,80 @@ def status(
     if not rows:
         out.print(f"no bots configured in {escape(str(cli.home / 'bots'))}")
         return
-    out.print(render_status(rows))
+    if watch:
+        from .status_watch import watch_status  # Rich Live only when watching
+
+        def frame() -> Table:
+            return render_status(collect_status(cli.home, bot_ids, cpu_sample=sample), width=out.width)
+
+        watch_status(out, frame, interval)
+        return
+    out.print(render_status(rows, width=out.width))
+
+
+_SINCE_LINES = 100_000  # with --since, how far back a log is read at most
 
 
 def logs(
     ctx: typer.Context,
-    bot: Annotated[str, typer.Argument(help="Bot id: the name of `bots/<id>.yaml`.", show_default=False)],
+    bot: Annotated[
+        Optional[str],
+        typer.Argument(help="Bot id: the name of `bots/<id>.yaml`; without it, every bot's log, interleaved by time.", show_default=False),
+    ] = None,
     follow_: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines as they are written, across log rotation (Ctrl-C to stop).")
     ] = False,
-    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="How many of the last lines to print first.")] = 50,
+    lines: Annotated[
+        Optional[int],
+        typer.Option("--lines", "-n", min=0, help="How many of the last lines to print first (default 50; with --since, all since then).", show_default=False),
+    ] = None,
+    since: Annotated[
+        Optional[str],
+        typer.Option("--since", help="Only lines from this time on: a duration back (10m, 1h, 2d) or a date/time (2026-01-31T09:00).", show_default=False),
+    ] = None,
 ) -> None:
-    """Print the last lines of a bot's log (its output plus the keeper's events)."""
-    cli: CliContext = ctx.obj
-    bot_id = cli.resolve_targets(bot, False)[0]
-    path = _log_path(cli, bot_id)
-    try:
-        end = path.stat().st_size
-    except FileNotFoundError:
-        if not follow_:
-            fail(f"{bot_id} has no log yet ({path})", hint=f"start it with `bot_manager spawn {bot_id}`")
-        end = 0
+    """Print the last lines of a bot's log (its output plus the keeper's events).
 
-    def _write(text: str) -> None:
+    Without BOT, every configured bot's log is printed as one stream in time order, each
+    line prefixed with its bot's name (coloured on a terminal), like `pm2 logs`.
+    """
+    from datetime import datetime
+
+    from ..supervisor.logmux import BotPrefix, LogLine, follow_many, interleave, parse_since
+
+    cli: CliContext = ctx.obj
+    bot_ids = cli.resolve_targets(bot, False) if bot else cli.bot_ids()
+    if not bot_ids:
+        fail(f"no bots configured in {cli.home / 'bots'}; add a <name>.yaml there")
+    try:
+        start = parse_since(since, datetime.now()) if since else None
+    except ValueError as exc:
+        fail(str(exc), code=exitcodes.USAGE)
+    paths = {bot_id: _log_path(cli, bot_id) for bot_id in bot_ids}
+    ends = {bot_id: _size(path) for bot_id, path in paths.items()}
+    if bot and ends[bot] is None and not follow_:
+        fail(f"{bot} has no log yet ({paths[bot]})", hint=f"start it with `bot_manager spawn {bot}`")
+    if not bot and all(end is None for end in ends.values()) and not follow_:
+        fail(f"no bot has a log yet ({cli.home / 'logs'})", hint="start one with `bot_manager spawn BOT`")
+    count = lines if lines is not None else (_SINCE_LINES if start else 50)
+    read = {b: last_log_lines(p, _SINCE_LINES if start else count, ends[b] or 0) for b, p in paths.items() if ends[b]}
+    shown = interleave(read, start)[-count:] if count else []
+    render = BotPrefix(bot_ids, colour=sys.stdout.isatty()) if not bot else (lambda line: line.text + "\n")
+
+    def _write_text(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    def _write(line: LogLine) -> None:
+        _write_text(render(line))
+
     try:
-        _write("".join(line + "\n" for line in last_log_lines(path, lines, end)))
-        if follow_:
-            follow(path, _write, offset=end)
+        for line in shown:
+            _write(line)
+        if follow_ and bot:
+            follow(paths[bot], _write_text, offset=ends[bot] or 0)
+        elif follow_:
+            follow_many({b: (p, ends[b] or 0) for b, p in paths.items()}, _write)
     except KeyboardInterrupt:
         # Ctrl-C is how one leaves `logs -f`: a normal exit, not an error.
         raise typer.Exit(exitcodes.OK) from None
@@ -256,7 +307,20 @@ def logs(
         raise typer.Exit(exitcodes.OK) from None
 
 
-def list_bots(ctx: typer.Context) -> None:
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+def list_bots(
+    ctx: typer.Context,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print a JSON list, one object per bot (bot, name, state, description, valid, error)."),
+    ] = False,
+) -> None:
     """List the configured bots (bots/*.yaml) with their state and description.
 
     A config that does not load is listed as invalid with its first error; run
@@ -267,10 +331,13 @@ def list_bots(ctx: typer.Context) -> None:
 
     cli: CliContext = ctx.obj
     bot_ids = cli.bot_ids()
-    if not bot_ids:
+    if not bot_ids and not as_json:
         out.print(f"no bots configured in {escape(str(cli.home / 'bots'))}; add a <name>.yaml there")
         return
     states = {row.name: row.state for row in collect_status(cli.home, bot_ids)}
+    if as_json:
+        sys.stdout.write(json.dumps([_list_entry(cli, bot_id, states) for bot_id in bot_ids], indent=2) + "\n")
+        return
     table = Table(header_style="bold")
     table.add_column("bot", no_wrap=True)
     table.add_column("name")
@@ -285,6 +352,18 @@ def list_bots(ctx: typer.Context) -> None:
             continue
         table.add_row(bot_id, escape(config.name), states.get(bot_id, "stopped"), escape(config.description or "-"))
     out.print(table)
+
+
+def _list_entry(cli: CliContext, bot_id: str, states: dict[str, str]) -> dict[str, object]:
+    from ..config import load_bot_config
+    from ..errors import ConfigError
+
+    entry: dict[str, object] = {"bot": bot_id, "name": None, "state": states.get(bot_id, "stopped"), "description": None}
+    try:
+        config = load_bot_config(BotPaths(cli.home, bot_id).config, cli.home)
+    except ConfigError as exc:
+        return {**entry, "valid": False, "error": str(exc).splitlines()[0]}
+    return {**entry, "name": config.name, "description": config.description, "valid": True, "error": None}
 
 
 def register(app: typer.Typer) -> None:

@@ -229,36 +229,82 @@ def _dash(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def render_status(rows: Iterable[StatusRow]) -> Table:
-    """The ``status`` table: a pure function of the rows, so tests render it to a string."""
+# Narrow terminals: first two columns fold into one (two lines per cell), then columns
+# are left out, usage and process metrics before anything else. bot, state, pid, uptime
+# and the last error always stay.
+_LAYOUTS: tuple[tuple[str, ...], ...] = (
+    ("bot", "state", "pid", "uptime", "restarts", "cpu", "mem", "tokens\ntoday", "cost\ntoday", "exit", "last error"),
+    ("bot", "state", "pid", "uptime", "restarts", "cpu", "mem", "today", "exit", "last error"),
+    ("bot", "state", "pid", "uptime", "restarts", "cpu\nmem", "today", "exit", "last error"),
+    ("bot", "state", "pid", "uptime", "cpu\nmem", "today", "exit", "last error"),
+    ("bot", "state", "pid", "uptime", "cpu\nmem", "today", "last error"),
+    ("bot", "state", "pid", "uptime", "cpu\nmem", "last error"),
+    ("bot", "state", "pid", "uptime", "last error"),
+)
+_ERROR_MIN_WIDTH = 16  # the last error folds onto more lines, never below this width
+_LEFT = {"bot", "state", "last error"}
+
+
+def _cells(row: StatusRow) -> dict[str, str]:
+    error = row.last_error or ""
+    if row.note:
+        error = f"{row.note}; {error}" if error else row.note
+    cpu = "-" if row.cpu_percent is None else f"{row.cpu_percent:.1f}%"
+    tokens, cost = format_tokens(row.tokens_today), format_cost(row.cost_today_usd)
+    return {
+        "bot": row.name,
+        "state": row.state,
+        "pid": _dash(row.pid),
+        "uptime": format_uptime(row.uptime_s),
+        "restarts": str(row.restarts),
+        "cpu": cpu,
+        "mem": format_bytes(row.rss_bytes),
+        "cpu\nmem": f"{cpu}\n{format_bytes(row.rss_bytes)}",
+        # Two-line headers keep these columns as narrow as their values ("93.50M", "$12.34").
+        "tokens\ntoday": tokens,
+        "cost\ntoday": cost,
+        "today": f"{tokens}\n{cost}",
+        "exit": _dash(row.last_exit_code),
+        "last error": error or "-",
+    }
+
+
+def _fits(cells: list[dict[str, str]], columns: tuple[str, ...], width: int) -> bool:
+    def natural(column: str) -> int:
+        if column == "last error":
+            return _ERROR_MIN_WIDTH
+        texts = [column, *(c[column] for c in cells)]
+        return max(len(part) for text in texts for part in text.split("\n"))
+
+    # A table with box borders takes 3 characters per column (padding and a rule) plus 1.
+    return sum(natural(c) + 3 for c in columns) + 1 <= width
+
+
+def render_status(rows: Iterable[StatusRow], width: int | None = None) -> Table:
+    """The ``status`` table: a pure function of the rows, so tests render it to a string.
+
+    With ``width`` (the terminal's), the widest layout that fits is used, so a name or a
+    state is never cut: usage and process columns fold, then go, before anything else.
+    """
+    rows = list(rows)
+    cells = [_cells(row) for row in rows]
+    columns = _LAYOUTS[0]
+    if width is not None:
+        columns = next((layout for layout in _LAYOUTS if _fits(cells, layout, width)), _LAYOUTS[-1])
     table = Table(title=None, header_style="bold", expand=False)
-    table.add_column("bot", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("pid", justify="right", no_wrap=True)
-    table.add_column("uptime", justify="right", no_wrap=True)
-    table.add_column("restarts", justify="right", no_wrap=True)
-    table.add_column("cpu", justify="right", no_wrap=True)
-    table.add_column("mem", justify="right", no_wrap=True)
-    # Two-line headers keep these columns as narrow as their values ("93.50M", "$12.34").
-    table.add_column("tokens\ntoday", justify="right", no_wrap=True)
-    table.add_column("cost\ntoday", justify="right", no_wrap=True)
-    table.add_column("exit", justify="right", no_wrap=True)
-    table.add_column("last error", overflow="fold")
-    for row in rows:
-        error = row.last_error or ""
-        if row.note:
-            error = f"{row.note}; {error}" if error else row.note
-        table.add_row(
-            row.name,
-            Text(row.state, style=_STATE_STYLE.get(row.state, "")),
-            _dash(row.pid),
-            format_uptime(row.uptime_s),
-            str(row.restarts),
-            "-" if row.cpu_percent is None else f"{row.cpu_percent:.1f}%",
-            format_bytes(row.rss_bytes),
-            format_tokens(row.tokens_today),
-            format_cost(row.cost_today_usd),
-            _dash(row.last_exit_code),
-            Text(error or "-"),
-        )
+    for column in columns:
+        if column == "last error":
+            table.add_column(column, overflow="fold", min_width=_ERROR_MIN_WIDTH if width is not None else None)
+        else:
+            table.add_column(column, justify="left" if column in _LEFT else "right", no_wrap=True)
+    for row, cell in zip(rows, cells):
+        values: list[Text | str] = []
+        for column in columns:
+            if column == "state":
+                values.append(Text(row.state, style=_STATE_STYLE.get(row.state, "")))
+            elif column == "last error":
+                values.append(Text(cell[column]))
+            else:
+                values.append(cell[column])
+        table.add_row(*values)
     return table
