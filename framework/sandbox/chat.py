@@ -27,6 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -39,7 +40,8 @@ _log = logging.getLogger(__name__)
 
 HELP = (
     "Type a message and press Enter to post it. @name mentions a bot, "
-    "/dm name text sends a DM, /as name line posts a line as someone else, a bot's slash command "
+    "/dm name text sends a DM, /as name line posts a line as someone else, /image PATH [text] posts a picture, "
+    "a bot's slash command "
     "(/settings status) runs here or with /dm name /settings ..., /help shows this, "
     "/quit (or Ctrl-D) leaves."
 )
@@ -226,6 +228,8 @@ def run_terminal_chat(
                 console.print(Text(f"(as @{users[uid]['username']}) {line}", style="dim"))
             if line == "/help":
                 console.print(HELP)
+            elif line.split(maxsplit=1)[0] == "/image":
+                _send_image(sandbox, channel_id, author, line, console)
             elif line.startswith("/dm"):
                 _send_dm(sandbox, author, line, console)
             elif line.startswith("/") and run_slash(sandbox, author, line, console, channel_id=channel_id):
@@ -238,6 +242,22 @@ def run_terminal_chat(
         sandbox.unsubscribe(events)  # type: ignore[arg-type]
         events.put(None)  # after everything already queued, so it all gets printed
         thread.join(5.0)
+
+
+def _send_image(sandbox: SandboxThread, channel_id: str, author: str, line: str, console: Console) -> None:
+    """``/image PATH [text]``: the file at PATH posted as an attachment, with the text."""
+    parts = line.split(maxsplit=2)
+    if len(parts) < 2:
+        console.print(Text("Usage: /image PATH [text] (a picture file on this machine, e.g. /image ~/cat.png look @alpha)"))
+        return
+    path = Path(parts[1]).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        console.print(Text(f"Cannot read {path}: {exc.strerror or exc}; give the path of an image file"))
+        return
+    text = render_mentions(parts[2], sandbox.users()) if len(parts) == 3 else ""
+    sandbox.inject_message(channel_id, author, text, attachments=[(path.name, data)])
 
 
 def _send_dm(sandbox: SandboxThread, human_user_id: str, line: str, console: Console) -> None:
