@@ -128,3 +128,27 @@ def test_validate_json_shape(tmp_path: Path) -> None:
     by_bot = {b["bot"]: b for b in document["bots"]}
     assert by_bot["alpha"] == {"bot": "alpha", "ok": True, "errors": [], "warnings": []}
     assert by_bot["beta"]["ok"] is False and "BETA_BOT_TOKEN" in by_bot["beta"]["errors"][0]
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_env_example_names_every_shipped_bots_token_variable() -> None:
+    names = {line.split("=", 1)[0].strip("# ") for line in (REPO / ".env.example").read_text().splitlines() if "=" in line}
+    for config_path in sorted((REPO / "bots").glob("*.yaml")):
+        config = load_bot_config(config_path, REPO)
+        assert config.discord.token_env_var in names, config_path.name
+
+
+def test_shipped_bots_share_nothing() -> None:
+    from framework.config.conflicts import shared_settings
+
+    configs = {p.stem: load_bot_config(p, REPO) for p in sorted((REPO / "bots").glob("*.yaml"))}
+    assert shared_settings(configs) == []
+
+
+def test_readme_documents_the_new_verbs_and_flags() -> None:
+    readme = (REPO / "README.md").read_text()
+    for text in ("`new BOT", "--since", "--watch", "list [--json]", "[--online] [--json]", "--sample", "--say", "--reply-timeout",
+                 "keeper_pid", "tokens_today", "cost_today_usd", "--version"):
+        assert text in readme, text
