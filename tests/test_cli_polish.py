@@ -157,3 +157,19 @@ def test_list_json_shape(home: Path) -> None:
 def test_status_help_names_the_ledger_path() -> None:
     result = CliRunner().invoke(app, ["status", "--help"], env={"COLUMNS": "200"})
     assert "persistence/<bot>/messages.db" in result.stdout
+
+
+CITATIONS = ("ARCHITECTURE.md", "Appendix", "§", "seed 0", "the spec")
+
+
+def test_configs_readme_and_help_cite_no_document_the_user_lacks() -> None:
+    import typer.main
+
+    repo = Path(__file__).resolve().parent.parent
+    texts = {p.name: p.read_text() for p in [repo / "README.md", repo / ".env.example", *sorted((repo / "bots").glob("*.yaml"))]}
+    group = typer.main.get_command(app)
+    for name in ["", *group.commands]:  # type: ignore[attr-defined]
+        texts[f"{name} --help"] = CliRunner().invoke(app, [name, "--help"] if name else ["--help"]).stdout
+    for where, text in texts.items():
+        for citation in CITATIONS:
+            assert citation not in text, (where, citation)
