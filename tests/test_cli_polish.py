@@ -42,6 +42,7 @@ def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.stdout.startswith("bot_manager ")
+    assert "--install-completion" in CliRunner().invoke(app, ["--help"]).stdout
 
 
 def busy_rows() -> list[StatusRow]:

@@ -19,7 +19,7 @@ app = typer.Typer(
     help="Run and manage Claude-powered Discord bots: one process per `bots/<id>.yaml`.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold tokens
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion for bash, zsh, fish, PowerShell
     rich_markup_mode="markdown",  # reflows docstring paragraphs to the terminal width
 )
 
