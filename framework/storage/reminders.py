@@ -224,16 +224,17 @@ def read_reminders(database: Path, *, include_done: bool = False) -> list[Remind
         return []
     statuses = STATUSES if include_done else ("pending", "sending")
     try:
-        db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        # A plain sqlite3 connection (the CLI has no event loop), outside the aiosqlite rule.
+        conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
         try:
-            if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='reminders'").fetchone() is None:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='reminders'").fetchone() is None:
                 return []
             marks = ", ".join("?" for _ in statuses)
-            rows = db.execute(
+            rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM reminders WHERE status IN ({marks}) ORDER BY due_at, id", statuses
             ).fetchall()
         finally:
-            db.close()
+            conn.close()
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read the reminders of {database}: {exc}") from exc
     return [_row(r) for r in rows]
