@@ -105,6 +105,7 @@ def test_two_bots_sharing_a_token_or_log_are_refused(tmp_path: Path, beta_discor
     lines = [line for line in result.output.splitlines() if "share" in line]
     assert len(lines) == 1
     assert "bots/alpha.yaml" in lines[0] and "bots/beta.yaml" in lines[0] and shared in lines[0]
+    assert "BETA_BOT_TOKEN for beta" in lines[0] or "logs/beta.log for beta" in lines[0]  # the fix, for the bot that needs it
     # One bot alone is refused too: the other one is still configured.
     assert invoke(tmp_path, "validate", "beta", env=env).exit_code == 78
     document = json.loads(invoke(tmp_path, "validate", "--json", env=env).stdout)

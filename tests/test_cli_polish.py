@@ -75,6 +75,7 @@ def test_status_piped_fits_80_columns(home: Path) -> None:
     lines = result.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines)
     assert any("cortana-assistant" in line and "stopped" in line for line in lines)
+    assert len(lines) == 7  # header (2 lines) and rules; a stopped bot is one line, not two dashes stacked
 
 
 def test_status_watch_redraws_until_ctrl_c(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,12 +31,17 @@ class Conflict:
         return f"{names} share {self.setting} {self.value!r}; give each bot its own (e.g. {self._example()})"
 
     def _example(self) -> str:
-        bot = self.bots[-1]
-        if self.setting == "discord.token_env_var":
-            return default_token_var(bot)
-        if self.setting == "logging.file":
-            return f"logs/{bot}.log"
-        return f"persistence/{bot}"
+        # The first bot whose own default differs from the shared value: that is its fix.
+        for bot in self.bots:
+            if self.setting == "discord.token_env_var":
+                own = default_token_var(bot)
+            elif self.setting == "logging.file":
+                own = f"logs/{bot}.log"
+            else:
+                own = f"persistence/{bot}"
+            if own != self.value:
+                return f"{own} for {bot}"
+        return own
 
 
 def _settings(config: BotConfig) -> dict[str, str]:

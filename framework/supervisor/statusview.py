@@ -250,6 +250,7 @@ def _cells(row: StatusRow) -> dict[str, str]:
     if row.note:
         error = f"{row.note}; {error}" if error else row.note
     cpu = "-" if row.cpu_percent is None else f"{row.cpu_percent:.1f}%"
+    mem = format_bytes(row.rss_bytes)
     tokens, cost = format_tokens(row.tokens_today), format_cost(row.cost_today_usd)
     return {
         "bot": row.name,
@@ -259,14 +260,19 @@ def _cells(row: StatusRow) -> dict[str, str]:
         "restarts": str(row.restarts),
         "cpu": cpu,
         "mem": format_bytes(row.rss_bytes),
-        "cpu\nmem": f"{cpu}\n{format_bytes(row.rss_bytes)}",
+        "cpu\nmem": _fold(cpu, mem),
         # Two-line headers keep these columns as narrow as their values ("93.50M", "$12.34").
         "tokens\ntoday": tokens,
         "cost\ntoday": cost,
-        "today": f"{tokens}\n{cost}",
+        "today": _fold(tokens, cost),
         "exit": _dash(row.last_exit_code),
         "last error": error or "-",
     }
+
+
+def _fold(first: str, second: str) -> str:
+    """Two values in one cell, one per line; a single dash when neither is known."""
+    return "-" if first == second == "-" else f"{first}\n{second}"
 
 
 def _fits(cells: list[dict[str, str]], columns: tuple[str, ...], width: int) -> bool:
