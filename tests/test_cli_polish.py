@@ -175,3 +175,30 @@ def test_configs_readme_and_help_cite_no_document_the_user_lacks() -> None:
     for where, text in texts.items():
         for citation in CITATIONS:
             assert citation not in text, (where, citation)
+
+
+def test_follow_many_prefixes_new_complete_lines_of_every_bot(tmp_path: Path) -> None:
+    from framework.supervisor.logmux import follow_many
+
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("old a\n")
+    b.write_text("")
+    got: list[tuple[str, str]] = []
+    def append(path: Path, text: str) -> None:
+        with path.open("a") as fh:
+            fh.write(text)
+
+    steps = iter([
+        lambda: append(a, "a one\na tw"),
+        lambda: append(b, "b one\n"),
+        lambda: append(a, "o\n"),
+    ])
+
+    def sleep(_: float) -> None:
+        next(steps)()
+
+    def done() -> bool:
+        return len(got) >= 3
+
+    follow_many({"a": (a, a.stat().st_size), "b": (b, 0)}, lambda line: got.append((line.bot, line.text)), sleep=sleep, should_stop=done)
+    assert got == [("a", "a one"), ("b", "b one"), ("a", "a two")]
