@@ -44,7 +44,7 @@ async def test_a_reply_to_an_image_carries_it_and_names_its_message(tmp_path: Pa
     request = await builder.build(ContextRequest("c", "#general", [ask], ask, urgent=True))
     assert request.images == ({"type": "image", "id": "a1"},)
     assert images.asked == [(["2"], ["1"])]
-    assert "Image 1: cat.png, posted by sam (message id 1)" in request.turns[0].content
+    assert "Image 1: cat.png (0 KB), posted by sam (message id 1)" in request.turns[0].content
     check = await builder.build(ContextRequest("c", "#general", [photo, ask], ask, urgent=False))
     assert check.images == ({"type": "image", "id": "a1"},) and images.asked[-1] == (["1", "2"], [])
     await store.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 from PIL import Image
@@ -91,8 +92,10 @@ async def test_a_posted_image_reaches_the_model_once_downloaded(
         image = next(block for block in last if block["type"] == "image")
         assert image["source"]["media_type"] == "image/jpeg" and image["source"]["type"] == "base64"
         text = "\n".join(block["text"] for block in last if block["type"] == "text")
-        assert f"Image 1: sky.jpg, posted by" in text and f"(message id {first['id']})" in text
+        assert "Image 1: sky.jpg (" in text and "KB), posted by" in text and f"(message id {first['id']})" in text
     assert downloads() == 1  # the reply used the cached image
+    with sqlite3.connect(paths.database) as db:  # the ledger counts each call's images
+        assert [n for (n,) in db.execute("SELECT images FROM llm_calls WHERE images > 0")] == [1, 1]
 
 
 def test_the_terminal_chat_posts_a_picture_with_image(tmp_path: Path) -> None:

@@ -92,6 +92,7 @@ async def test_a_row_holds_every_field(ledger: UsageLedger) -> None:
         "ok": 1,
         "error_kind": None,
         "cost_usd": pytest.approx(0.0515),
+        "images": 0,
     }
     assert (second["ok"], second["error_kind"], second["key_alias"], second["cost_usd"]) == (0, "rate_limit", "GROQ_API_KEY", None)
 

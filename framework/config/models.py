@@ -280,6 +280,9 @@ class OpenAICompatibleProvider(_Section):
     models: Annotated[list[FallbackModel], Field(min_length=1)]
     key_required: bool = True
     """False for a local server that takes no key."""
+    images: bool = False
+    """True when the models take image input (``image_url`` parts); otherwise a request with
+    images gets a line saying they were there, which the model cannot see."""
 
 
 class FallbackConfig(_Section):

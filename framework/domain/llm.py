@@ -138,6 +138,7 @@ class UsageRecord:
     latency_s: float
     ok: bool
     error_kind: str | None = None
+    images: int = 0  # image blocks the request carried
 
 
 @dataclass(frozen=True)

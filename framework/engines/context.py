@@ -35,6 +35,10 @@ _ANY_MENTION = re.compile(r"<(@!?|#|@&)(\d+)>")
 _QUOTE_LIMIT = 120
 
 
+def _kilobytes(size: int) -> str:
+    return f"{size / 1024:.0f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
+
+
 def format_transcript(messages: Sequence[StoredMessage], names: dict[str, str]) -> str:
     """A plain transcript, mentions as names (for callers without a store, e.g. benchmarks)."""
     return "\n".join(
@@ -331,10 +335,11 @@ class ContextBuilder:
         if not found:
             return (), ""
         lines = [
-            f"Image {n}: {block.filename}, posted by {block.author_name or 'someone'} (message id {block.message_id})"
+            f"Image {n}: {block.filename} ({_kilobytes(block.size)}), posted by {block.author_name or 'someone'} "
+            f"(message id {block.message_id})"
             for n, block in enumerate(found, 1)
         ]
-        note = "Images shown above, in order:\n" + "\n".join(lines)
+        note = "Images attached, in order:\n" + "\n".join(lines)
         return tuple(block.block for block in found), note
 
     async def build_unprompted(

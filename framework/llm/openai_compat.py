@@ -40,12 +40,32 @@ _log = logging.getLogger(__name__)
 PostFn = Callable[[dict[str, Any], dict[str, Any], float], Awaitable[dict[str, Any]]]
 
 
-def chat_messages(request: LLMRequest) -> list[dict[str, Any]]:
-    """System (persona + memory digest) and the turns as chat messages."""
+def chat_messages(request: LLMRequest, *, images: bool = False) -> list[dict[str, Any]]:
+    """System (persona + memory digest) and the turns as chat messages.
+
+    The request's images go before the text of the last user turn as ``image_url`` data
+    URLs when the provider takes images (``images``); otherwise that turn says they were
+    there and cannot be seen, so the model does not pretend to describe them."""
     system = "\n\n".join(part for part in (request.system, request.memory_context) if part)
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     messages += [{"role": turn.role, "content": turn.content} for turn in request.turns]
+    if request.images and len(messages) > (1 if system else 0) and messages[-1]["role"] == "user":
+        text = messages[-1]["content"]
+        if images:
+            parts: list[dict[str, Any]] = [_image_url(block) for block in request.images]
+            messages[-1]["content"] = [*parts, {"type": "text", "text": text}]
+        else:
+            count = len(request.images)
+            messages[-1]["content"] = (
+                f"{text}\n\n({count} image{'s were' if count > 1 else ' was'} attached as listed; "
+                "you cannot see images: say so if asked about them.)"
+            )
     return messages
+
+
+def _image_url(block: dict[str, Any]) -> dict[str, Any]:
+    source = block.get("source", {})
+    return {"type": "image_url", "image_url": {"url": f"data:{source.get('media_type')};base64,{source.get('data')}"}}
 
 
 def sampling_params(request: LLMRequest, model: ModelSettings, max_tokens_field: str) -> dict[str, Any]:
@@ -104,10 +124,11 @@ async def run_chat(
     max_tool_iterations: int = 8,
     names: Iterable[str] = (),
     max_chars: int = textclean.DEFAULT_MAX_CHARS,
+    images: bool = False,
 ) -> LLMReply:
     """One turn over chat completions, tool loop included, within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    messages = chat_messages(request)
+    messages = chat_messages(request, images=images)
     params = sampling_params(request, model, max_tokens_field)
     scope = request.scope
     active = {t.name: t for t in tools} if request.use_tools and scope is not None else {}
@@ -169,8 +190,10 @@ class OpenAICompatibleProvider:
         max_tool_iterations: int = 8,
         max_chars: int = textclean.DEFAULT_MAX_CHARS,
         max_tokens_field: str = "max_tokens",
+        images: bool = False,
     ) -> None:
         self.name = name
+        self.images = images  # the models take image input
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._tools = tuple(tools)
         self._names = tuple(names)
@@ -227,6 +250,7 @@ class OpenAICompatibleProvider:
             max_tool_iterations=self._max_tool_iterations,
             names=self._names,
             max_chars=self._max_chars,
+            images=self.images,
         )
 
     async def close(self) -> None:

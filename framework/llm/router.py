@@ -321,7 +321,7 @@ class Router:
         record = UsageRecord(
             bot_id=self._bot_id, provider=link.provider.name, model=model.model, key_alias=alias,
             purpose=request.purpose, usage=usage, latency_s=latency, ok=kind is None,
-            error_kind=kind.value if kind is not None else None,
+            error_kind=kind.value if kind is not None else None, images=len(request.images),
         )
         try:
             await self._sink.record(record)
@@ -419,7 +419,7 @@ def build_router(
         from .openai_compat import OpenAICompatibleProvider
 
         provider = OpenAICompatibleProvider(entry.name, entry.base_url, tools=tools, names=names,
-                                            max_tool_iterations=api.tool_loop_max_iterations)
+                                            max_tool_iterations=api.tool_loop_max_iterations, images=entry.images)
         links.append(ChainLink(provider, [_settings(m) for m in entry.models], keys))
     if anthropic_provider is not None and claude_keys and api.cheap_model:
         # Not premium: the cheap chain (background work, replies past the budget) may use it.

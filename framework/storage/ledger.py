@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     latency_ms INTEGER NOT NULL,
     ok BOOLEAN NOT NULL,
     error_kind TEXT,
-    cost_usd REAL                      -- NULL when the model has no price
+    cost_usd REAL,                     -- NULL when the model has no price
+    images INTEGER NOT NULL DEFAULT 0  -- image blocks sent with the call
 );
 CREATE INDEX IF NOT EXISTS idx_llm_calls_time ON llm_calls(time);
 -- Calls per key at start-up (the key pools' counts) from the index alone, not a table scan.
@@ -185,6 +186,16 @@ def estimate_cost(usage: Usage, price: Price) -> float:
     return per_million / 1_000_000 + usage.web_searches * price.web_search_per_1k / 1000
 
 
+async def _add_images_column(db: aiosqlite.Connection) -> None:
+    """A ledger written before calls counted their images gets the column (0 for old rows)."""
+    from .sqlite import run
+
+    columns = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(llm_calls)")}
+    if "images" not in columns:
+        await run(db, "ALTER TABLE llm_calls ADD COLUMN images INTEGER NOT NULL DEFAULT 0")
+        await db.commit()
+
+
 class UsageLedger:
     """Records every provider call in ``llm_calls`` (a :class:`~framework.domain.llm.UsageSink`).
 
@@ -211,7 +222,9 @@ class UsageLedger:
         # and aiosqlite brings in asyncio.
         from .sqlite import open_database
 
-        return cls(await open_database(path, LEDGER_SCHEMA, "usage ledger"), path, prices, clock)
+        db = await open_database(path, LEDGER_SCHEMA, "usage ledger")
+        await _add_images_column(db)
+        return cls(db, path, prices, clock)
 
     async def close(self) -> None:
         # No checkpoint here: the message store's close does it, and SQLite checkpoints
@@ -257,13 +270,14 @@ class UsageLedger:
             record.ok,
             record.error_kind,
             cost,
+            record.images,
         )
         try:
             await run(
                 self._db,
                 "INSERT INTO llm_calls (time, bot_id, provider, model, key_alias, purpose, input_tokens, "
                 "output_tokens, cache_read_tokens, cache_write_tokens, web_searches, latency_ms, ok, "
-                "error_kind, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "error_kind, cost_usd, images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             await self._db.commit()
