@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,16 +29,25 @@ STANDIN_PREFIX = "[stand-in model, not Claude: set ANTHROPIC_API_KEY for real re
 _ASKED = re.compile(r"is talking to you: (.*?)\nReply to them\.", re.S)
 
 
-def standin_text(body: dict[str, Any]) -> str:
-    """The stand-in's honest reply: it repeats what it was asked."""
+# What a persona's mode sounds like from the stand-in: enough to see the mode was read.
+MODE_LINES = {
+    "roast": "[roast mode] bold of you to type that with your whole chest 💀",
+    "flirt": "[flirt mode] careful, i might start thinking you mean it",
+}
+
+
+def standin_text(body: dict[str, Any], mode_of: Callable[[str], str] | None = None) -> str:
+    """The stand-in's honest reply: it repeats what it was asked, after a line in the
+    persona's mode when ``mode_of`` reads one (roast, flirt) in it."""
     last = body.get("messages", [{}])[-1].get("content", "")
     if isinstance(last, list):
         last = " ".join(b.get("text", "") for b in last if isinstance(b, dict))
     match = _ASKED.search(last)
     asked = (match.group(1) if match else last).strip()
+    mode = MODE_LINES.get(mode_of(asked)) if mode_of is not None else None
     if len(asked) > 300:
         asked = asked[:297] + "..."
-    return f"{STANDIN_PREFIX} You said: \u201c{asked}\u201d"
+    return f"{STANDIN_PREFIX} {mode + ' ' if mode else ''}You said: \u201c{asked}\u201d"
 
 
 @dataclass
@@ -52,6 +62,8 @@ class AnthropicStandin:
     model_limits: dict[str, int] = field(default_factory=dict)
     default_model_limit: int = 200_000
     model_lookups: int = 0
+    # The persona's mode of a message ("roast", "flirt", "normal"), when the bot has modes.
+    mode_of: Callable[[str], str] | None = None
 
     @property
     def base_url(self) -> str:
@@ -77,7 +89,7 @@ class AnthropicStandin:
         planned = assistant_turn(body, STANDIN_PREFIX)  # a few assistant phrases become real tool calls
         if planned is not None:
             return self.message_response(body, planned[0], planned[1])
-        return self.message_response(body, [{"type": "text", "text": standin_text(body)}])
+        return self.message_response(body, [{"type": "text", "text": standin_text(body, self.mode_of)}])
 
     async def _model(self, request: web.Request) -> web.Response:
         """One model's card, as the Models API gives it (the context limit is what callers read)."""

@@ -15,8 +15,14 @@ Syntax:
 * ``/settings model claude-sonnet-4-6``  a slash command a bot registered, run in this
   channel (``/dm cortana /settings status`` runs it in the DM); the bot's answer prints
   marked "only you" when it is ephemeral. Arguments go in order, or as ``name:value``
-* ``/help``                     this help
+* ``/why``                      turn on (or off) a line under each message the bot let pass,
+  saying in plain words why it stayed silent
+* ``/help``                     the commands, and the bots' own commands
 * ``/quit``                     leave (so do Ctrl-D and Ctrl-C)
+
+Beside the messages, a :class:`SideChannel` (the CLI's view of the bot's logs) adds
+notes: which model answered when it was not the configured one, a refused key, and
+that the bot exited, which ends the session.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.text import Text
@@ -42,9 +49,41 @@ HELP = (
     "Type a message and press Enter to post it. @name mentions a bot, "
     "/dm name text sends a DM, /as name line posts a line as someone else, /image PATH [text] posts a picture, "
     "a bot's slash command "
-    "(/settings status) runs here or with /dm name /settings ..., /help shows this, "
+    "(/settings status) runs here or with /dm name /settings ..., /why explains silences, /help lists everything, "
     "/quit (or Ctrl-D) leaves."
 )
+
+HELP_LINES = (
+    "Type a line and press Enter: it is posted in the channel as you.",
+    "  @name ...             mention a bot or a person (a bot answers a mention)",
+    "  /dm name text         a direct message",
+    "  /as name line         post a line as someone else (e.g. /as dana hi all)",
+    "  /image PATH [text]    post a picture file from this machine",
+    "  /why                  turn on or off: a plain-words line whenever the bot stays silent",
+    "  /help                 this list",
+    "  /quit                 leave and stop the bot (Ctrl-D and Ctrl-C too)",
+)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line beside the messages: not said by anyone, about the session."""
+
+    text: str
+    style: str = "dim"
+    ends_session: bool = False
+
+
+class SideChannel(Protocol):
+    """What the chat knows about the bot beyond its messages (the CLI reads its logs)."""
+
+    def poll(self) -> list[Note]: ...
+
+    def toggle_why(self) -> bool: ...
+
+
+#: How often the printer looks at the side channel while no event arrives.
+_POLL_S = 0.25
 
 _AT_NAME_RE = re.compile(r"(?<![<\w])@([\w][\w.\-]*)")
 _MENTION_RE = re.compile(r"<@!?(\d+)>")
@@ -175,12 +214,32 @@ class _Printer:
         self._typing_shown[key] = now
         self.console.print(Text(f"{where}{event['user_name']} is typing…", style="dim italic"))
 
-    def run(self, events: queue.Queue[dict[str, Any] | None]) -> None:
-        while (event := events.get()) is not None:
+    def run(
+        self, events: queue.Queue[dict[str, Any] | None], side: SideChannel | None = None,
+        on_end: Callable[[], None] = lambda: None,
+    ) -> None:
+        while True:
             try:
-                self.handle(event)
+                event = events.get(timeout=_POLL_S if side is not None else None)
+            except queue.Empty:
+                event = {}
+            if event is None:
+                break
+            try:
+                if event:
+                    self.handle(event)
+                if side is not None and self._notes(side.poll()):
+                    on_end()
             except Exception:  # one odd event must not silence the rest of the chat
                 _log.exception("could not display sandbox event %r", event.get("type"))
+        if side is not None:
+            self._notes(side.poll())  # what the last events caused
+
+    def _notes(self, notes: list[Note]) -> bool:
+        """Print the notes; True when one of them ends the session."""
+        for note in notes:
+            self.console.print(Text(note.text, style=note.style))
+        return any(note.ends_session for note in notes)
 
 
 def _excerpt(text: str, width: int = 40) -> str:
@@ -194,23 +253,41 @@ def run_terminal_chat(
     human_user_id: str,
     console: Console,
     input_fn: Callable[[], str] = input,
+    side: SideChannel | None = None,
+    interrupt: Callable[[], None] = lambda: None,
+    extra_help: Callable[[], list[str]] = list,
 ) -> None:
     """Read lines with *input_fn* and post them as *human_user_id* until ``/quit`` or EOF.
 
     Bot activity is printed to *console* from a background thread while this one waits
-    for input. Everything already observed is printed before this returns.
+    for input. Everything already observed is printed before this returns. When *side*
+    reports that the session is over, *interrupt* wakes the waiting *input_fn* (the CLI
+    sends itself SIGINT) and the chat ends.
     """
     console.print(Text(f"You are @{sandbox.users()[human_user_id]['username']} in "
                        f"{sandbox.channel_name(channel_id)}. {HELP}", style="bold"))
     events: queue.Queue[dict[str, Any] | None] = sandbox.subscribe()  # type: ignore[assignment]
     printer = _Printer(sandbox, channel_id, human_user_id, console)
-    thread = threading.Thread(target=printer.run, args=(events,), name="sandbox-chat-printer", daemon=True)
+    ended = threading.Event()
+    waiting = threading.Event()  # set while input_fn may be interrupted
+
+    def end() -> None:
+        ended.set()
+        if waiting.is_set():
+            interrupt()
+
+    thread = threading.Thread(target=printer.run, args=(events, side, end), name="sandbox-chat-printer", daemon=True)
     thread.start()
     try:
-        while True:
+        while not ended.is_set():
             try:
+                waiting.set()
                 line = input_fn().strip()
             except (EOFError, KeyboardInterrupt):
+                break
+            finally:
+                waiting.clear()
+            if ended.is_set():
                 break
             if not line:
                 continue
@@ -227,7 +304,14 @@ def run_terminal_chat(
                 author, line = uid, parts[2]
                 console.print(Text(f"(as @{users[uid]['username']}) {line}", style="dim"))
             if line == "/help":
-                console.print(HELP)
+                _print_help(sandbox, console, extra_help())
+            elif line == "/why":
+                if side is None:
+                    console.print("/why needs the bot's logs: it works in `bot_manager sandbox`")
+                else:
+                    on = side.toggle_why()
+                    console.print(Text("/why on: a line says why whenever the bot stays silent" if on
+                                       else "/why off", style="dim"))
             elif line.split(maxsplit=1)[0] == "/image":
                 _send_image(sandbox, channel_id, author, line, console)
             elif line.startswith("/dm"):
@@ -258,6 +342,19 @@ def _send_image(sandbox: SandboxThread, channel_id: str, author: str, line: str,
         return
     text = render_mentions(parts[2], sandbox.users()) if len(parts) == 3 else ""
     sandbox.inject_message(channel_id, author, text, attachments=[(path.name, data)])
+
+
+def _print_help(sandbox: SandboxThread, console: Console, extra: list[str]) -> None:
+    for line in HELP_LINES:
+        console.print(Text(line))
+    for uid, info in sandbox.users().items():
+        if not info["bot"]:
+            continue
+        commands = sorted(c["name"] for c in sandbox.registered_commands(uid))
+        if commands:
+            console.print(Text(f"  {info['username']}'s slash commands: " + ", ".join(f"/{c}" for c in commands)))
+    for line in extra:
+        console.print(Text(f"  {line}"))
 
 
 def _send_dm(sandbox: SandboxThread, human_user_id: str, line: str, console: Console) -> None:
