@@ -56,8 +56,10 @@ def _open(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
             probe.verify()  # checks the structure; the image must be opened again to be used
             image = Image.open(io.BytesIO(data))
             image.seek(0)  # an animation: its first frame
-            if image.format == "JPEG":  # decode at a reduced scale still at least max_side on each side
-                image.draft(None, (max_side, max_side))
+            if image.format == "JPEG" and max(width, height) > max_side:
+                # Decode at a reduced scale (1/2, 1/4, 1/8) whose long side is still at least max_side.
+                ratio = max_side / max(width, height)
+                image.draft(None, (max(1, round(width * ratio)), max(1, round(height * ratio))))
             image.load()
     except ImageRefused:
         raise
