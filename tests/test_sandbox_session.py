@@ -168,11 +168,11 @@ async def test_notes_say_which_model_answered_a_refused_key_a_static_line_and_wh
         ("anthropic", "claude-sonnet-4-6", "ANTHROPIC_API_KEY", "profile", False, "rate_limit"),
     ])
     _decision(log, "hello room", "ignore", "channel cooldown (39 s left)")
-    _decision(log, "@alpha hi", "reply", "mentioned; static line (no provider answered)")
+    _decision(log, "@alpha hi", "reply", "mentioned; static line (no model answered)")
     assert [n.text for n in watch.poll()] == [
         "warning: anthropic refused the key in ANTHROPIC_API_KEY (fix it in .env); the bot falls back to the next model",
         "(answered by groq llama-3.3-70b-versatile, not the configured claude-sonnet-4-6)",
-        "(a static line: no model answered: no provider answered)",
+        "(a static line, not a model: no model answered)",
     ]
     assert watch.toggle_why() is True
     _decision(log, "hello room " + "x" * 60, "ignore", "ignored_threshold")
@@ -234,3 +234,25 @@ def test_the_chat_closes_when_the_bot_exits_and_has_a_real_help() -> None:
     assert side.why is True and "/why on: a line says why whenever the bot stays silent" in text
     assert "  /why                  turn on or off" in text and "  !joke: a dad joke" in text
     assert text.rstrip().endswith("alpha shut down (an owner's shutdown command, or a signal); the sandbox closes")
+
+
+async def test_the_routers_static_line_is_logged_as_one(tmp_path: Path) -> None:
+    """Every model failed and the router said a static line: the decision says so (the sandbox shows it)."""
+    from framework.domain import LLMReply, LLMRequest
+
+    from .test_reactive import BOT, close, make_world
+
+    class StaticRouter:
+        async def complete(self, request: LLMRequest) -> LLMReply:
+            return LLMReply(text="my thoughts are stuck in traffic", model="static", provider="static", static=True)
+
+    world = await make_world(tmp_path)
+    try:
+        world.engine._llm = StaticRouter()  # type: ignore[assignment]
+        await world.arrive(world.msg(f"<@{BOT}> you there?", mentions_self=True, mentions=(BOT,)))
+        await world.engine.idle()
+        assert world.sends() == ["my thoughts are stuck in traffic"]
+        decision = world.decisions.records[-1][1]
+        assert (decision.action, decision.reason) == ("reply", "mentioned; static line (no model answered)")
+    finally:
+        await close(world)

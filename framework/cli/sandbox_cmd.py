@@ -54,6 +54,7 @@ def _scripted_input(
     event_count: Callable[[], int],
     ends_session: Callable[[str], bool] = lambda line: False,
     wait_end: Callable[[], None] = lambda: None,
+    settle: Callable[[], None] = lambda: None,
 ) -> Callable[[], str]:
     """An ``input()`` stand-in: posts each line, first waiting for the bot to answer the
     previous one when that line was addressed to it (a reply is owed only then). After
@@ -70,8 +71,9 @@ def _scripted_input(
         try:
             line = next(pending)
         except StopIteration:
-            if shutting_down:
-                wait_end()
+            # The bot logs its decision just after its answer: give the chat's notes
+            # (a static line, a silence with /why) a moment to arrive before the end.
+            wait_end() if shutting_down else settle()
             raise EOFError from None
         shutting_down = ends_session(line)
         if addressed(line):
@@ -114,7 +116,8 @@ def _chat_commands(config: BotConfig) -> set[str]:
 
 
 def _wait_for_exit(timeout: float) -> None:
-    """Wait for the chat to end because the bot exited (it interrupts this with SIGINT)."""
+    """Wait ``timeout`` seconds, or until the chat ends because the bot exited (it
+    interrupts this with SIGINT)."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -238,6 +241,7 @@ def sandbox(
                 wait_reply, lambda: len(server.events()),
                 ends_session=lambda line: shutdown is not None and _first(line) == shutdown.lower(),
                 wait_end=lambda: _wait_for_exit(reply_timeout),
+                settle=lambda: _wait_for_exit(1.0),
             )
         run_terminal_chat(server, GENERAL_CHANNEL_ID, HUMAN_USER_ID, out, input_fn=input_fn, side=watch,
                           interrupt=_wake_main_thread, extra_help=lambda: _help_lines(config))

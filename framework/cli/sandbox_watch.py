@@ -42,7 +42,7 @@ class SessionWatch:
         self._lock = threading.Lock()  # the printer thread polls, the input thread toggles
         self._last_call = last_call_id(paths.database)
         self._log_offset = conversation_log.stat().st_size if conversation_log.exists() else 0
-        self._warned: set[tuple[str | None, str | None]] = set()
+        self._warned: set[tuple[str, str | None, str | None]] = set()
         self._ended = False
         self._crashes_told: set[int] = set()
 
@@ -64,12 +64,11 @@ class SessionWatch:
         for call in calls_after(self._paths.database, self._last_call):
             self._last_call = call.id
             if not call.ok:
-                if call.error_kind == "auth" and (call.key_alias, call.provider) not in self._warned:
-                    self._warned.add((call.key_alias, call.provider))
-                    notes.append(Note(
-                        f"warning: {call.provider} refused the key in {call.key_alias or 'its key variable'} "
-                        f"(fix it in .env); the bot falls back to the next model", style="yellow",
-                    ))
+                if call.error_kind != "auth" and call.purpose not in _ANSWERING:
+                    continue  # a background call (a profile, a summary) failing is not the chat's business
+                warning = self._failure(call.provider, call.model, call.key_alias, call.error_kind)
+                if warning is not None:
+                    notes.append(warning)
                 continue
             if call.purpose not in _ANSWERING:
                 continue
@@ -78,6 +77,18 @@ class SessionWatch:
             if call.model != self._configured:
                 notes.append(Note(f"(answered by {call.provider} {call.model}, not the configured {self._configured})"))
         return notes
+
+    def _failure(self, provider: str, model: str, alias: str | None, kind: str | None) -> Note | None:
+        """One warning per provider, key and kind of failure: a refused key, or a provider not answering."""
+        if (provider, alias, kind) in self._warned:
+            return None
+        self._warned.add((provider, alias, kind))
+        if kind == "auth":
+            text = (f"warning: {provider} refused the key in {alias or 'its key variable'} (fix it in .env); "
+                    "the bot falls back to the next model")
+        else:
+            text = f"warning: {provider} {model} did not answer ({kind or 'error'}); the bot falls back to the next model"
+        return Note(text, style="yellow")
 
     # -- the conversation log -------------------------------------------------------
 
@@ -89,7 +100,7 @@ class SessionWatch:
             excerpt = _excerpt(str(entry.get("content", "")))
             if decision == "reply" and "static line (" in reason:
                 cause = reason.split("static line (", 1)[1].rstrip(")")
-                notes.append(Note(f"(a static line: no model answered: {cause})", style="yellow"))
+                notes.append(Note(f"(a static line, not a model: {cause})", style="yellow"))
             elif decision in ("ignore", "error") and self._why:
                 notes.append(Note(f"why silent on {excerpt}: {explain(reason)}"))
         return notes

@@ -216,7 +216,8 @@ class ReactiveEngine:
                 else:
                     self._decide(message, Decision("error" if failure.startswith("model") else "ignore", f"{reason}; {failure}"))
                 return
-            decision = await self._execute(plan, message, reason, urgent=True)
+            # A static line from the router (every model failed) answers too: the log says so.
+            decision = await self._execute(plan, message, f"{reason}; {failure}" if failure else reason, urgent=True)
             await self._record_exchange(message, plan, decision)
         except asyncio.CancelledError:
             raise
@@ -279,7 +280,8 @@ class ReactiveEngine:
             self._decide(m, Decision(decision.action, f"{batch}; {decision.reason}", decision.reply_ids))
 
     async def _ask(self, ask: ContextRequest, trigger: IncomingMessage) -> tuple[ResponsePlan | None, str]:
-        """The model's plan, or None and why not (the model failed, or the answer went stale)."""
+        """The model's plan, or None and why not (the model failed, or the answer went stale);
+        with a plan, the second item notes a static line the router said for every model."""
         request = await self._context.build(ask)
         self.model_calls += 1
         try:
@@ -299,7 +301,7 @@ class ReactiveEngine:
             self._exchanges[ask.channel_id] = (request.turns[-1].content, reply)
         if await self._stale(trigger, ask.urgent):
             return None, "stale: the conversation moved on"
-        return plan, ""
+        return plan, "static line (no model answered)" if reply.static else ""
 
     async def _record_exchange(self, trigger: IncomingMessage, plan: ResponsePlan, decision: Decision) -> None:
         """A DM answered: the question and what was said join the conversation cache.
