@@ -157,3 +157,48 @@ async def test_the_pipeline_caches_by_attachment_and_skips_what_fails(server: Lo
     assert [b.filename for b in again] == ["cat.png"] and again[0].block == first[0].block
     assert server.hits == {"/ok.png": 1, "/text.png": 1} and pipeline.downloads == 2
     await pipeline.close()
+
+
+async def test_at_most_three_images_download_at_once() -> None:
+    in_flight, peak, release = 0, 0, asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        if in_flight >= 3:
+            release.set()  # the third is in: let them all finish
+        await release.wait()
+        in_flight -= 1
+        return web.Response(body=png(), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/{name}", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    pipeline = ImagePipeline(hosts=allowed_hosts(base), max_per_message=5)
+    posted = message("m1", *(Attachment(f"a{i}", f"{base}/{i}.png", f"{i}.png") for i in range(5)))
+    try:
+        found = await asyncio.wait_for(pipeline.blocks([posted]), 10)
+    finally:
+        await pipeline.close()
+        await runner.cleanup()
+    assert len(found) == 5 and peak == 3
+
+
+async def test_an_unexpected_failure_skips_the_image_and_keeps_the_rest(server: Loopback) -> None:
+    class Broken:
+        closed = False
+
+        def get(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("the session fell over")
+
+        async def close(self) -> None:
+            pass
+
+    pipeline = ImagePipeline(hosts=allowed_hosts(server.base), session_factory=Broken)  # type: ignore[arg-type]
+    assert await pipeline.blocks([message("m1", Attachment("b1", f"{server.base}/ok.png", "a.png"))]) == []
+    await pipeline.close()

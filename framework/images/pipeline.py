@@ -108,6 +108,9 @@ class ImagePipeline:
         except (DownloadRefused, ImageRefused) as exc:
             _log.info("image %s (%s) skipped: %s", attachment.filename, attachment.id, exc)
             return None
+        except Exception as exc:  # an image must never cost the reply its text
+            _log.warning("image %s (%s) skipped: %s: %s", attachment.filename, attachment.id, type(exc).__name__, exc)
+            return None
 
     async def close(self) -> None:
         if self._session is not None:
