@@ -256,3 +256,18 @@ async def test_the_routers_static_line_is_logged_as_one(tmp_path: Path) -> None:
         assert (decision.action, decision.reason) == ("reply", "mentioned; static line (no model answered)")
     finally:
         await close(world)
+
+
+def test_join_moves_where_your_lines_are_posted() -> None:
+    from framework.sandbox import RANDOM_CHANNEL_ID
+
+    lines = iter(["/join #nowhere", "/join #random", "hello from random", "/quit"])
+    out = io.StringIO()
+    with SandboxThread(bots=[("sandbox.alpha.token-0123456789", "alpha")]) as sandbox:
+        run_terminal_chat(sandbox, GENERAL_CHANNEL_ID, HUMAN_USER_ID, Console(file=out, width=200), lambda: next(lines))
+        posted_random = [m["content"] for m in sandbox.messages(RANDOM_CHANNEL_ID)]
+        posted_general = [m["content"] for m in sandbox.messages(GENERAL_CHANNEL_ID)]
+    text = out.getvalue()
+    assert "Usage: /join #channel (one of #general, #lobby, #random)" in text
+    assert "You are now in #random." in text
+    assert "hello from random" in posted_random and "hello from random" not in posted_general

@@ -15,6 +15,8 @@ Syntax:
 * ``/settings model claude-sonnet-4-6``  a slash command a bot registered, run in this
   channel (``/dm cortana /settings status`` runs it in the DM); the bot's answer prints
   marked "only you" when it is ephemeral. Arguments go in order, or as ``name:value``
+* ``/join #random``             post in another channel from now on (its messages print
+  unprefixed; the others keep their ``[#channel]`` prefix)
 * ``/why``                      turn on (or off) a line under each message the bot let pass,
   saying in plain words why it stayed silent
 * ``/help``                     the commands, and the bots' own commands
@@ -59,6 +61,7 @@ HELP_LINES = (
     "  /dm name text         a direct message",
     "  /as name line         post a line as someone else (e.g. /as dana hi all)",
     "  /image PATH [text]    post a picture file from this machine",
+    "  /join #channel        post in another channel from now on",
     "  /why                  turn on or off: a plain-words line whenever the bot stays silent",
     "  /help                 this list",
     "  /quit                 leave and stop the bot (Ctrl-D and Ctrl-C too)",
@@ -312,6 +315,10 @@ def run_terminal_chat(
                     on = side.toggle_why()
                     console.print(Text("/why on: a line says why whenever the bot stays silent" if on
                                        else "/why off", style="dim"))
+            elif line.split(maxsplit=1)[0] == "/join":
+                joined = _join(sandbox, line, console)
+                if joined is not None:
+                    channel_id = printer.channel_id = joined
             elif line.split(maxsplit=1)[0] == "/image":
                 _send_image(sandbox, channel_id, author, line, console)
             elif line.startswith("/dm"):
@@ -326,6 +333,19 @@ def run_terminal_chat(
         sandbox.unsubscribe(events)  # type: ignore[arg-type]
         events.put(None)  # after everything already queued, so it all gets printed
         thread.join(5.0)
+
+
+def _join(sandbox: SandboxThread, line: str, console: Console) -> str | None:
+    """``/join #name``: the id of that text channel, or None (with a line saying which exist)."""
+    channels = sandbox.text_channels()
+    parts = line.split()
+    name = parts[1].lstrip("#").lower() if len(parts) == 2 else ""
+    if name not in channels:
+        known = ", ".join(f"#{n}" for n in sorted(channels))
+        console.print(Text(f"Usage: /join #channel (one of {known})"))
+        return None
+    console.print(Text(f"You are now in #{name}.", style="dim"))
+    return channels[name]
 
 
 def _send_image(sandbox: SandboxThread, channel_id: str, author: str, line: str, console: Console) -> None:

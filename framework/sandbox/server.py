@@ -32,6 +32,7 @@ from .interactions import InteractionRest, Interactions
 from .rest import ApiError, RestApi, json_response
 from .rest_structure import StructureRest
 from .seed import GUILD_ID
+from .models import TEXT_CHANNEL
 from .state import SandboxState
 
 _log = logging.getLogger(__name__)
@@ -287,6 +288,14 @@ class SandboxServer(EventBus, StructureControls):
         return {
             u.id: {"username": u.username, "display_name": u.global_name or u.username, "bot": u.bot}
             for u in self.state.users.values()
+        }
+
+    def text_channels(self) -> dict[str, str]:
+        """``{name: channel_id}`` of the guild text channels (where a person can post)."""
+        return {
+            channel.name: channel.id
+            for channel in self.state.channels.values()
+            if channel.guild_id is not None and channel.type == TEXT_CHANNEL
         }
 
     def channel_name(self, channel_id: str | int) -> str:

@@ -178,6 +178,7 @@ class SandboxThread:
     dm_channel_id = _delegate(SandboxServer.dm_channel_id)
     users = _delegate(SandboxServer.users)
     channel_name = _delegate(SandboxServer.channel_name)
+    text_channels = _delegate(SandboxServer.text_channels)
     add_channel = _delegate(SandboxServer.add_channel)
     set_channel_overwrite = _delegate(SandboxServer.set_channel_overwrite)
     add_role = _delegate(SandboxServer.add_role)
