@@ -42,6 +42,8 @@ LIBRARY_HOMES: dict[str, set[str]] = {
     "psutil": {"supervisor", "cli"},
     "typer": {"cli"},
     "click": {"cli"},
+    # the per-bot /metrics registry, served by the runtime's health endpoint
+    "prometheus_client": {"runtime"},
 }
 LIBRARY_HOMES["aiohttp"].add("images")  # the image pipeline downloads attachments
 

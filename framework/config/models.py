@@ -20,6 +20,7 @@ from .assistant import AssistantConfig
 from .behaviour import BehaviourConfig
 from .prompt_files import PromptFilesConfig
 from .conversation import ConversationConfig
+from .health import HealthConfig
 
 __all__ = [
     "BotConfig",
@@ -513,6 +514,8 @@ class BotConfig(_Section):
     """The todo and calendar tools and the person's time zone (off by default)."""
     conversation: ConversationConfig = ConversationConfig()
     """The per-DM conversation cache: real turns, a sliding TTL, compaction near the context limit."""
+    health: HealthConfig = HealthConfig()
+    """The HTTP endpoint for probes and ``/metrics`` (off unless ``health.port``)."""
 
     @model_validator(mode="before")
     @classmethod

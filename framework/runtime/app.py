@@ -31,6 +31,7 @@ from .loops import LoopHealth, agentic_loop, check_loop
 from .reminder_loop import reminder_loop
 
 if TYPE_CHECKING:
+    from .health import HealthServer
     from .wiring import Bot
 
 __all__ = ["BotRuntime"]
@@ -63,6 +64,7 @@ class BotRuntime:
         self._loops: set[asyncio.Task[None]] = set()
         self._closing = False
         self._loop_health = LoopHealth(paths.loops_file, self.clock, redact)
+        self.health: HealthServer | None = None  # the HTTP endpoint, when ``health.port`` is set
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -77,6 +79,8 @@ class BotRuntime:
     async def run(self) -> int:
         # Imported here so `bot_manager status` and friends never pay for discord.py or the SDKs.
         from ..discord.adapter import configure_endpoints
+        from .health import HealthServer
+        from .metrics import BotMetrics
         from .wiring import build_bot
 
         config, paths = self.config, self.paths
@@ -88,6 +92,7 @@ class BotRuntime:
         paths.ready_file.unlink(missing_ok=True)
         configure_endpoints(settings.discord_api_base, settings.discord_gateway_url)
 
+        metrics = BotMetrics(config.bot_id, self.clock) if config.health.port is not None else None
         async with AsyncExitStack() as resources:
             await asyncio.to_thread(self._adopt_synced_history)
             bot = await build_bot(
@@ -97,7 +102,15 @@ class BotRuntime:
                 # On a loopback server the guild arrives in milliseconds; 0.05 s is the
                 # documented safe minimum (0 can fire on_ready before GUILD_CREATE).
                 guild_ready_timeout=0.05 if _is_loopback(settings.discord_gateway_url) else 2.0,
+                metrics=metrics,
             )
+            if metrics is not None:  # bound before Discord connects: probes see "not ready" until READY
+                self.health = HealthServer(
+                    config.health, metrics, gateway_ready=lambda: bot.client.is_ready() and not bot.client.is_closed(),
+                    write_problem=bot.store.write_problem, stopping=lambda: self._closing or self._stop.is_set(),
+                )
+                await self.health.start()
+                resources.push_async_callback(self.health.stop)  # after the shutdown: /healthz says 503 during it
             return await self._serve(bot, token)
 
     def _adopt_synced_history(self) -> None:

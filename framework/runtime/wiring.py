@@ -66,6 +66,7 @@ from .conversation_log import ConversationLog
 from .fetchers import dad_joke_fetcher
 from .images import build_images, noting
 from .intake import Intake
+from .metrics import BotMetrics, MeteredDecisionLog, MeteredUsageSink
 
 __all__ = ["Bot", "build_bot"]
 
@@ -110,9 +111,11 @@ async def build_bot(
     on_ready: Callable[[], None] = lambda: None,
     on_shutdown_command: Callable[[], None] = lambda: None,
     guild_ready_timeout: float = 2.0,
+    metrics: BotMetrics | None = None,
 ) -> Bot:
     """Build the bot. ``on_ready`` runs once the Discord session is ready (the runtime
-    reports readiness); ``on_shutdown_command`` when an owner's shutdown command ran."""
+    reports readiness); ``on_shutdown_command`` when an owner's shutdown command ran;
+    ``metrics`` (the health endpoint's, when on) is fed by wrappers around the seams."""
     rng = random.Random()
     # Before anything opens: a missing or malformed master id is a config error (exit 78).
     access = AccessPolicy(config.access.mode, master_user_id(config.access, environ))
@@ -122,16 +125,19 @@ async def build_bot(
         paths.conversation_log, config.bot_id, config.logging.max_size_mb, config.logging.backup_count, redact=redact
     )
     resources.callback(decisions.close)
+    logged = decisions if metrics is None else MeteredDecisionLog(decisions, metrics)
 
-    intake = Intake(store=store, clock=clock, on_ready=on_ready, access=access, decisions=decisions)
+    intake = Intake(store=store, clock=clock, on_ready=on_ready, access=access, decisions=logged)
     images = build_images(config, settings, resources)
     client = BotClient(
-        on_incoming=noting(images, intake.on_incoming),
+        on_incoming=(
+            noting(images, intake.on_incoming) if metrics is None else metrics.seeing(noting(images, intake.on_incoming))
+        ),
         on_edit=intake.on_edit,
         on_delete=intake.on_delete,
         on_connected=intake.on_connected,
         on_reaction=intake.on_reaction,
-        on_session_start=intake.on_session_start,
+        on_session_start=intake.on_session_start if metrics is None else metrics.session_started(intake.on_session_start),
         on_session_ready=intake.on_session_ready,
         servers=config.discord.servers,
         guild_ready_timeout=guild_ready_timeout,
@@ -144,7 +150,7 @@ async def build_bot(
     )
     router, llm = await _build_brain(
         config, paths, environ, settings, clock, resources, client, locks,
-        extra_tools=assistant.tools if assistant is not None else (),
+        extra_tools=assistant.tools if assistant is not None else (), metrics=metrics,
     )
     if config.commands.slash:
         await _build_settings_commands(config, paths, environ, settings, router, client, clock, assistant, access)
@@ -165,7 +171,7 @@ async def build_bot(
         store=store,
         llm=llm,
         executor=executor,
-        decisions=decisions,
+        decisions=logged,
         gates=gates,
         rng=rng,
         settings=ReactiveSettings(
@@ -210,6 +216,7 @@ async def _build_brain(
     locks: PathLocks,
     *,
     extra_tools: Sequence[ClientTool] = (),
+    metrics: BotMetrics | None = None,
 ) -> tuple[Router, BudgetedLLM]:
     """The model chain: Claude with its tools, the fallbacks, the ledger and the budget."""
     api = config.api
@@ -236,7 +243,8 @@ async def _build_brain(
     )
     claude = AnthropicProvider(api, tools=tools, base_url=settings.anthropic_base_url, clock=clock, web_search=web_search)
     resources.push_async_callback(claude.close)  # idempotent: also closed by the router when in its chain
-    router = build_router(config, environ, anthropic_provider=claude, tools=tools, usage_sink=ledger)
+    sink = ledger if metrics is None else MeteredUsageSink(ledger, metrics, lambda r: ledger.cost_of(r.model, r.usage))
+    router = build_router(config, environ, anthropic_provider=claude, tools=tools, usage_sink=sink)
     resources.push_async_callback(router.close)  # every provider's HTTP client (Groq, OpenAI-compatible)
     router.restore_usage(await ledger.key_usage(clock.now()))  # key balance survives a restart
     if not router.describe():

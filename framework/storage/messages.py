@@ -163,6 +163,18 @@ class MessageStore:
         finally:
             await self._db.close()
 
+    async def write_problem(self) -> str | None:
+        """Why the database cannot take a write now (one line), or None when it can: a write
+        lock taken and given back at once (readiness asks this; no row is written)."""
+        if self._db.in_transaction:  # a write of ours is open: the lock is already held
+            return None
+        try:
+            await run(self._db, "BEGIN IMMEDIATE")
+            await run(self._db, "ROLLBACK")
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
+            return f"database {self.path.name} not writable: {exc}"
+        return None
+
     async def add(self, message: IncomingMessage) -> None:
         await self.add_many([message])
 
