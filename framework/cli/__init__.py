@@ -56,9 +56,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from . import assistant_cmds, config_cmds, memory_cmds, new_cmd, run_cmd, sandbox_cmd, supervise, sync_cmd
+    from . import assistant_cmds, config_cmds, deploy_cmd, memory_cmds, new_cmd, run_cmd, sandbox_cmd, supervise, sync_cmd
 
-    for module in (supervise, config_cmds, new_cmd, run_cmd, sandbox_cmd, memory_cmds, assistant_cmds, sync_cmd):
+    for module in (supervise, config_cmds, new_cmd, run_cmd, sandbox_cmd, memory_cmds, assistant_cmds, sync_cmd, deploy_cmd):
         module.register(app)
 
 
