@@ -190,3 +190,17 @@ def test_an_invalid_config_is_refused_with_its_line(home: Path, kind: str) -> No
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "bots/alpha.yaml" in lines[0] and "nmae" in lines[0], result.output
     assert not (home / "deploy" / kind).exists()
+
+
+def test_the_health_port_of_the_config_reaches_compose_and_k8s(home: Path) -> None:
+    config = home / "bots" / "alpha.yaml"
+    config.write_text(config.read_text() + "\nhealth:\n  port: 9181\n")  # host left on loopback
+    result = _deploy(home, "k8s", "alpha")
+    assert result.exit_code == 0, result.output
+    assert "health.host is 127.0.0.1" in result.output  # probes from the kubelet could not reach it
+    statefulset = list(YAML(typ="safe").load_all((home / "deploy" / "k8s" / "bot-alpha.yaml").read_text()))[1]
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 9181}
+    assert _deploy(home, "compose", "alpha").exit_code == 0
+    service = YAML(typ="safe").load((home / "deploy" / "compose" / "compose.yaml").read_text())["services"]["bot-alpha"]
+    assert service["ports"] == ["127.0.0.1:9181:9181"]
