@@ -138,3 +138,40 @@ async def test_a_taken_port_is_a_config_error_naming_it(tmp_path: Path) -> None:
         holder.close()
     message = str(caught.value)
     assert "\n" not in message and f"port {port}" in message and "health.port" in message
+
+
+def test_status_shows_the_health_url_from_the_config_without_asking_it(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from framework.supervisor.statusview import collect_status, render_status
+
+    write_bot(tmp_path, extra="health: {port: 9464, host: 0.0.0.0}\n")
+    write_bot(tmp_path, bot_id="beta", token_var="BETA_BOT_TOKEN")
+    rows = {row.name: row for row in collect_status(tmp_path, ["alpha", "beta"])}  # nothing listens on 9464
+    assert rows["alpha"].to_json()["health_url"] == "http://127.0.0.1:9464/"
+    assert rows["beta"].health_url is None
+    buf = StringIO()
+    Console(file=buf, width=200, color_system=None).print(render_status(rows.values(), width=200))
+    assert "health http://127.0.0.1:9464/" in buf.getvalue()
+
+
+async def test_a_database_another_writer_holds_is_not_ready_and_nothing_is_written(tmp_path: Path) -> None:
+    import sqlite3
+
+    from framework.storage import MessageStore
+
+    store = await MessageStore.open(tmp_path / "messages.db")
+    try:
+        assert await store.write_problem() is None
+        holder = sqlite3.connect(tmp_path / "messages.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            problem = await store.write_problem(timeout=0.05)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert problem is not None and "messages.db not writable" in problem and "locked" in problem
+    finally:
+        await store.close()

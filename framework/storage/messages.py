@@ -18,6 +18,7 @@ in both, which the next run resolves). Reactions stay in ``reactions``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -133,6 +134,19 @@ def _row_to_message(row: Iterable[Any]) -> StoredMessage:
     )
 
 
+def _write_problem(path: Path, timeout: float) -> str | None:
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=timeout, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"database {path.name} not writable: {exc}"
+    return None
+
+
 class MessageStore:
     """Async SQLite store of one bot's messages. Open with :meth:`open`, close with :meth:`close`."""
 
@@ -163,17 +177,12 @@ class MessageStore:
         finally:
             await self._db.close()
 
-    async def write_problem(self) -> str | None:
+    async def write_problem(self, timeout: float = 2.0) -> str | None:
         """Why the database cannot take a write now (one line), or None when it can: a write
-        lock taken and given back at once (readiness asks this; no row is written)."""
-        if self._db.in_transaction:  # a write of ours is open: the lock is already held
-            return None
-        try:
-            await run(self._db, "BEGIN IMMEDIATE")
-            await run(self._db, "ROLLBACK")
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
-            return f"database {self.path.name} not writable: {exc}"
-        return None
+        lock taken and given back at once (readiness asks this; no row is written). It uses
+        its own short-lived connection: a BEGIN on the store's shared one would interleave
+        with the store's own writes, and its ROLLBACK could undo them."""
+        return await asyncio.to_thread(_write_problem, self.path, timeout)
 
     async def add(self, message: IncomingMessage) -> None:
         await self.add_many([message])

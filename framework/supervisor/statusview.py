@@ -66,6 +66,7 @@ class StatusRow:
     # From the usage ledger, for the current UTC day; None when the bot has no ledger yet.
     tokens_today: int | None = None
     cost_today_usd: float | None = None  # None also when no call today had a known price
+    health_url: str | None = None  # the bot's health endpoint (``health.port``), from its config
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,7 +123,10 @@ def collect_status(
     ops = ops or ProcessOps()
     now = time.time() if now is None else now
     today = datetime.fromtimestamp(now, timezone.utc)
-    rows = [_with_loops(_with_usage(_base_row(home, bot_id, ops, now), home, today), home) for bot_id in bot_ids]
+    rows = [
+        _with_health(_with_loops(_with_usage(_base_row(home, bot_id, ops, now), home, today), home), home)
+        for bot_id in bot_ids
+    ]
     procs: dict[int, psutil.Process] = {}
     for row in rows:
         if row.pid is None:
@@ -161,6 +165,22 @@ def _with_loops(row: StatusRow, home: Path) -> StatusRow:
         return row
     note = "; ".join(failing if row.note is None else [row.note, *failing])
     return replace(row, note=note)
+
+
+def _with_health(row: StatusRow, home: Path) -> StatusRow:
+    """The health URL as configured: read from the file, never asked over HTTP (status stays fast).
+    A config that does not parse shows none here; ``bot_manager validate`` says why."""
+    import yaml
+
+    from ..config.health import HealthConfig
+
+    try:
+        data = yaml.safe_load(BotPaths(home, row.name).config.read_text(encoding="utf-8"))
+        section = data.get("health") if isinstance(data, dict) else None
+        url = HealthConfig.model_validate(section or {}).url()
+    except (OSError, ValueError, yaml.YAMLError):  # pydantic's ValidationError is a ValueError
+        return row
+    return row if url is None else replace(row, health_url=url)
 
 
 def _with_metrics(row: StatusRow, proc: psutil.Process | None, sampled: bool, now: float) -> StatusRow:
@@ -249,6 +269,8 @@ def _cells(row: StatusRow) -> dict[str, str]:
     error = row.last_error or ""
     if row.note:
         error = f"{row.note}; {error}" if error else row.note
+    if row.health_url:
+        error = f"health {row.health_url}; {error}" if error else f"health {row.health_url}"
     cpu = "-" if row.cpu_percent is None else f"{row.cpu_percent:.1f}%"
     mem = format_bytes(row.rss_bytes)
     tokens, cost = format_tokens(row.tokens_today), format_cost(row.cost_today_usd)
