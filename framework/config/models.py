@@ -21,6 +21,7 @@ from .behaviour import BehaviourConfig
 from .prompt_files import PromptFilesConfig
 from .conversation import ConversationConfig
 from .health import HealthConfig
+from .shards import ShardsConfig
 
 __all__ = [
     "BotConfig",
@@ -87,6 +88,8 @@ class DiscordConfig(_Section):
     """Guild ids the bot works in; empty means every guild it is invited to."""
     owner_ids: SnowflakeList = []
     """Discord user ids allowed to use owner-only commands (``!shutdown``)."""
+    shards: ShardsConfig = ShardsConfig()
+    """Discord sharding: ``count`` (or ``auto``) and the shard ``ids`` this process runs; unset is unsharded."""
 
 
 class ResponseStyle(_Section):

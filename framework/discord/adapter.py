@@ -9,7 +9,7 @@ event never takes the bot down.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -21,7 +21,7 @@ from ..domain import Attachment, IncomingMessage
 from ..errors import ConfigError, UnreachableError
 from .network import unreachable_reason
 
-__all__ = ["BotClient", "DiscordChat", "configure_endpoints", "build_intents", "to_incoming"]
+__all__ = ["BotClient", "DiscordChat", "ShardedBotClient", "make_client", "configure_endpoints", "build_intents", "to_incoming"]
 
 _log = logging.getLogger(__name__)
 
@@ -114,12 +114,14 @@ class BotClient(discord.Client):
         servers: list[str] | None = None,
         guild_ready_timeout: float = 2.0,
         now: Callable[[], datetime] | None = None,
+        **client_options: Any,
     ) -> None:
         super().__init__(
             intents=build_intents(),
             guild_ready_timeout=guild_ready_timeout,
             # Replies may ping the person spoken to, never @everyone or a role.
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=True),
+            **client_options,
         )
         self._on_incoming = on_incoming
         self._on_edit = on_edit
@@ -231,6 +233,23 @@ class BotClient(discord.Client):
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         _log.exception("error in Discord event handler %s (the bot keeps running)", event_method)
+
+
+class ShardedBotClient(BotClient, discord.AutoShardedClient):
+    """The same handlers on discord.py's sharded client: one session per shard this
+    process runs, each sent only the guilds of its shard (DMs come on shard 0)."""
+
+
+def make_client(*, shard_count: int | None = None, shard_ids: Sequence[int] | None = None,
+                sharded: bool = False, **handlers: Any) -> BotClient:
+    """A :class:`BotClient`, or a :class:`ShardedBotClient` when *sharded*: ``shard_count``
+    None asks Discord for its recommendation, ``shard_ids`` None runs every shard."""
+    if not sharded:
+        return BotClient(**handlers)
+    options: dict[str, Any] = {"shard_count": shard_count}
+    if shard_ids is not None:
+        options["shard_ids"] = list(shard_ids)
+    return ShardedBotClient(**handlers, **options)
 
 
 class DiscordChat:

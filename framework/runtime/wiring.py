@@ -24,7 +24,8 @@ from ..clock import Clock
 from ..config import BotConfig, Settings
 from ..config.access import master_user_id
 from ..config.prompt_files import prompt_files_problem
-from ..discord.adapter import BotClient, DiscordChat
+from ..config.shards import shard_plan
+from ..discord.adapter import BotClient, DiscordChat, make_client
 from ..discord.backfill import DiscordHistory
 from ..discord.commands import install_settings_commands
 from ..discord.tools import DiscordQueryTools
@@ -119,6 +120,7 @@ async def build_bot(
     rng = random.Random()
     # Before anything opens: a missing or malformed master id is a config error (exit 78).
     access = AccessPolicy(config.access.mode, master_user_id(config.access, environ))
+    shards = shard_plan(config.discord.shards, environ)  # the environment's share overrides the config's
     store = await MessageStore.open(paths.database)
     resources.push_async_callback(store.close)  # last out: checkpoints the WAL into messages.db
     decisions = ConversationLog(
@@ -129,7 +131,10 @@ async def build_bot(
 
     intake = Intake(store=store, clock=clock, on_ready=on_ready, access=access, decisions=logged)
     images = build_images(config, settings, resources)
-    client = BotClient(
+    client = make_client(
+        sharded=shards is not None,
+        shard_count=shards.count if shards is not None else None,
+        shard_ids=shards.ids if shards is not None else None,
         on_incoming=(
             noting(images, intake.on_incoming) if metrics is None else metrics.seeing(noting(images, intake.on_incoming))
         ),

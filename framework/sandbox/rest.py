@@ -135,9 +135,12 @@ class RestApi:
         return json_response({"url": self._gateway_url()})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
-        self._me(request)
+        me = self._me(request)
         limit = {"total": 1000, "remaining": 1000, "reset_after": 86_400_000, "max_concurrency": 1}
-        return json_response({"url": self._gateway_url(), "shards": 1, "session_start_limit": limit})
+        # Discord recommends about one shard per 1000 guilds (and requires one per 2500).
+        joined = sum(1 for g in self.state.guilds.values() if me in g.members)
+        shards = max(1, -(-joined // 1000))
+        return json_response({"url": self._gateway_url(), "shards": shards, "session_start_limit": limit})
 
     async def create_dm(self, request: web.Request) -> web.Response:
         me = self._me(request)
