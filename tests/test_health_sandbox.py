@@ -84,6 +84,13 @@ async def test_health_endpoints_follow_the_session_and_metrics_move_after_a_ment
             async with http.get(base + path) as response:
                 return response.status, await response.text()
 
+        async def until_counted(series: str) -> str:
+            deadline = time.monotonic() + 15
+            while metric(text := (await get("/metrics"))[1], series) < 1:
+                assert time.monotonic() < deadline, f"timed out waiting for {series} to move"
+                await asyncio.sleep(0.05)
+            return text
+
         # The endpoint is up before Discord connects: asked just before the session starts.
         before: list[tuple[int, str]] = []
         serve = runtime._serve
@@ -109,10 +116,12 @@ async def test_health_endpoints_follow_the_session_and_metrics_move_after_a_ment
                 assert metric(text, "bot_messages_seen_total") == 0 and 'bot="alpha"' in text
 
                 mention = server.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_user}> ping?")
-                deadline = time.monotonic() + 15
-                while metric(text := (await get("/metrics"))[1], "bot_replies_sent_total") < 1:
-                    assert time.monotonic() < deadline, "timed out waiting for the reply to be counted"
-                    await asyncio.sleep(0.05)
+                text = await until_counted("bot_replies_sent_total")
+
+                # op 7 RECONNECT: discord.py closes the socket and resumes the session.
+                assert metric(text, "bot_gateway_reconnects_total") == 0
+                assert server.send_reconnect(bot_user) == 1
+                await until_counted("bot_gateway_reconnects_total")
             finally:
                 runtime.request_stop()
                 assert await asyncio.wait_for(running, 15) == 0

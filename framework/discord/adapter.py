@@ -111,6 +111,7 @@ class BotClient(discord.Client):
         on_reaction: Callable[[str, str, str, str, bool], Awaitable[Any]] | None = None,
         on_session_start: Callable[[], Any] | None = None,
         on_session_ready: Callable[[], Any] | None = None,
+        on_resumed: Callable[[], Any] | None = None,
         servers: list[str] | None = None,
         guild_ready_timeout: float = 2.0,
         now: Callable[[], datetime] | None = None,
@@ -132,6 +133,7 @@ class BotClient(discord.Client):
         # was posted before it is the history backfill's job once it is ready.
         self._on_session_start = on_session_start
         self._on_session_ready = on_session_ready
+        self._on_resumed = on_resumed  # a dropped session taken up again (the metrics count it)
         self._servers = set(servers or [])
         self._announced = False
         # Discord sends no time with a delete: it is stamped with the runtime's clock (the
@@ -156,6 +158,8 @@ class BotClient(discord.Client):
 
     async def on_resumed(self) -> None:
         _log.info("gateway session resumed")
+        if self._on_resumed is not None:
+            self._on_resumed()
 
     async def serve(self, token: str, *, token_env_var: str) -> None:
         """Log in and run the session until closed; Discord's refusals that a restart

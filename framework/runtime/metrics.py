@@ -6,7 +6,7 @@ carries the bot's id as the ``bot`` label. The counters are fed by wrappers arou
 ports the wiring already passes around: the Discord client's incoming-message callback
 (messages seen), the router's usage sink (model calls, tokens, cost, failovers), the
 decision log (replies sent, rate-limit refusals, event-to-reply latency) and the session
-start callback (reconnects). A wrapper never lets a metrics failure cost the work it wraps.
+start and resume callbacks (reconnects). A wrapper never lets a metrics failure cost the work it wraps.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class BotMetrics:
             "bot_rate_limit_refusals", "Messages not answered because of the rate windows", bot, registry=reg
         ).labels(bot_id)
         self.reconnects = Counter(
-            "bot_gateway_reconnects", "New gateway sessions after the first", bot, registry=reg
+            "bot_gateway_reconnects", "Gateway sessions resumed, or started again after the first", bot, registry=reg
         ).labels(bot_id)
         self.reply_latency = Histogram(
             "bot_reply_latency_seconds", "From a message's arrival to the bot's reply", bot,
@@ -89,6 +89,10 @@ class BotMetrics:
             return handler() if handler is not None else None
 
         return counted
+
+    def reconnected(self) -> None:
+        """A dropped gateway session resumed."""
+        self.reconnects.inc()
 
     def usage(self, record: UsageRecord, cost: float | None = None) -> None:
         outcome = "ok" if record.ok else (record.error_kind or "error")

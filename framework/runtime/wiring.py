@@ -144,6 +144,7 @@ async def build_bot(
         on_reaction=intake.on_reaction,
         on_session_start=intake.on_session_start if metrics is None else metrics.session_started(intake.on_session_start),
         on_session_ready=intake.on_session_ready,
+        on_resumed=metrics.reconnected if metrics is not None else None,
         servers=config.discord.servers,
         guild_ready_timeout=guild_ready_timeout,
         now=clock.now,
