@@ -238,10 +238,20 @@ class BotClient(discord.Client):
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         _log.exception("error in Discord event handler %s (the bot keeps running)", event_method)
 
+    def session_live(self) -> bool:
+        """The gateway session is ready and its socket open (a dropped one is not, until resumed)."""
+        ws = self.ws
+        return self.is_ready() and not self.is_closed() and ws is not None and ws.open
+
 
 class ShardedBotClient(BotClient, discord.AutoShardedClient):
     """The same handlers on discord.py's sharded client: one session per shard this
     process runs, each sent only the guilds of its shard (DMs come on shard 0)."""
+
+    def session_live(self) -> bool:
+        """Every shard this process runs is ready and connected."""
+        shards = self.shards.values()
+        return self.is_ready() and not self.is_closed() and bool(shards) and not any(s.is_closed() for s in shards)
 
 
 def make_client(*, shard_count: int | None = None, shard_ids: Sequence[int] | None = None,

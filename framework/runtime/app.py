@@ -106,7 +106,7 @@ class BotRuntime:
             )
             if metrics is not None:  # bound before Discord connects: probes see "not ready" until READY
                 self.health = HealthServer(
-                    config.health, metrics, gateway_ready=lambda: bot.client.is_ready() and not bot.client.is_closed(),
+                    config.health, metrics, gateway_ready=bot.client.session_live,
                     write_problem=bot.store.write_problem, stopping=lambda: self._closing or self._stop.is_set(),
                 )
                 await self.health.start()
