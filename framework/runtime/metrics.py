@@ -40,7 +40,7 @@ class BotMetrics:
         self._clock = clock
         self.registry = CollectorRegistry()
         reg, bot = self.registry, ["bot"]
-        self.messages_seen = Counter("bot_messages_seen", "Messages received from Discord", bot, registry=reg).labels(bot_id)
+        self.messages_seen = Counter("bot_messages_seen", "Messages received from Discord, the bot's own left out", bot, registry=reg).labels(bot_id)
         self.replies_sent = Counter("bot_replies_sent", "Messages answered with a reply", bot, registry=reg).labels(bot_id)
         self.model_calls = Counter(
             "bot_model_calls", "Model provider calls", ["bot", "provider", "outcome"], registry=reg
@@ -71,10 +71,11 @@ class BotMetrics:
     # -- the seams -------------------------------------------------------------------------
 
     def seeing(self, handler: Callable[[IncomingMessage], Awaitable[Any]]) -> Callable[[IncomingMessage], Awaitable[Any]]:
-        """The incoming-message callback, counting each message first."""
+        """The incoming-message callback, counting each message first (the bot's own are not counted)."""
 
         async def counted(message: IncomingMessage) -> Any:
-            self.messages_seen.inc()
+            if not message.is_self:
+                self.messages_seen.inc()
             return await handler(message)
 
         return counted
