@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 from ..clock import Clock
 from ..config import BotConfig, Settings
 from ..config.access import master_user_id
 from ..config.prompt_files import prompt_files_problem
 from ..config.shards import shard_plan
+from ..domain import IncomingMessage
 from ..discord.adapter import BotClient, DiscordChat, make_client
 from ..discord.backfill import DiscordHistory
 from ..discord.commands import install_settings_commands
@@ -131,13 +133,16 @@ async def build_bot(
 
     intake = Intake(store=store, clock=clock, on_ready=on_ready, access=access, decisions=logged)
     images = build_images(config, settings, resources)
+    # One path for every message handed in, live or recovered by the backfill: images noted,
+    # counted, then the intake.
+    incoming = noting(images, intake.on_incoming)
+    if metrics is not None:
+        incoming = metrics.seeing(incoming)
     client = make_client(
         sharded=shards is not None,
         shard_count=shards.count if shards is not None else None,
         shard_ids=shards.ids if shards is not None else None,
-        on_incoming=(
-            noting(images, intake.on_incoming) if metrics is None else metrics.seeing(noting(images, intake.on_incoming))
-        ),
+        on_incoming=incoming,
         on_edit=intake.on_edit,
         on_delete=intake.on_delete,
         on_connected=intake.on_connected,
@@ -150,9 +155,10 @@ async def build_bot(
         now=clock.now,
     )
 
+    chat = DiscordChat(client)
     locks = PathLocks()  # one lock table for every writer of memory files
     assistant = await open_assistant(
-        config.assistant, paths.database, clock, resources, master_id=access.master_user_id, dms=DiscordChat(client)
+        config.assistant, paths.database, clock, resources, master_id=access.master_user_id, dms=chat
     )
     router, llm = await _build_brain(
         config, paths, environ, settings, clock, resources, client, locks,
@@ -171,7 +177,7 @@ async def build_bot(
         clock=clock, rng=rng,
     )
     human = _build_human_layer(config, clock, rng) if config.personality.behaviour.enabled else None
-    executor = PlanExecutor(chat=DiscordChat(client), clock=clock, gates=gates, on_shutdown=on_shutdown_command)
+    executor = PlanExecutor(chat=chat, clock=clock, gates=gates, on_shutdown=on_shutdown_command)
     engine = ReactiveEngine(
         context=context,
         store=store,
@@ -188,7 +194,7 @@ async def build_bot(
         ),
         human=human,
     )
-    backfill = _build_backfill(config, store, client, context, clock, resources, intake)
+    backfill = _build_backfill(config, store, client, context, clock, resources, incoming)
 
     agentic = None
     if config.agentic.enabled:
@@ -353,7 +359,7 @@ def _build_backfill(
     context: ContextBuilder,
     clock: Clock,
     resources: AsyncExitStack,
-    intake: Intake,
+    deliver: Callable[[IncomingMessage], Awaitable[Any]],
 ) -> Backfill:
     """What was missed while away, after each new gateway session; reply parents on demand."""
     history = DiscordHistory(client, servers=config.discord.servers)
@@ -363,7 +369,7 @@ def _build_backfill(
     backfill = Backfill(
         history=history, store=store, clock=clock,
         settings=BackfillSettings.from_config(config.history.backfill),
-        deliver=intake.on_incoming,  # an owed message takes the live path, so it is answered as a live one is
+        deliver=deliver,  # an owed message takes the live path, so it is answered as a live one is
         remember=context.remember, name=f"{config.bot_id}:backfill",
     )
     resources.push_async_callback(backfill.stop)
