@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import discord
+import pytest
 import yarl
+
+from framework.sandbox import SandboxThread
+from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -121,3 +128,36 @@ class BotHarness:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._task, DEFAULT_TIMEOUT)
+
+
+# -- a bot runtime in-process against the sandbox and the scripted model -----------------
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[SandboxThread, AnthropicStub]]:
+    """The sandbox on its own thread, with the scripted Anthropic stub on the same loop."""
+    server = SandboxThread().start()
+    stub = AnthropicStub(model_replies=dict(BACKGROUND_REPLIES))
+    server.run(stub.start())
+    try:
+        yield server, stub
+    finally:
+        server.run(stub.stop())
+        server.stop()
+
+
+async def eventually(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    """Poll what the bot wrote (the sandbox, the conversation log) until it holds, within a bound."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+    return value
+
+
+def decisions(home: Path, bot_id: str = "cortana") -> dict[str, dict[str, Any]]:
+    """The bot's conversation log, by message id."""
+    path = home / "logs" / f"{bot_id}.conversation.jsonl"
+    if not path.exists():
+        return {}
+    return {d["message_id"]: d for d in map(json.loads, path.read_text().splitlines())}

@@ -20,10 +20,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -34,43 +31,15 @@ from framework.paths import BotPaths
 from framework.runtime.app import BotRuntime
 from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 from framework.sandbox.chat import run_terminal_chat
-from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
+from tests.stubs.anthropic import AnthropicStub
 
-from .sandbox_helpers import redirect_discord
+from .sandbox_helpers import decisions, eventually, redirect_discord, sandbox  # noqa: F401 - sandbox is a fixture
 from .test_access import copy_cortana
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "sandbox.cortana.access-token-0123456789"
 MASTER = HUMAN_USER_ID  # the sandbox's person plays the master
 STRANGER = DANA_USER_ID
-
-
-@pytest.fixture
-def sandbox() -> Iterator[tuple[SandboxThread, AnthropicStub]]:
-    server = SandboxThread().start()
-    stub = AnthropicStub(model_replies=dict(BACKGROUND_REPLIES))
-    server.run(stub.start())
-    try:
-        yield server, stub
-    finally:
-        server.run(stub.stop())
-        server.stop()
-
-
-async def eventually(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    """Poll what the bot wrote (the sandbox, the conversation log) until it holds, within a bound."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return value
-
-
-def decisions(home: Path) -> dict[str, dict[str, Any]]:
-    path = home / "logs" / "cortana.conversation.jsonl"
-    if not path.exists():
-        return {}
-    return {d["message_id"]: d for d in map(json.loads, path.read_text().splitlines())}
 
 
 async def test_cortana_answers_only_the_masters_dms(tmp_path: Path, sandbox: tuple[SandboxThread, AnthropicStub]) -> None:

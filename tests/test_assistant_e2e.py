@@ -21,7 +21,8 @@ from tests.stubs.anthropic import AnthropicStub
 
 from .sandbox_helpers import redirect_discord
 from .test_access import copy_cortana
-from .test_access_sandbox import TOKEN, decisions, eventually, sandbox  # noqa: F401  (the fixture)
+from .sandbox_helpers import decisions, eventually, sandbox  # noqa: F401  (the fixture)
+from .test_access_sandbox import TOKEN
 
 
 def tool_use(name: str, args: dict[str, Any], tid: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,10 @@ from framework.errors import ConfigError
 from framework.paths import BotPaths
 from framework.runtime.app import BotRuntime
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
-from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
+from tests.stubs.anthropic import AnthropicStub
 
 from .conftest import write_bot
-from .sandbox_helpers import redirect_discord
+from .sandbox_helpers import eventually, redirect_discord, sandbox  # noqa: F401 - sandbox is a fixture
 
 TOKEN = "sandbox.alpha.health-token-0123456789"
 
@@ -31,26 +30,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def sandbox() -> Iterator[tuple[SandboxThread, AnthropicStub]]:
-    server = SandboxThread().start()
-    stub = AnthropicStub(model_replies=dict(BACKGROUND_REPLIES))
-    server.run(stub.start())
-    try:
-        yield server, stub
-    finally:
-        server.run(stub.stop())
-        server.stop()
-
-
-async def eventually(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-    return value
 
 
 def runtime_for(home: Path, port: int, environ: dict[str, str]) -> tuple[BotRuntime, BotPaths]:

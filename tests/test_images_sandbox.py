@@ -24,7 +24,7 @@ from tests.stubs.anthropic import AnthropicStub
 
 from .conftest import write_bot
 from .sandbox_helpers import redirect_discord
-from .test_access_sandbox import eventually, sandbox  # noqa: F401 - the fixture
+from .sandbox_helpers import eventually, sandbox  # noqa: F401 - the fixture
 
 TOKEN = "sandbox.alpha.images-token-0123456789"
 

@@ -18,7 +18,7 @@ from tests.stubs.anthropic import AnthropicStub
 
 from .sandbox_helpers import redirect_discord
 from .test_access import copy_cortana
-from .test_access_sandbox import decisions, eventually, sandbox  # noqa: F401 - the fixture
+from .sandbox_helpers import decisions, eventually, sandbox  # noqa: F401 - the fixture
 
 TOKEN = "sandbox.cortana.prompt-files-token-0123456789"
 SOUL_EDIT = {
