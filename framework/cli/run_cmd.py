@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..paths import split_process_name
 from .common import CliContext
 
 __all__ = ["register"]

@@ -168,6 +168,14 @@ def sandbox(
         for line in str(exc).splitlines():
             err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
         raise typer.Exit(exitcodes.CONFIG) from None
+    if config.discord.shards.processes > 1:
+        # The terminal chat follows one process's decisions; a split bot would answer from several.
+        fail(
+            f"{bot} is split into {config.discord.shards.processes} shard processes (discord.shards.processes); "
+            "the sandbox runs a bot as one process",
+            code=exitcodes.CONFIG,
+            hint="to try it here, set discord.shards.processes to 1 (or leave discord.shards out) for the trial",
+        )
     try:
         lock = SessionLock.take(cli.home, bot)
     except SandboxBusy as exc:

@@ -20,6 +20,7 @@ from ..paths import BotPaths
 from ..supervisor.control import SpawnRequest, SpawnResult, StopResult, Supervisor
 from ..supervisor.logtail import follow, last_log_lines
 from ..supervisor.statusview import collect_status, render_status
+from ..supervisor.shares import configured_processes, process_names, started_process_names
 from .common import CliContext, err, fail, out
 
 if TYPE_CHECKING:
@@ -83,14 +84,25 @@ def _stopwaitsecs(cli: CliContext, bot_id: str) -> float:
         return SupervisorConfig().stopwaitsecs
 
 
-def _log_path(cli: CliContext, bot_id: str) -> Path:
+def _log_paths(cli: CliContext, bot_id: str) -> dict[str, Path]:
+    """The log of each of the bot's processes by process name (one, unless split into shard processes)."""
     from ..config import load_bot_config
     from ..errors import ConfigError
 
     try:
-        return cli.home / load_bot_config(BotPaths(cli.home, bot_id).config, cli.home).log_file
+        config = load_bot_config(BotPaths(cli.home, bot_id).config, cli.home)
     except ConfigError:
-        return BotPaths(cli.home, bot_id).log
+        names = process_names(bot_id, configured_processes(BotPaths(cli.home, bot_id).config))
+        return {name: BotPaths.for_process(cli.home, name).log for name in names}
+    names = process_names(bot_id, config.discord.shards.processes)
+    return {name: BotPaths.for_process(cli.home, name).log_file(config.log_file) for name in names}
+
+
+def _stop_targets(cli: CliContext, bot_id: str) -> list[str]:
+    """Every process of the bot: those the config names and any other one started earlier."""
+    configured = process_names(bot_id, configured_processes(BotPaths(cli.home, bot_id).config))
+    started = started_process_names(BotPaths(cli.home, bot_id).run_dir, bot_id)
+    return list(dict.fromkeys([*configured, *started]))
 
 
 def _print_spawn(result: SpawnResult) -> None:
@@ -117,8 +129,11 @@ def _print_stop(result: StopResult) -> None:
 
 
 def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
+    # One keeper per process: a bot split into shard processes starts them all together.
     requests = [
-        SpawnRequest(bot_id, cfg.supervisor.ready_timeout_seconds, cli.home / cfg.log_file) for bot_id, cfg in configs.items()
+        SpawnRequest(name, cfg.supervisor.ready_timeout_seconds, BotPaths.for_process(cli.home, name).log_file(cfg.log_file))
+        for bot_id, cfg in configs.items()
+        for name in process_names(bot_id, cfg.discord.shards.processes)
     ]
     results = _supervisor(cli).spawn(requests, on_progress=_print_attempt)
     for result in results:
@@ -127,7 +142,8 @@ def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
 
 
 def _do_stop(cli: CliContext, bot_ids: list[str]) -> bool:
-    results = _supervisor(cli).stop([(bot_id, _stopwaitsecs(cli, bot_id)) for bot_id in bot_ids])
+    requests = [(name, _stopwaitsecs(cli, bot_id)) for bot_id in bot_ids for name in _stop_targets(cli, bot_id)]
+    results = _supervisor(cli).stop(requests)
     for result in results:
         _print_stop(result)
     return all(r.ok for r in results)
@@ -271,16 +287,20 @@ def logs(
         start = parse_since(since, datetime.now()) if since else None
     except ValueError as exc:
         fail(str(exc), code=exitcodes.USAGE)
-    paths = {bot_id: _log_path(cli, bot_id) for bot_id in bot_ids}
-    ends = {bot_id: _size(path) for bot_id, path in paths.items()}
-    if bot and ends[bot] is None and not follow_:
-        fail(f"{bot} has no log yet ({paths[bot]})", hint=f"start it with `bot_manager spawn {bot}`")
+    # Keyed by process: a bot split into shard processes has one log per process, shown
+    # interleaved like several bots' logs.
+    paths = {name: path for bot_id in bot_ids for name, path in _log_paths(cli, bot_id).items()}
+    single = bot is not None and len(paths) == 1
+    ends = {name: _size(path) for name, path in paths.items()}
+    if bot and all(end is None for end in ends.values()) and not follow_:
+        shown_paths = ", ".join(str(p) for p in paths.values())
+        fail(f"{bot} has no log yet ({shown_paths})", hint=f"start it with `bot_manager spawn {bot}`")
     if not bot and all(end is None for end in ends.values()) and not follow_:
         fail(f"no bot has a log yet ({cli.home / 'logs'})", hint="start one with `bot_manager spawn BOT`")
     count = lines if lines is not None else (_SINCE_LINES if start else 50)
     read = {b: last_log_lines(p, _SINCE_LINES if start else count, ends[b] or 0) for b, p in paths.items() if ends[b]}
     shown = interleave(read, start)[-count:] if count else []
-    render = BotPrefix(bot_ids, colour=sys.stdout.isatty()) if not bot else (lambda line: line.text + "\n")
+    render = BotPrefix(list(paths), colour=sys.stdout.isatty()) if not single else (lambda line: line.text + "\n")
 
     def _write_text(text: str) -> None:
         sys.stdout.write(text)
@@ -292,8 +312,9 @@ def logs(
     try:
         for line in shown:
             _write(line)
-        if follow_ and bot:
-            follow(paths[bot], _write_text, offset=ends[bot] or 0)
+        if follow_ and single:
+            (name, path), = paths.items()
+            follow(path, _write_text, offset=ends[name] or 0)
         elif follow_:
             follow_many({b: (p, ends[b] or 0) for b, p in paths.items()}, _write)
     except KeyboardInterrupt:
@@ -334,7 +355,12 @@ def list_bots(
     if not bot_ids and not as_json:
         out.print(f"no bots configured in {escape(str(cli.home / 'bots'))}; add a <name>.yaml there")
         return
-    states = {row.name: row.state for row in collect_status(cli.home, bot_ids)}
+    states: dict[str, str] = {}
+    for row in collect_status(cli.home, bot_ids):
+        # A bot split into shard processes: its processes' states, once each ("running, backoff").
+        bot_id = row.bot or row.name
+        known = states.get(bot_id)
+        states[bot_id] = row.state if known is None or row.state in known.split(", ") else f"{known}, {row.state}"
     if as_json:
         sys.stdout.write(json.dumps([_list_entry(cli, bot_id, states) for bot_id in bot_ids], indent=2) + "\n")
         return

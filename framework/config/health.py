@@ -12,7 +12,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["HealthConfig"]
+__all__ = ["HEALTH_PORT_ENV", "HealthConfig"]
+
+# Replaces ``health.port`` in the bot process; the Docker image's HEALTHCHECK reads it too.
+HEALTH_PORT_ENV = "BOT_HEALTH_PORT"
 
 
 class HealthConfig(BaseModel):
@@ -23,9 +26,10 @@ class HealthConfig(BaseModel):
     host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     """Address to listen on; loopback unless a container or a pod needs the outside to reach it."""
 
-    def url(self) -> str | None:
-        """Where the endpoint answers (None when off)."""
+    def url(self, shard_process: int | None = None) -> str | None:
+        """Where the endpoint answers (None when off); shard process k of a bot on one
+        machine answers on ``port + k``."""
         if self.port is None:
             return None
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        return f"http://{host}:{self.port}/"
+        return f"http://{host}:{self.port + (shard_process or 0)}/"

@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol
 from ..clock import Clock
 from ..config.models import AgenticConfig
 from ..errors import LLMError
+from ..domain.shards import EVERY_SHARD, ShardScope
 from ..domain import ResponsePlan, plan_from_text
 from ..ports import ActivityStorePort, LLMPort, ProactiveLogPort
 from .access import OPEN, AccessPolicy
@@ -148,9 +149,11 @@ class AgenticEngine:
         rng: random.Random | None = None,
         max_typing_seconds: float = 15.0,
         access: AccessPolicy = OPEN,
+        shards: ShardScope = EVERY_SHARD,
     ) -> None:
         self._config = config
         self._access = access
+        self._shards = shards
         self._context = context
         self._followups = followups
         self._store = store
@@ -179,7 +182,9 @@ class AgenticEngine:
         for action in actions:
             if action not in allowed:
                 _log.info("%s in %s skipped: the access policy forbids unprompted talk there", action.kind, action.channel_id)
-        return allowed
+        # A shard process shares the bot's memories and history with the others: it speaks
+        # only in the guilds of its own shards (direct messages: the process of shard 0).
+        return [a for a in allowed if self._shards.owns_guild(a.guild_id)]
 
     async def run_once(self, now: datetime | None = None) -> TickReport:
         now = now or self._clock.now()

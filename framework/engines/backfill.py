@@ -55,11 +55,14 @@ class BackfillSettings:
     max_age: timedelta = timedelta(hours=24)
     max_dm_channels: int = 50
     owed_within: timedelta = timedelta(minutes=5)
+    # Direct messages come on shard 0: a shard process without it leaves them to that process.
+    direct_messages: bool = True
 
     @classmethod
-    def from_config(cls, config: Any) -> BackfillSettings:
+    def from_config(cls, config: Any, *, direct_messages: bool = True) -> BackfillSettings:
         """From ``history.backfill`` (framework.config.models.BackfillConfig)."""
         return cls(
+            direct_messages=direct_messages,
             enabled=config.enabled,
             max_messages=config.max_messages_per_channel,
             max_age=timedelta(hours=config.max_age_hours),
@@ -169,7 +172,8 @@ class Backfill:
         report = BackfillReport()
         channels = list(self._history.readable_channels())
         seen = {c.channel_id for c in channels}
-        for channel_id in await self._store.dm_channel_ids(self._settings.max_dm_channels):
+        dm_limit = self._settings.max_dm_channels if self._settings.direct_messages else 0
+        for channel_id in await self._store.dm_channel_ids(dm_limit) if dm_limit else ():
             if channel_id not in seen:
                 channels.append(HistoryChannel(channel_id))
         # Far enough back to see again the recent messages an earlier process stored but

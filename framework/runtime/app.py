@@ -152,7 +152,8 @@ class BotRuntime:
                 interval=self.config.agentic.check_interval_hours * 3600, clock=self.clock,
                 health=self._loop_health, connected=self._connected,
             )
-        if bot.assistant is not None and bot.assistant.reminders is not None:
+        # Reminders go to a direct message, which belongs to the process of shard 0.
+        if bot.assistant is not None and bot.assistant.reminders is not None and bot.shards.owns_direct_messages:
             loops["reminders"] = reminder_loop(
                 bot.assistant.reminders, clock=self.clock, health=self._loop_health, connected=self._connected,
             )

@@ -22,11 +22,12 @@ def _not_file_only(record: logging.LogRecord) -> bool:
     return not getattr(record, "file_only", False)
 
 
-def setup_logging(config: BotConfig, home: Path, environ: Mapping[str, str], supervised: bool) -> Redactor:
+def setup_logging(config: BotConfig, log_file: Path, environ: Mapping[str, str], supervised: bool) -> Redactor:
     """Configure the root logger for a bot process and return the redactor it uses.
 
-    Supervised, the keeper copies stderr into ``logs/<bot>.log`` (one writer, one rotation);
-    in the foreground (``bot_manager run``) the process writes that file itself too.
+    Supervised, the keeper copies stderr into ``log_file`` (one writer, one rotation); in
+    the foreground (``bot_manager run``) the process writes that file itself too.
+    ``log_file`` is the config's ``logging.file``, per process for a shard process.
     """
     redactor = Redactor(secret_values(environ, [config.discord.token_env_var]))
     formatter = RedactingFormatter(redactor, fmt=LOG_FORMAT, datefmt=DATE_FORMAT)
@@ -39,7 +40,7 @@ def setup_logging(config: BotConfig, home: Path, environ: Mapping[str, str], sup
     if not supervised:
         # Supervised, stderr is the log file (the keeper copies it there); here it is a terminal.
         stderr.addFilter(_not_file_only)
-        file_handler = rotating_handler(home / config.log_file, config.logging.max_size_mb, config.logging.backup_count)
+        file_handler = rotating_handler(log_file, config.logging.max_size_mb, config.logging.backup_count)
         file_handler.setFormatter(formatter)
         root.addHandler(file_handler)
     level = (environ.get("LOG_LEVEL") or config.logging.level).upper()

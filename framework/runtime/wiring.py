@@ -26,6 +26,7 @@ from ..config import BotConfig, Settings
 from ..config.access import master_user_id
 from ..config.prompt_files import prompt_files_problem
 from ..config.shards import shard_plan
+from ..domain.shards import EVERY_SHARD, ShardScope
 from ..domain import IncomingMessage
 from ..discord.adapter import BotClient, DiscordChat, make_client
 from ..discord.backfill import DiscordHistory
@@ -100,6 +101,8 @@ class Bot:
     """Who may talk to the bot and where; slash commands ask it too (``allows_command``)."""
     assistant: AssistantParts | None = None
     """Todos, calendar and the person's time zone (``assistant.enabled``); its store holds the settings table."""
+    shards: ShardScope = EVERY_SHARD
+    """The guilds this process answers for (all of them unless it is one shard process of the bot)."""
 
 
 async def build_bot(
@@ -123,6 +126,7 @@ async def build_bot(
     # Before anything opens: a missing or malformed master id is a config error (exit 78).
     access = AccessPolicy(config.access.mode, master_user_id(config.access, environ))
     shards = shard_plan(config.discord.shards, environ)  # the environment's share overrides the config's
+    scope = ShardScope(shards.count, shards.ids) if shards is not None else EVERY_SHARD
     store = await MessageStore.open(paths.database)
     resources.push_async_callback(store.close)  # last out: checkpoints the WAL into messages.db
     decisions = ConversationLog(
@@ -194,11 +198,11 @@ async def build_bot(
         ),
         human=human,
     )
-    backfill = _build_backfill(config, store, client, context, clock, resources, incoming)
+    backfill = _build_backfill(config, store, client, context, clock, resources, incoming, scope)
 
     agentic = None
     if config.agentic.enabled:
-        agentic = await _build_agentic(config, paths, store, llm, context, executor, clock, locks, resources, access)
+        agentic = await _build_agentic(config, paths, store, llm, context, executor, clock, locks, resources, access, scope)
         context.hints = agentic.weave_hint
         engine.set_on_replied(agentic.on_replied)
     profiles = None
@@ -213,7 +217,7 @@ async def build_bot(
     return Bot(
         config=config, paths=paths, clock=clock, store=store, decisions=decisions, client=client, intake=intake,
         router=router, llm=llm, context=context, gates=gates, executor=executor, engine=engine, backfill=backfill,
-        agentic=agentic, profiles=profiles, access=access, assistant=assistant,
+        agentic=agentic, profiles=profiles, access=access, assistant=assistant, shards=scope,
     )
 
 
@@ -360,6 +364,7 @@ def _build_backfill(
     clock: Clock,
     resources: AsyncExitStack,
     deliver: Callable[[IncomingMessage], Awaitable[Any]],
+    scope: ShardScope,
 ) -> Backfill:
     """What was missed while away, after each new gateway session; reply parents on demand."""
     history = DiscordHistory(client, servers=config.discord.servers)
@@ -368,7 +373,7 @@ def _build_backfill(
     context.parent_fetches = parents.max_fetches_per_request
     backfill = Backfill(
         history=history, store=store, clock=clock,
-        settings=BackfillSettings.from_config(config.history.backfill),
+        settings=BackfillSettings.from_config(config.history.backfill, direct_messages=scope.owns_direct_messages),
         deliver=deliver,  # an owed message takes the live path, so it is answered as a live one is
         remember=context.remember, name=f"{config.bot_id}:backfill",
     )
@@ -387,6 +392,7 @@ async def _build_agentic(
     locks: PathLocks,
     resources: AsyncExitStack,
     access: AccessPolicy,
+    scope: ShardScope,
 ) -> AgenticEngine:
     """The hourly engine: follow-ups, proactive talk, memory upkeep."""
     log = await ProactiveLog.open(paths.database)
@@ -404,6 +410,7 @@ async def _build_agentic(
         clock=clock,
         max_typing_seconds=config.reactive.max_typing_seconds,
         access=access,
+        shards=scope,
     )
     await engine.refresh_woven()
     return engine

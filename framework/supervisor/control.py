@@ -138,12 +138,12 @@ class Supervisor:
         return [results[req.bot_id] for req in requests]
 
     def _launch(self, req: SpawnRequest) -> _Launch:
-        paths = BotPaths(self.home, req.bot_id)
+        paths = BotPaths.for_process(self.home, req.bot_id)
         check = check_pidfile(paths.pidfile, self.ops)
         if check.alive and check.record is not None:
             status = read_state(paths.state_file)
             pid = status.child_pid if status and status.child_pid else check.record.pid
-            raise SupervisorError(f"{req.bot_id} is already running (pid {pid}); use `bot_manager restart {req.bot_id}`")
+            raise SupervisorError(f"{req.bot_id} is already running (pid {pid}); use `bot_manager restart {paths.bot_id}`")
         notes: list[str] = []
         if check.stale:
             notes.append(f"{check.describe(paths.pidfile)}; removed it")
@@ -174,7 +174,7 @@ class Supervisor:
 
     def _check_launch(self, launch: _Launch, on_progress: ProgressCallback | None = None) -> SpawnResult | None:
         req = launch.request
-        paths = BotPaths(self.home, req.bot_id)
+        paths = BotPaths.for_process(self.home, req.bot_id)
         status = read_state(paths.state_file)
         if status is not None and _unreachable(status) and launch.keeper.poll() is None:
             # Discord cannot be reached: not a crash. The keeper retries on its own; wait
@@ -185,8 +185,8 @@ class Supervisor:
             return SpawnResult(
                 req.bot_id, False,
                 f"{req.bot_id} is not connected after {req.ready_timeout:g} s: {status.last_error}; the keeper "
-                f"keeps retrying and connects once Discord is reachable (`bot_manager status {req.bot_id}`; "
-                f"`bot_manager stop {req.bot_id}` gives up)",
+                f"keeps retrying and connects once Discord is reachable (`bot_manager status {paths.bot_id}`; "
+                f"`bot_manager stop {paths.bot_id}` gives up)",
                 notes=launch.notes,
             )
         result = self._judge_state(launch, status)
@@ -205,7 +205,7 @@ class Supervisor:
             return self._failed(
                 launch,
                 f"{req.bot_id} did not report ready within {req.ready_timeout:g} s; it is still starting "
-                f"(`bot_manager stop {req.bot_id}` to give up)",
+                f"(`bot_manager stop {paths.bot_id}` to give up)",
             )
         return None
 
@@ -235,7 +235,7 @@ class Supervisor:
             return self._failed(
                 launch,
                 f"{bot_id} crashed while starting{code}: {status.last_error or 'no error reported'}; "
-                f"the keeper retries with backoff (`bot_manager stop {bot_id}` to give up)",
+                f"the keeper retries with backoff (`bot_manager stop {bot_id.partition('@')[0]}` to give up)",
             )
         if status.state is BotState.STOPPED:
             return self._failed(launch, f"{bot_id} stopped before it was ready ({describe_exit(status.last_exit_code or 0)})")
@@ -252,7 +252,7 @@ class Supervisor:
         results: dict[str, StopResult] = {}
         stopping: list[_Stopping] = []
         for bot_id, stopwaitsecs in requests:
-            paths = BotPaths(self.home, bot_id)
+            paths = BotPaths.for_process(self.home, bot_id)
             check = check_pidfile(paths.pidfile, self.ops)
             if not check.alive or check.record is None:
                 results[bot_id] = self._not_running(paths, check)
@@ -271,7 +271,7 @@ class Supervisor:
         return [results[bot_id] for bot_id, _ in requests]
 
     def _check_stop(self, item: _Stopping) -> StopResult | None:
-        paths = BotPaths(self.home, item.bot_id)
+        paths = BotPaths.for_process(self.home, item.bot_id)
         if self.ops.is_same_process(item.keeper):
             if self._monotonic() < item.deadline:
                 return None
@@ -290,7 +290,7 @@ class Supervisor:
         return StopResult(item.bot_id, True, f"{item.bot_id} stopped ({elapsed:.1f} s)", tuple(item.notes))
 
     def _not_running(self, paths: BotPaths, check: PidCheck) -> StopResult:
-        bot_id = paths.bot_id
+        bot_id = paths.name
         notes: list[str] = []
         if check.stale:
             notes.append(f"{check.describe(paths.pidfile)}; removed it without signalling it")

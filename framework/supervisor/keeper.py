@@ -1,10 +1,17 @@
-"""The keeper process: ``python -m framework.supervisor.keeper BOT``.
+"""The keeper process: ``python -m framework.supervisor.keeper BOT`` (or ``BOT@K``).
 
 ``bot_manager spawn`` starts it detached (new session, no terminal, stdio to /dev/null).
 It holds ``run/<bot>.lock``, writes ``run/<bot>.pid`` and ``run/<bot>.state.json``, runs
 the bot runtime as its child and copies the child's output, redacted, into the bot's
 rotating log file together with its own events. The state machine is
 :class:`~framework.supervisor.machine.Keeper`; this module only wires the real OS to it.
+
+A bot split into shard processes (``discord.shards.processes``) gets one keeper per
+process, named ``BOT@K``: it holds ``run/<bot>@<k>.*`` and ``logs/<bot>@<k>.log``, and
+hands the runtime its share in the environment (``BOT_SHARD_PROCESS``, with
+``DISCORD_SHARD_COUNT`` and ``DISCORD_SHARD_IDS`` spelled out for anyone reading ``ps``,
+and ``BOT_HEALTH_PORT`` = ``health.port + k`` so the processes of one machine never
+compete for a port).
 
 Test hook: ``--child-cmd '["python", "fake_bot.py", "alpha"]'`` (a JSON list, hidden from
 ``--help``) replaces the runtime command, used verbatim. It is a command-line argument
@@ -30,12 +37,13 @@ from types import FrameType
 from .. import exitcodes
 from ..errors import ConfigError, SupervisorError
 from ..logfile import DATE_FORMAT, LOG_FORMAT, rotating_handler
-from ..paths import BOT_ID_PATTERN, BotPaths, project_home
+from ..paths import BotPaths, project_home, split_process_name
 from ..redact import Redactor, secret_values
 from .machine import Keeper, KeeperSettings
 from .pidfile import EXIT_LOCKED, KeeperLock
 from ..clock import SystemBlockingClock
 from .process_ops import ProcessOps
+from .shares import SHARE_VARS, shard_process_env
 from .states import BotState, KeeperStatus, write_state
 
 __all__ = ["main", "runtime_command", "EXIT_LOCKED", "LogSink"]
@@ -85,10 +93,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m framework.supervisor.keeper",
         description="Supervise one bot runtime (started by `bot_manager spawn`; not meant to be run by hand).",
     )
-    parser.add_argument("bot", help="bot id (bots/<bot>.yaml)")
+    parser.add_argument("bot", help="bot id (bots/<bot>.yaml), or <bot>@<k> for its shard process k")
     parser.add_argument("--child-cmd", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not BOT_ID_PATTERN.match(args.bot):
+    if split_process_name(args.bot) is None:
         parser.error(f"invalid bot id {args.bot!r}")
     if args.child_cmd is not None:
         try:
@@ -104,7 +112,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     home = project_home()
-    paths = BotPaths(home, args.bot)
+    paths = BotPaths.for_process(home, args.bot)
     lock = KeeperLock(paths.keeper_lock)
     try:
         lock.acquire()
@@ -112,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         # Another keeper owns this bot and its files: leave everything to it.
         return EXIT_LOCKED
     try:
-        return _supervise(args.bot, home, paths, args.child_cmd or runtime_command(args.bot))
+        return _supervise(paths.name, home, paths, args.child_cmd or runtime_command(paths.bot_id))
     finally:
         lock.release()
 
@@ -134,12 +142,13 @@ def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> 
 
     try:
         config = load_bot_config(paths.config, home)
+        share = shard_process_env(config, paths.shard_process)
     except ConfigError as exc:
         return give_up(exitcodes.CONFIG, str(exc).splitlines()[0])
-    environ = dict(os.environ)
-    env = {**environ, "BOT_HOME": str(home), "PYTHONUNBUFFERED": "1", "BOT_MANAGER_SUPERVISED": "1"}
+    environ = {k: v for k, v in os.environ.items() if k not in SHARE_VARS}
+    env = {**environ, **share, "BOT_HOME": str(home), "PYTHONUNBUFFERED": "1", "BOT_MANAGER_SUPERVISED": "1"}
     redact = Redactor(secret_values(merged_environ(home, environ), [config.discord.token_env_var]))
-    log_path = home / config.log_file
+    log_path = paths.log_file(config.log_file)
     try:
         handler = rotating_handler(log_path, config.logging.max_size_mb, config.logging.backup_count)
     except OSError as exc:

@@ -25,6 +25,8 @@ from rich.text import Text
 from ..paths import BotPaths
 from .pidfile import PidStatus, check_pidfile
 from .process_ops import ProcessOps
+from ..shard_split import process_shard_ids
+from .shares import configured_processes, configured_split, process_names, started_process_names
 from .states import ACTIVE_STATES, BotState, read_state
 
 __all__ = [
@@ -67,13 +69,18 @@ class StatusRow:
     tokens_today: int | None = None
     cost_today_usd: float | None = None  # None also when no call today had a known price
     health_url: str | None = None  # the bot's health endpoint (``health.port``), from its config
+    # The bot this process belongs to; a bot split into shard processes has one row per
+    # process (``name`` alpha@0, alpha@1), each with its index and the shards it runs.
+    bot: str | None = None
+    shard_process: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _base_row(home: Path, bot_id: str, ops: ProcessOps, now: float) -> StatusRow:
-    paths = BotPaths(home, bot_id)
+    paths = BotPaths.for_process(home, bot_id)
     check = check_pidfile(paths.pidfile, ops)
     status = read_state(paths.state_file)
     keeper_pid = check.record.pid if check.alive and check.record else None
@@ -124,8 +131,9 @@ def collect_status(
     now = time.time() if now is None else now
     today = datetime.fromtimestamp(now, timezone.utc)
     rows = [
-        _with_health(_with_loops(_with_usage(_base_row(home, bot_id, ops, now), home, today), home), home)
+        _with_health(_with_loops(_with_usage(_with_share(_base_row(home, name, ops, now), home), home, today), home), home)
         for bot_id in bot_ids
+        for name in _process_names(home, bot_id)
     ]
     procs: dict[int, psutil.Process] = {}
     for row in rows:
@@ -143,11 +151,32 @@ def collect_status(
     return [_with_metrics(row, procs.get(row.pid) if row.pid else None, cpu_sample > 0, now) for row in rows]
 
 
+def _process_names(home: Path, bot_id: str) -> list[str]:
+    """The bot's processes as configured, and any other one still started from before."""
+    paths = BotPaths(home, bot_id)
+    configured = process_names(bot_id, configured_processes(paths.config))
+    return list(dict.fromkeys([*configured, *started_process_names(paths.run_dir, bot_id)]))
+
+
+def _with_share(row: StatusRow, home: Path) -> StatusRow:
+    paths = BotPaths.for_process(home, row.name)
+    if paths.shard_process is None:
+        return replace(row, bot=paths.bot_id)
+    processes, count = configured_split(paths.config)
+    ids = None
+    if count is not None and paths.shard_process < processes:
+        ids = process_shard_ids(count, processes, paths.shard_process)
+    return replace(row, bot=paths.bot_id, shard_process=paths.shard_process, shard_ids=ids)
+
+
 def _with_usage(row: StatusRow, home: Path, today: datetime) -> StatusRow:
     # Imported on use: every CLI verb imports this module, only status and list read ledgers.
     from ..storage.ledger import read_today_summary
 
-    summary = read_today_summary(BotPaths(home, row.name).database, today)
+    if row.shard_process:
+        # The shard processes share the bot's ledger: its usage shows once, on process 0.
+        return row
+    summary = read_today_summary(BotPaths.for_process(home, row.name).database, today)
     if summary is None:
         return row
     cost = None if summary.cost_usd is None else round(summary.cost_usd, 6)
@@ -160,7 +189,7 @@ def _with_loops(row: StatusRow, home: Path) -> StatusRow:
         return row
     from ..runtime.loops import read_failing_loops
 
-    failing = read_failing_loops(BotPaths(home, row.name).loops_file)
+    failing = read_failing_loops(BotPaths.for_process(home, row.name).loops_file)
     if not failing:
         return row
     note = "; ".join(failing if row.note is None else [row.note, *failing])
@@ -174,10 +203,11 @@ def _with_health(row: StatusRow, home: Path) -> StatusRow:
 
     from ..config.health import HealthConfig
 
+    paths = BotPaths.for_process(home, row.name)
     try:
-        data = yaml.safe_load(BotPaths(home, row.name).config.read_text(encoding="utf-8"))
+        data = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
         section = data.get("health") if isinstance(data, dict) else None
-        url = HealthConfig.model_validate(section or {}).url()
+        url = HealthConfig.model_validate(section or {}).url(paths.shard_process)
     except (OSError, ValueError, yaml.YAMLError):  # pydantic's ValidationError is a ValueError
         return row
     return row if url is None else replace(row, health_url=url)
