@@ -219,4 +219,4 @@ class BotRuntime:
             self.paths.ready_file,
             {"pid": os.getpid(), "ready_at": datetime.now(timezone.utc).isoformat()},
         )
-        _log.info("%s is ready", self.config.bot_id)
+        _log.info("%s is ready", self.paths.name)
