@@ -204,3 +204,73 @@ def test_the_health_port_of_the_config_reaches_compose_and_k8s(home: Path) -> No
     assert _deploy(home, "compose", "alpha").exit_code == 0
     service = YAML(typ="safe").load((home / "deploy" / "compose" / "compose.yaml").read_text())["services"]["bot-alpha"]
     assert service["ports"] == ["127.0.0.1:9181:9181"]
+
+
+def _shard_alpha(home: Path, processes: int = 2, count: int = 4) -> None:
+    config = home / "bots" / "alpha.yaml"
+    text = config.read_text().replace(
+        '  servers: []', f'  servers: []\n  shards: {{count: {count}, processes: {processes}}}', 1
+    )
+    config.write_text(text + "\nhealth:\n  port: 9181\n  host: 0.0.0.0\n")
+
+
+def test_a_sharded_bot_gets_one_systemd_unit_per_shard_process(home: Path) -> None:
+    _shard_alpha(home)
+    result = _deploy(home, "systemd", "alpha")
+    assert result.exit_code == 0, result.output
+    units = sorted((home / "deploy" / "systemd").glob("*.service"))
+    assert [u.name for u in units] == ["bot-alpha@0.service", "bot-alpha@1.service"]
+    for k, unit in enumerate(units):
+        text = unit.read_text()
+        assert f"ExecStart={BIN / 'bot_manager'} run alpha@{k}\n" in text
+        assert f"Environment=BOT_HEALTH_PORT={9181 + k}\n" in text  # one host: a port per process
+    assert "sudo systemctl enable --now bot-alpha@0.service bot-alpha@1.service" in result.output
+    verified = _systemd_verify(*units)
+    problems = [line for line in verified.stderr.splitlines() if "bot-" in line]
+    assert verified.returncode == 0 and not problems, verified.stderr
+
+
+def test_a_sharded_bot_gets_one_compose_service_per_shard_process(home: Path) -> None:
+    _shard_alpha(home)
+    assert _deploy(home, "compose", "alpha").exit_code == 0
+    path = home / "deploy" / "compose" / "compose.yaml"
+    checked = _check_compose(path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    services = YAML(typ="safe").load(path.read_text())["services"]
+    assert sorted(services) == ["bot-alpha-0", "bot-alpha-1"]
+    for k in (0, 1):
+        service = services[f"bot-alpha-{k}"]
+        assert service["command"] == [f"alpha@{k}"]
+        assert service["environment"] == {"BOT_HEALTH_PORT": str(9181 + k)}
+        assert service["ports"] == [f"127.0.0.1:{9181 + k}:{9181 + k}"]
+    # the processes of one host share the bot's folders, as under `bot_manager spawn`
+    assert services["bot-alpha-0"]["volumes"] == services["bot-alpha-1"]["volumes"]
+
+
+def test_a_sharded_bot_is_a_statefulset_with_a_replica_per_shard_process(home: Path) -> None:
+    _shard_alpha(home, processes=3, count=6)
+    result = _deploy(home, "k8s", "alpha")
+    assert result.exit_code == 0, result.output
+    path = home / "deploy" / "k8s" / "bot-alpha.yaml"
+    assert _k8s_errors(path) == []
+    statefulset = list(YAML(typ="safe").load_all(path.read_text()))[1]
+    assert statefulset["spec"]["replicas"] == 3
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DISCORD_SHARD_COUNT"]["value"] == "6"
+    assert env["BOT_SHARD_PROCESS"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}
+    }
+    assert env["BOT_HEALTH_PORT"]["value"] == "9181"  # each pod has its own address: the same port in all
+    assert container["args"] == ["alpha"]
+    assert container["readinessProbe"]["httpGet"]["port"] == 9181
+
+
+def test_a_pod_takes_its_share_from_its_ordinal() -> None:
+    """What the manifest gives pod k (its pod-index label as BOT_SHARD_PROCESS, the count)
+    is enough for the bot process to pick its block of shards, the same block `spawn` gives."""
+    from framework.config.shards import ShardPlan, ShardsConfig, shard_plan
+
+    shards = ShardsConfig(count=6, processes=3)
+    plans = [shard_plan(shards, {"BOT_SHARD_PROCESS": str(k), "DISCORD_SHARD_COUNT": "6"}) for k in range(3)]
+    assert plans == [ShardPlan(6, (0, 1)), ShardPlan(6, (2, 3)), ShardPlan(6, (4, 5))]

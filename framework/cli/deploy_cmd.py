@@ -106,7 +106,11 @@ def systemd(
         Optional[str], typer.Option("--user", help="Account the bots run as (default: the owner of the project folder).")
     ] = None,
 ) -> None:
-    """Write one systemd unit per bot (`bot-BOT.service`) and print how to install them."""
+    """Write one systemd unit per bot (`bot-BOT.service`) and print how to install them.
+
+    A bot split into shard processes (discord.shards.processes) gets one unit per process,
+    `bot-BOT@K.service` running `bot_manager run BOT@K`, each on health port + K.
+    """
     from ..deploy.systemd import systemd_unit, unit_name, writable_paths
 
     cli: CliContext = ctx.obj
@@ -117,12 +121,14 @@ def systemd(
     for target in targets:
         for path in writable_paths(target):  # ProtectSystem=strict needs them to exist at start
             path.mkdir(parents=True, exist_ok=True)
-        _write(folder / unit_name(target), systemd_unit(target, executable, account))
-    units = " ".join(unit_name(t) for t in targets)
+        for k in target.shard_indexes:  # a bot split into shard processes: one unit per process
+            _write(folder / unit_name(target, k), systemd_unit(target, executable, account, k))
+    units = " ".join(unit_name(t, k) for t in targets for k in t.shard_indexes)
     out.print("install:", markup=False)
     out.print(f"  sudo cp {folder}/bot-*.service /etc/systemd/system/ && sudo systemctl daemon-reload", markup=False)
     out.print(f"  sudo systemctl enable --now {units}", markup=False)
-    out.print(f"  journalctl -u {unit_name(targets[0])} -f      # the bot's log also goes to logs/", markup=False)
+    first = unit_name(targets[0], targets[0].shard_indexes[0])
+    out.print(f"  journalctl -u {first} -f      # the bot's log also goes to logs/", markup=False)
 
 
 def compose(
@@ -132,7 +138,10 @@ def compose(
     out_opt: OutOption = None,
     image: ImageOption = None,
 ) -> None:
-    """Write a compose file with one service per bot, built from the repository's Dockerfile."""
+    """Write a compose file with one service per bot, built from the repository's Dockerfile.
+
+    A bot split into shard processes gets one service per process (`bot-BOT-K`, running BOT@K).
+    """
     from ..deploy.compose import compose_file
 
     cli: CliContext = ctx.obj
@@ -153,7 +162,11 @@ def k8s(
     image: ImageOption = None,
     storage: Annotated[str, typer.Option("--storage", help="Size of each bot's volume.")] = "1Gi",
 ) -> None:
-    """Write per bot a StatefulSet, its Service and a Secret template (empty values) for `kubectl apply`."""
+    """Write per bot a StatefulSet, its Service and a Secret template (empty values) for `kubectl apply`.
+
+    A bot split into shard processes gets one replica per process; pod K runs share K
+    (its ordinal reaches the bot through the pod-index label; Kubernetes 1.28 or later).
+    """
     from ..deploy.kubernetes import k8s_manifests, k8s_secret_template, secret_name
 
     cli: CliContext = ctx.obj

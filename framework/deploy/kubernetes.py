@@ -1,4 +1,12 @@
-"""Kubernetes manifests per bot: a StatefulSet with its own volume, a Service, a Secret template."""
+"""Kubernetes manifests per bot: a StatefulSet with its own volume, a Service, a Secret template.
+
+A bot split into shard processes (``discord.shards.processes``) gets that many replicas.
+Pod ``<name>-k`` is shard process k: the pod-index label the StatefulSet controller puts on
+each pod (``apps.kubernetes.io/pod-index``, Kubernetes 1.28 and later) reaches the bot as
+``BOT_SHARD_PROCESS`` through the downward API, and the bot takes its block of
+``DISCORD_SHARD_COUNT`` shards from it. Every pod has its own volume: it holds the history
+and memories of its own guilds (direct messages: pod 0), and its own ledger and budget.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,8 @@ from .yamltext import dump, dump_all
 __all__ = ["secret_name", "k8s_manifests", "k8s_secret_template"]
 
 _UID = 10001  # the image's non-root user
+# Set by the StatefulSet controller on each pod to its ordinal (Kubernetes >= 1.28).
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 
 def secret_name(target: DeployTarget) -> str:
@@ -28,7 +38,12 @@ def _env(target: DeployTarget) -> list[dict[str, Any]]:
         ref = {"name": secret_name(target), "key": var, "optional": var != target.token_var}
         env.append({"name": var, "valueFrom": {"secretKeyRef": ref}})
     if target.health_port is not None:
+        # every pod has its own address: all of them listen on the configured port
         env.append({"name": HEALTH_PORT_VAR, "value": str(target.health_port)})
+    if target.shard_processes > 1:
+        env.append({"name": "DISCORD_SHARD_COUNT", "value": str(target.shard_count)})
+        index = {"fieldRef": {"fieldPath": f"metadata.labels['{POD_INDEX_LABEL}']"}}
+        env.append({"name": "BOT_SHARD_PROCESS", "valueFrom": index})
     return env
 
 
@@ -107,8 +122,8 @@ def _statefulset(target: DeployTarget, image: str, storage: str) -> dict[str, An
         "metadata": {"name": target.name, "labels": labels},
         "spec": {
             "serviceName": target.name,
-            # one process per token (and shard): never more than one replica without sharding
-            "replicas": 1,
+            # one process per token and shard: one replica, or one per shard process (pod k runs share k)
+            "replicas": target.shard_processes,
             "podManagementPolicy": "OrderedReady",
             "selector": {"matchLabels": labels},
             "template": {
@@ -137,6 +152,12 @@ def k8s_manifests(target: DeployTarget, image: str, storage: str = "1Gi") -> str
         f"# Written by `bot_manager deploy k8s {target.bot_id}`. The memory request is sized from a measured\n"
         f"# idle RSS of ~{IDLE_RSS_MB} MB per bot process. Secrets come from the Secret {secret_name(target)}.\n"
     )
+    if target.shard_processes > 1:
+        header += (
+            f"# {target.shard_processes} shard processes of {target.shard_count} shards: pod {target.name}-k runs share k\n"
+            f"# (BOT_SHARD_PROCESS from the pod's {POD_INDEX_LABEL} label, Kubernetes 1.28 or later); never scale\n"
+            f"# this StatefulSet by hand: change discord.shards.processes and deploy again.\n"
+        )
     return header + dump_all([_service(target), _statefulset(target, image, storage)])
 
 

@@ -1,4 +1,8 @@
-"""A systemd service unit per bot: ``bot_manager run BOT`` under the unit's hardening."""
+"""A systemd service unit per bot process: ``bot_manager run BOT`` under the unit's hardening.
+
+A bot split into shard processes gets one unit per process, ``bot-<bot>@<k>.service``
+running ``bot_manager run <bot>@<k>`` (an instance name with its own file, so each
+carries its own health port, ``health.port + k``, as under ``bot_manager spawn``)."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ __all__ = ["unit_name", "systemd_unit", "writable_paths"]
 _HOME_ROOTS = (PurePosixPath("/home"), PurePosixPath("/root"), PurePosixPath("/run/user"))
 
 
-def unit_name(target: DeployTarget) -> str:
-    return f"bot-{target.bot_id}.service"
+def unit_name(target: DeployTarget, shard_process: int | None = None) -> str:
+    suffix = "" if shard_process is None else f"@{shard_process}"
+    return f"bot-{target.bot_id}{suffix}.service"
 
 
 def writable_paths(target: DeployTarget) -> list[Path]:
@@ -33,8 +38,8 @@ def _quote(value: str) -> str:
     return f'"{value}"' if any(c.isspace() for c in value) else value
 
 
-def systemd_unit(target: DeployTarget, executable: Path, user: str) -> str:
-    """The unit file for one bot.
+def systemd_unit(target: DeployTarget, executable: Path, user: str, shard_process: int | None = None) -> str:
+    """The unit file for one bot, or for its shard process ``shard_process``.
 
     ``executable`` is the ``bot_manager`` of the virtualenv the bot runs from; ``user``
     the account it runs as (by default the owner of the project folder).
@@ -46,9 +51,16 @@ def systemd_unit(target: DeployTarget, executable: Path, user: str) -> str:
     in_home = _under_home(home) or _under_home(executable)
     protect_home = "read-only" if in_home else "yes"
     rw = " ".join(_quote(str(p)) for p in writable_paths(target))
+    process = target.bot_id if shard_process is None else f"{target.bot_id}@{shard_process}"
+    share = []
+    if shard_process is not None:
+        share = [f"# shard process {shard_process} of {target.shard_processes}: one unit per process, never two for one"]
+        port = target.health_port_of(shard_process)
+        if port is not None:
+            share.append(f"Environment=BOT_HEALTH_PORT={port}")
     lines = [
         "[Unit]",
-        f"Description=Discord bot {target.bot_id} (bot_manager run {target.bot_id})",
+        f"Description=Discord bot {process} (bot_manager run {process})",
         "Wants=network-online.target",
         "After=network-online.target",
         "StartLimitIntervalSec=300",
@@ -62,7 +74,8 @@ def systemd_unit(target: DeployTarget, executable: Path, user: str) -> str:
         "Environment=PYTHONUNBUFFERED=1",
         "# the token and API keys; '-' lets the unit start without the file (a config error then exits 78)",
         f"EnvironmentFile=-{_quote(str(home / '.env'))}",
-        f"ExecStart={_quote(str(executable))} run {target.bot_id}",
+        *share,
+        f"ExecStart={_quote(str(executable))} run {process}",
         "Restart=on-failure",
         "RestartSec=5",
         "# 78 is a config error: restarting cannot fix it",

@@ -29,6 +29,18 @@ class DeployTarget:
     health_port: int | None
     health_host: str  # where the health server listens; a container needs 0.0.0.0
     log_dir: Path  # the folder of the bot's log file (logs/ unless logging.file says otherwise)
+    # discord.shards.processes: how many processes run the bot, each a block of shard_count shards
+    shard_processes: int = 1
+    shard_count: int | None = None
+
+    @property
+    def shard_indexes(self) -> list[int | None]:
+        """One entry per process to deploy: [None] for a bot run as one process, else 0..N-1."""
+        return [None] if self.shard_processes == 1 else list(range(self.shard_processes))
+
+    def health_port_of(self, shard_process: int | None) -> int | None:
+        """Processes that share a host listen on ``health.port + k``, as under ``bot_manager spawn``."""
+        return None if self.health_port is None else self.health_port + (shard_process or 0)
 
     @property
     def paths(self) -> BotPaths:
@@ -72,4 +84,6 @@ def target_for(config: BotConfig, home: Path) -> DeployTarget:
         health_port=_health_port(config),
         health_host=str(getattr(getattr(config, "health", None), "host", "127.0.0.1")),
         log_dir=(home / config.log_file).parent,
+        shard_processes=config.discord.shards.processes,
+        shard_count=config.discord.shards.count if isinstance(config.discord.shards.count, int) else None,
     )
