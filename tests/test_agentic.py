@@ -427,3 +427,30 @@ async def test_a_woven_followup_whose_channel_went_quiet_is_decided_afresh(world
     actions = await engine.tick(later)
     assert [(a.followup_id, a.delivery) for a in actions] == [("followup_001", "standalone")]
     assert engine.weave_hint(GENERAL) == ""
+
+
+async def test_a_shard_process_speaks_unasked_only_in_the_guilds_of_its_shards(world: World) -> None:
+    """The shard processes of one bot share its memories: a follow-up filed in a guild of
+    another shard is left to the process that runs that shard (and stays pending for it)."""
+    from framework.domain.shards import ShardScope
+
+    await world.say("ugh, interview on tuesday", at=START - timedelta(hours=5))
+    world.write_followups([item()])
+    shard = (int(GUILD) >> 22) % 2
+    elsewhere = AgenticEngine(
+        config=world.config, context=world.context, followups=world.followups, store=world.store,
+        proactive_log=world.log, llm=world.model, executor=world.executor, clock=world.clock,
+        shards=ShardScope(2, (1 - shard,)),
+    )
+    report = await elsewhere.run_once(START)
+    assert report.actions == [] and world.sent() == []
+    assert [f["id"] for f in world.read_followups()["pending"]] == ["followup_001"]
+
+    owner = AgenticEngine(
+        config=world.config, context=world.context, followups=world.followups, store=world.store,
+        proactive_log=world.log, llm=world.model, executor=world.executor, clock=world.clock,
+        shards=ShardScope(2, (shard,)),
+    )
+    world.model.plans.append(plan("dana, how did the techcorp interview go?"))
+    assert [a.channel_id for a in (await owner.run_once(START)).actions] == [GENERAL]
+    assert world.sent() == ["dana, how did the techcorp interview go?"]

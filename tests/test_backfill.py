@@ -312,3 +312,19 @@ async def test_store_queries_for_the_backfill(tmp_path: Path) -> None:
     assert await store.replied_to([a.message_id, b.message_id], BOT) == {a.message_id}
     assert await store.replied_to([a.message_id], "u1") == set()
     await store.close()
+
+
+async def test_a_shard_process_without_shard_0_leaves_direct_messages_to_the_one_with_it(tmp_path: Path) -> None:
+    """Direct messages come on shard 0; the shard processes share one database, so only the
+    process running shard 0 reads the known DM channels back (or a missed DM is answered twice)."""
+    store = await MessageStore.open(tmp_path / "db")
+    clock = FakeClock(SESSION + timedelta(seconds=3))
+    await store.add(msg(500, "an old dm", guild_id=None, channel="dm1"))
+    missed = msg(1, "dm", guild_id=None, channel="dm1")
+    history = FakeHistory({"c1": [], "dm1": [missed]})
+    without, with_dms = Delivered(), Delivered()
+    await backfill(store, history, clock, without, direct_messages=False).run(session_started=SESSION, self_user_id=BOT)
+    assert without.messages == [] and all(channel != "dm1" for channel, _, _ in history.requests)
+    await backfill(store, history, clock, with_dms).run(session_started=SESSION, self_user_id=BOT)
+    assert [m.content for m in with_dms.messages] == ["dm"]
+    await store.close()
