@@ -156,8 +156,8 @@ async def eventually(condition: Callable[[], Any], what: str, timeout: float = 1
 
 
 def decisions(home: Path, bot_id: str = "cortana") -> dict[str, dict[str, Any]]:
-    """The bot's conversation log, by message id."""
+    """The bot's conversation log, by message id (decisions only: tool-call lines have no message)."""
     path = home / "logs" / f"{bot_id}.conversation.jsonl"
     if not path.exists():
         return {}
-    return {d["message_id"]: d for d in map(json.loads, path.read_text().splitlines())}
+    return {d["message_id"]: d for d in map(json.loads, path.read_text().splitlines()) if "message_id" in d}

@@ -56,6 +56,8 @@ FORBIDDEN_PACKAGES: dict[str, set[str]] = {
     "ports": ADAPTERS | {"runtime", "cli", "supervisor", "engines", "memory", "config"},
     "discord": {"engines", "runtime", "cli", "supervisor", "memory", "llm", "storage"},
     **{pkg: {"cli"} for pkg in ("config", "llm", "storage", "sandbox", "sync", "runtime", "supervisor")},
+    # the coding agent runs processes (the jail) but talks to no adapter: plain types, ports, memory's path jail
+    "coding": ADAPTERS | {"runtime", "cli", "supervisor", "engines"},
 }
 RUNTIME_IMPORTERS = {"runtime", "cli", "supervisor"}
 

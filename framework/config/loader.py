@@ -36,6 +36,7 @@ from .access import master_user_problem
 from .prompt_files import prompt_files_problem
 from .models import BotConfig
 from .modelcatalog import model_warning
+from .coding import coding_access_problem, coding_warnings
 
 __all__ = ["load_bot_config", "check_bot", "CheckResult", "display_path"]
 
@@ -448,6 +449,10 @@ def check_bot(
     access_problem = master_user_problem(config.access, environ)
     if access_problem is not None:
         result.errors.append(f"{shown}: {access_problem}")
+    coding_problem = coding_access_problem(config.tools.coding, config.access.mode)
+    if coding_problem is not None:
+        result.errors.append(f"{shown}: {coding_problem}")
+    result.warnings.extend(f"{shown}: {w}" for w in coding_warnings(config.tools.coding))
     # bots/<id>.yaml sits in the project folder's bots/: its memories are two levels up.
     memories = BotPaths(home if home is not None else path.resolve().parent.parent, config.bot_id).memories
     prompt_problem = prompt_files_problem(config.personality.prompt_files, memories, display_path(memories, home))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from .access import AccessConfig
 from .commands import CommandsConfig
 from .assistant import AssistantConfig
+from .coding import ToolsConfig
 from .behaviour import BehaviourConfig
 from .prompt_files import PromptFilesConfig
 from .conversation import ConversationConfig
@@ -519,6 +520,8 @@ class BotConfig(_Section):
     """The per-DM conversation cache: real turns, a sliding TTL, compaction near the context limit."""
     health: HealthConfig = HealthConfig()
     """The HTTP endpoint for probes and ``/metrics`` (off unless ``health.port``)."""
+    tools: ToolsConfig = ToolsConfig()
+    """The coding agent's jailed shell, file tools and skills (``tools.coding``, all off; master_dm only)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -109,6 +109,7 @@ class ContextBuilder:
     conversation: ConversationCache | None = None  # DMs as real turns (conversation.enabled)
     local_time: Callable[[datetime], str] | None = None  # the person's local date and time (assistant.enabled)
     image_source: ImageSource | None = None  # images of the messages answered and their reply chain (images.enabled)
+    coding: PromptSource | None = None  # the coding tools' guide and the skills list (tools.coding), same text until a skill changes
 
     def remember(self, message: IncomingMessage) -> None:
         self.names[message.author_id] = message.author_name
@@ -139,6 +140,8 @@ class ContextBuilder:
         )
         if self.memory_guide:
             prompt += "\n\n" + self.memory_guide.strip()
+        if self.coding is not None:
+            prompt += "\n\n" + self.coding.render()
         return prompt
 
     def memory_context(self, guild_id: str | None, channel_id: str, people: Sequence[str]) -> str:

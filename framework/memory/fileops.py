@@ -39,21 +39,21 @@ __all__ = [
 READ_LIMIT_BYTES = 16 * 1024 * 1024
 
 
-def os_error(action: str, parts: Parts, err: OSError) -> ToolError:
+def os_error(action: str, parts: Parts, err: OSError, root: str = VIRTUAL_ROOT) -> ToolError:
     """A ToolError for an OS failure, without the host path ``str(err)`` would carry."""
     reason = err.strerror or type(err).__name__
-    return ToolError(f"Could not {action} {virtual_path(parts)}: {reason}.")
+    return ToolError(f"Could not {action} {virtual_path(parts, root)}: {reason}.")
 
 
-def refusal(parts: Parts, refused: Refused) -> ToolError:
-    """The model-facing words for a :class:`Refused` met while working on ``parts``."""
-    shown = virtual_path(parts)
-    item = virtual_path(parts[: refused.depth])
+def refusal(parts: Parts, refused: Refused, root: str = VIRTUAL_ROOT, tool: str = "the memory tool") -> ToolError:
+    """The model-facing words for a :class:`Refused` met while working on ``parts`` (below ``root``, by ``tool``)."""
+    shown = virtual_path(parts, root)
+    item = virtual_path(parts[: refused.depth], root)
     reason = refused.reason
     if reason == nofollow.MISSING:
         return ToolError(f"The path {shown} does not exist. Please provide a valid path.")
     if reason == nofollow.LINK:
-        return ToolError(f"{item} is a symbolic link; the memory tool does not follow links.")
+        return ToolError(f"{item} is a symbolic link; {tool} does not follow links.")
     if reason == nofollow.NOT_DIR:
         return ToolError(f"{item} is a file, not a directory.")
     if reason == nofollow.IS_DIR:
@@ -61,8 +61,8 @@ def refusal(parts: Parts, refused: Refused) -> ToolError:
     if reason == nofollow.HARD_LINK:
         names = refused.info.st_nlink if refused.info is not None else 2
         return ToolError(
-            f"The file {item} has {names} names (hard links), so it may also be a file outside {VIRTUAL_ROOT}; "
-            "the memory tool neither reads nor changes such files. Delete it and write what it should hold anew."
+            f"The file {item} has {names} names (hard links), so it may also be a file outside {root}; "
+            f"{tool} neither reads nor changes such files. Delete it and write what it should hold anew."
         )
     if reason == nofollow.TOO_LARGE:
         size = refused.info.st_size if refused.info is not None else 0
@@ -70,13 +70,13 @@ def refusal(parts: Parts, refused: Refused) -> ToolError:
     return ToolError(f"The path {item} is not a regular file.")
 
 
-def decode_text(data: bytes, parts: Parts) -> str:
+def decode_text(data: bytes, parts: Parts, root: str = VIRTUAL_ROOT, tool: str = "the memory tool") -> str:
     """``data`` as UTF-8 text; ToolError naming the file at ``parts`` when it is not."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ToolError(
-            f"The file {virtual_path(parts)} is not valid UTF-8 text; the memory tool only handles UTF-8 text files."
+            f"The file {virtual_path(parts, root)} is not valid UTF-8 text; {tool} only handles UTF-8 text files."
         ) from None
 
 
@@ -102,15 +102,30 @@ def _make_dir_chain(path: Path) -> None:
 
 
 class Jail:
-    """One bot's memory folder on disk (``memories/<bot_id>``), shown to the model as /memories.
+    """One folder on disk shown to the model under a virtual root: a bot's memory folder
+    (``memories/<bot_id>`` as /memories) or the coding agent's workspace (as /workspace).
 
     Every method takes normalised path parts (see :func:`~framework.memory.paths.parse_memory_path`)
-    and raises :class:`ToolError` for a refusal; none follows a link below the root.
+    and raises :class:`ToolError` for a refusal, worded with ``virtual_root`` and ``tool``;
+    none follows a link below the root. ``owner`` is given every folder and file made here
+    (see :data:`~framework.memory.nofollow.Owner`).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, *, virtual_root: str = VIRTUAL_ROOT, tool: str = "the memory tool",
+        owner: nofollow.Owner = None,
+    ) -> None:
         self._given = Path(root)
         self._resolved: Path | None = None
+        self.virtual_root = virtual_root
+        self.tool = tool
+        self.owner = owner
+
+    def refusal(self, parts: Parts, refused: Refused) -> ToolError:
+        return refusal(parts, refused, self.virtual_root, self.tool)
+
+    def os_error(self, action: str, parts: Parts, err: OSError) -> ToolError:
+        return os_error(action, parts, err, self.virtual_root)
 
     def root(self) -> Path:
         """The resolved root, created (0700) when missing, e.g. after an operator wiped it."""
@@ -129,7 +144,7 @@ class Jail:
         try:
             fd = nofollow.open_root(self.root())
         except OSError as err:
-            raise os_error("open", (), err) from err
+            raise self.os_error("open", (), err) from err
         try:
             yield fd
         finally:
@@ -140,11 +155,11 @@ class Jail:
         """A descriptor of the folder at ``parts`` (``create`` makes the missing ones, 0700)."""
         with self.root_fd() as root_fd:
             try:
-                fd = nofollow.open_dir(root_fd, parts, create=create)
+                fd = nofollow.open_dir(root_fd, parts, create=create, owner=self.owner)
             except Refused as refused:
-                raise refusal(parts, refused) from None
+                raise self.refusal(parts, refused) from None
             except OSError as err:
-                raise os_error("open", parts, err) from err
+                raise self.os_error("open", parts, err) from err
         try:
             yield fd
         finally:
@@ -167,9 +182,9 @@ class Jail:
             except Refused as refused:
                 if refused.reason in (nofollow.MISSING, nofollow.NOT_DIR):
                     return None  # nothing can be below a missing folder or a file
-                raise refusal(parts, refused) from None
+                raise self.refusal(parts, refused) from None
             except OSError as err:
-                raise os_error("inspect", parts, err) from err
+                raise self.os_error("inspect", parts, err) from err
 
     def read_bytes(self, parts: Parts, limit: int = READ_LIMIT_BYTES) -> tuple[bytes, os.stat_result]:
         """The bytes and ``fstat`` of the regular file at ``parts`` (refused: links, hard links, folders)."""
@@ -177,13 +192,13 @@ class Jail:
             try:
                 return nofollow.read_at(fd, parts[-1], len(parts), limit)
             except Refused as refused:
-                raise refusal(parts, refused) from None
+                raise self.refusal(parts, refused) from None
             except OSError as err:
-                raise os_error("read", parts, err) from err
+                raise self.os_error("read", parts, err) from err
 
     def read_text(self, parts: Parts) -> str:
         """The UTF-8 text of the regular file at ``parts``."""
-        return decode_text(self.read_bytes(parts)[0], parts)
+        return decode_text(self.read_bytes(parts)[0], parts, self.virtual_root, self.tool)
 
     def write_text(self, parts: Parts, text: str) -> None:
         """Replace (or create) the file at ``parts`` with ``text`` (0600), making missing folders (0700).
@@ -193,11 +208,11 @@ class Jail:
         data = text.encode("utf-8")
         with self.parent(parts, create=True) as fd:
             try:
-                nofollow.write_at(fd, parts[-1], data, len(parts))
+                nofollow.write_at(fd, parts[-1], data, len(parts), owner=self.owner)
             except Refused as refused:
-                raise refusal(parts, refused) from None
+                raise self.refusal(parts, refused) from None
             except OSError as err:
-                raise os_error("write", parts, err) from err
+                raise self.os_error("write", parts, err) from err
 
     def missing_folders(self, parts: Parts) -> int:
         """How many folders above ``parts[-1]`` a write would have to create."""
@@ -207,10 +222,10 @@ class Jail:
                     return 0
             except Refused as refused:
                 if refused.reason != nofollow.MISSING:
-                    raise refusal(parts, refused) from None
+                    raise self.refusal(parts, refused) from None
                 return len(parts) - refused.depth
             except OSError as err:
-                raise os_error("inspect", parts, err) from err
+                raise self.os_error("inspect", parts, err) from err
 
     def delete(self, parts: Parts) -> None:
         """Delete the file, or the folder with everything in it, at ``parts``; links refused."""
@@ -218,11 +233,11 @@ class Jail:
             try:
                 nofollow.remove_at(fd, parts[-1], len(parts))
             except Refused as refused:
-                raise refusal(parts, refused) from None
+                raise self.refusal(parts, refused) from None
             except FileNotFoundError:
-                raise refusal(parts, Refused(nofollow.MISSING, len(parts))) from None
+                raise self.refusal(parts, Refused(nofollow.MISSING, len(parts))) from None
             except OSError as err:
-                raise os_error("delete", parts, err) from err
+                raise self.os_error("delete", parts, err) from err
 
     def rename(self, old_parts: Parts, new_parts: Parts) -> None:
         """Move ``old_parts`` to ``new_parts`` (missing folders above the destination are made)."""
@@ -230,9 +245,9 @@ class Jail:
             try:
                 nofollow.rename_at(old_fd, old_parts[-1], new_fd, new_parts[-1])
             except FileNotFoundError:
-                raise refusal(old_parts, Refused(nofollow.MISSING, len(old_parts))) from None
+                raise self.refusal(old_parts, Refused(nofollow.MISSING, len(old_parts))) from None
             except OSError as err:
-                raise os_error("rename", old_parts, err) from err
+                raise self.os_error("rename", old_parts, err) from err
 
 
 def format_size(size: int) -> str:

@@ -11,8 +11,9 @@ through a link (the operator's choice, e.g. memories on another volume).
 A regular file with more than one name (a hard link, ``st_nlink > 1``) is refused too: its
 other name may be outside the root, so reading or changing it would reach outside.
 
-Shared by the memory tool (:mod:`~framework.memory.fileops`) and the operator's read-only
-browser (:mod:`~framework.memory.browse`): a refusal is a :class:`Refused` naming what went
+Shared by the memory tool (:mod:`~framework.memory.fileops`), the operator's read-only
+browser (:mod:`~framework.memory.browse`) and the coding agent's file tools and skills
+(:mod:`~framework.coding`), whose workspace a jailed shell writes at the same time: a refusal is a :class:`Refused` naming what went
 wrong and how many path parts lead to it; each caller words it for its own reader. Other OS
 failures (permissions, a full disk) propagate as :class:`OSError`.
 
@@ -52,6 +53,7 @@ __all__ = [
     "remove_at",
     "rename_at",
     "scan_at",
+    "Owner",
 ]
 
 DIR_MODE = 0o700
@@ -76,6 +78,11 @@ _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _OPEN_DIR = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
 _OPEN_READ = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC
 _OPEN_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+
+# (uid, gid) that new folders and files are given, or None to keep the process's own. A tree
+# also written by a shell that runs as another user (the coding jail drops root to nobody)
+# must stay that user's, or the shell could not change what the file tools made.
+Owner = tuple[int, int] | None
 
 
 class Refused(Exception):
@@ -137,8 +144,8 @@ def _open_child(dir_fd: int, name: str, depth: int) -> int:
         raise Refused(reason, depth, info) from None
 
 
-def _make_child(dir_fd: int, name: str, depth: int) -> int:
-    """Create the folder ``name`` (mode 0700 whatever the umask) and open it."""
+def _make_child(dir_fd: int, name: str, depth: int, owner: Owner = None) -> int:
+    """Create the folder ``name`` (mode 0700 whatever the umask, given to ``owner``) and open it."""
     try:
         os.mkdir(name, DIR_MODE, dir_fd=dir_fd)
     except FileExistsError:
@@ -146,16 +153,20 @@ def _make_child(dir_fd: int, name: str, depth: int) -> int:
     fd = _open_child(dir_fd, name, depth)
     try:
         os.fchmod(fd, DIR_MODE)  # mkdir is subject to the umask; fchmod is not
+        if owner is not None:
+            os.fchown(fd, *owner)
     except BaseException:
         os.close(fd)
         raise
     return fd
 
 
-def open_dir(base_fd: int, names: Sequence[str], *, create: bool = False, offset: int = 0) -> int:
+def open_dir(
+    base_fd: int, names: Sequence[str], *, create: bool = False, offset: int = 0, owner: Owner = None
+) -> int:
     """A new descriptor of the folder ``names`` below ``base_fd``, every step opened without following links.
 
-    ``create`` makes missing folders (0700). ``offset`` is how many path parts lead to
+    ``create`` makes missing folders (0700, given to ``owner``). ``offset`` is how many path parts lead to
     ``base_fd``, so a :class:`Refused` depth counts from the root. The caller closes the result.
     """
     fd = os.dup(base_fd)
@@ -167,7 +178,7 @@ def open_dir(base_fd: int, names: Sequence[str], *, create: bool = False, offset
             except Refused as refused:
                 if not (create and refused.reason == MISSING):
                     raise
-                child = _make_child(fd, name, depth)
+                child = _make_child(fd, name, depth, owner)
             os.close(fd)
             fd = child
     except BaseException:
@@ -177,9 +188,11 @@ def open_dir(base_fd: int, names: Sequence[str], *, create: bool = False, offset
 
 
 @contextmanager
-def folder(base_fd: int, names: Sequence[str], *, create: bool = False, offset: int = 0) -> Iterator[int]:
+def folder(
+    base_fd: int, names: Sequence[str], *, create: bool = False, offset: int = 0, owner: Owner = None
+) -> Iterator[int]:
     """:func:`open_dir` as a context manager that closes the descriptor."""
-    fd = open_dir(base_fd, names, create=create, offset=offset)
+    fd = open_dir(base_fd, names, create=create, offset=offset, owner=owner)
     try:
         yield fd
     finally:
@@ -233,7 +246,7 @@ def read_at(dir_fd: int, name: str, depth: int, limit: int) -> tuple[bytes, os.s
     return data, info
 
 
-def write_at(dir_fd: int, name: str, data: bytes, depth: int, mode: int = FILE_MODE) -> None:
+def write_at(dir_fd: int, name: str, data: bytes, depth: int, mode: int = FILE_MODE, owner: Owner = None) -> None:
     """Replace (or create) the file ``name`` in ``dir_fd`` with ``data`` via a temp file and a rename.
 
     A crash leaves the old or the new file, never half of one. Whatever stands at ``name`` is
@@ -251,6 +264,8 @@ def write_at(dir_fd: int, name: str, data: bytes, depth: int, mode: int = FILE_M
             while view:
                 view = view[os.write(fd, view) :]
             os.fchmod(fd, mode)  # the umask may have stripped bits from os.open's mode
+            if owner is not None:
+                os.fchown(fd, *owner)
             os.fsync(fd)
         finally:
             os.close(fd)

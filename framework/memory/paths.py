@@ -54,13 +54,14 @@ def _show(raw: str) -> str:
     return repr(text)
 
 
-def virtual_path(parts: Parts) -> str:
+def virtual_path(parts: Parts, root: str = VIRTUAL_ROOT) -> str:
     """The path as the model sees it: ``("servers", "1")`` -> ``/memories/servers/1``."""
-    return VIRTUAL_ROOT + "".join("/" + part for part in parts)
+    return root + "".join("/" + part for part in parts)
 
 
-def parse_memory_path(raw: object, field: str = "path") -> Parts:
-    """Validate a model-supplied path and return its normalised parts below ``/memories``.
+def parse_memory_path(raw: object, field: str = "path", root: str = VIRTUAL_ROOT) -> Parts:
+    """Validate a model-supplied path and return its normalised parts below ``/memories``
+    (or below another tool's virtual ``root``, e.g. the coding agent's ``/workspace``).
 
     Refuses (ToolError) non-strings, empty or over-long paths, NUL and other control
     characters, backslashes and drive letters (Windows paths), ``~``, anything that is not
@@ -70,9 +71,9 @@ def parse_memory_path(raw: object, field: str = "path") -> Parts:
     Percent-encoding is not decoded: ``%2e%2e`` is an ordinary (safe) name.
     """
     if not isinstance(raw, str):
-        raise ToolError(f"`{field}` must be a string such as {VIRTUAL_ROOT}/notes.md, got {type(raw).__name__}.")
+        raise ToolError(f"`{field}` must be a string such as {root}/notes.md, got {type(raw).__name__}.")
     if not raw:
-        raise ToolError(f"`{field}` is empty; give a path such as {VIRTUAL_ROOT}/notes.md.")
+        raise ToolError(f"`{field}` is empty; give a path such as {root}/notes.md.")
     if len(raw) > MAX_PATH_CHARS:
         raise ToolError(f"`{field}` is {len(raw)} characters long; paths are limited to {MAX_PATH_CHARS}.")
     if "\x00" in raw:
@@ -85,20 +86,20 @@ def parse_memory_path(raw: object, field: str = "path") -> Parts:
         raise ToolError(f"`{field}` {_show(raw)} is not valid Unicode text.") from None
     if "\\" in raw or _DRIVE.match(raw):
         raise ToolError(
-            f"`{field}` {_show(raw)} looks like a Windows path; use forward slashes below {VIRTUAL_ROOT}."
+            f"`{field}` {_show(raw)} looks like a Windows path; use forward slashes below {root}."
         )
     if raw.startswith("~"):
-        raise ToolError(f"`{field}` {_show(raw)} refers to a home folder; memory paths start with {VIRTUAL_ROOT}.")
-    if raw != VIRTUAL_ROOT and not raw.startswith(VIRTUAL_ROOT + "/"):
-        raise ToolError(f"Path must start with {VIRTUAL_ROOT}, got: {_show(raw)}")
+        raise ToolError(f"`{field}` {_show(raw)} refers to a home folder; paths start with {root}.")
+    if raw != root and not raw.startswith(root + "/"):
+        raise ToolError(f"Path must start with {root}, got: {_show(raw)}")
 
     parts: list[str] = []
-    for component in raw[len(VIRTUAL_ROOT) :].split("/"):
+    for component in raw[len(root) :].split("/"):
         if component in ("", "."):
             continue
         if component == "..":
             if not parts:
-                raise ToolError(f"Path {_show(raw)} would escape the {VIRTUAL_ROOT} directory.")
+                raise ToolError(f"Path {_show(raw)} would escape the {root} directory.")
             parts.pop()
             continue
         if len(component.encode("utf-8")) > MAX_COMPONENT_BYTES:

@@ -52,6 +52,11 @@ class ConversationLog:
         }
         self._logger.info(self._redact(json.dumps(entry, ensure_ascii=False)))
 
+    def record_tool(self, time: str, fields: dict[str, object]) -> None:
+        """One tool call (``"event": "tool"``): what was asked, how it ended, how long, how many bytes."""
+        entry = {"time": time, "bot": self._bot_id, "event": "tool", **fields}
+        self._logger.info(self._redact(json.dumps(entry, ensure_ascii=False)))
+
     def close(self) -> None:
         self._logger.removeHandler(self._handler)
         self._handler.close()

@@ -66,6 +66,7 @@ from ..storage.ledger import UsageLedger
 from ..storage.proactive import ProactiveLog
 from ..storage.settings_file import JsonSettings
 from .assistant import AssistantParts, open_assistant
+from .coding import open_coding
 from .conversation_log import ConversationLog
 from .fetchers import dad_joke_fetcher
 from .images import build_images, noting
@@ -164,14 +165,17 @@ async def build_bot(
     assistant = await open_assistant(
         config.assistant, paths.database, clock, resources, master_id=access.master_user_id, dms=chat
     )
+    coding = await open_coding(config, paths, access.master_user_id, decisions, clock)
+    extra_tools = [*(assistant.tools if assistant is not None else ()), *(coding.tools if coding is not None else ())]
     router, llm = await _build_brain(
-        config, paths, environ, settings, clock, resources, client, locks,
-        extra_tools=assistant.tools if assistant is not None else (), metrics=metrics,
+        config, paths, environ, settings, clock, resources, client, locks, extra_tools=extra_tools, metrics=metrics,
     )
     if config.commands.slash:
         await _build_settings_commands(config, paths, environ, settings, router, client, clock, assistant, access)
     context = _build_context(config, paths, store, clock)
     context.image_source = images
+    if coding is not None:
+        context.coding = coding.prompt  # the tools' guide and the skills, in the system prompt
     if assistant is not None:
         context.local_time = assistant.zone.describe  # every request: the person's local date and time
     if config.conversation.enabled:
@@ -248,7 +252,7 @@ async def _build_brain(
             )
         )
     tools.extend(DiscordQueryTools(client).tools())
-    tools.extend(extra_tools)  # the assistant's todos and calendar, when enabled
+    tools.extend(extra_tools)  # the assistant's todos and calendar, the coding tools, when enabled
     ledger = await UsageLedger.open(paths.database, api.prices, clock=clock)
     resources.push_async_callback(ledger.close)
     web_search = WebSearchBudget(
