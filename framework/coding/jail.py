@@ -13,15 +13,19 @@
   injection), ``--clearenv`` with a plain ``PATH`` and ``HOME``: no token, no API key;
 * limits through ``prlimit``: processes, address space, CPU seconds.
 
-Run as root, capabilities dropped are not enough: uid 0 still owns every file, and the
-process limit does not apply to uid 0. So a root bot drops to ``nobody`` (65534) with
-``setpriv`` before ``bwrap``; the workspace then belongs to that user (see ``Workspace``).
+Run as root, capabilities dropped are not enough: uid 0 still owns every file (``/etc/shadow``
+stays readable) and the process limit does not apply to uid 0. So a root bot's command runs
+as ``nobody`` (65534): ``bwrap`` builds the jail as root without a user namespace (so it can
+bind a workspace below a folder only root may enter, such as ``/root``), then ``setpriv``
+inside the jail drops to nobody with every capability set, the bounding set included,
+emptied (``bwrap`` has already set no-new-privileges, so no setuid program can climb back).
+The workspace then belongs to nobody (see ``Workspace``). A bot that is not root runs
+``bwrap`` with its own user namespace (``--unshare-all``) and stays its own user.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +56,8 @@ def jail_owner() -> tuple[int, int] | None:
 
 
 def _limits(limits: JailLimits) -> list[str]:
-    prlimit = shutil.which("prlimit") or "/usr/bin/prlimit"
     return [
-        prlimit, f"--nproc={limits.processes}", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}", "--",
+        "/usr/bin/prlimit", f"--nproc={limits.processes}", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}", "--",
     ]
 
 
@@ -74,23 +77,36 @@ def _system_binds() -> list[str]:
     return args
 
 
+def _namespaces(network: bool, as_root: bool) -> list[str]:
+    if not as_root:
+        return ["--unshare-all", *(["--share-net"] if network else [])]
+    # Root needs no user namespace to build the jail, and one would map nobody back to root.
+    spaces = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    return spaces if network else [*spaces, "--unshare-net"]
+
+
+def _shell(command: str, owner: tuple[int, int] | None) -> list[str]:
+    bash = ["/bin/bash", "--noprofile", "--norc", "-c", command]
+    if owner is None:
+        return ["--cap-drop", "ALL", *bash]
+    drop = ["/usr/bin/setpriv", f"--reuid={owner[0]}", f"--regid={owner[1]}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--"]
+    return [*drop, *bash]
+
+
 def jail_argv(
     bwrap: str, workspace: Path, command: str, *, network: bool, limits: JailLimits, owner: tuple[int, int] | None
 ) -> list[str]:
-    """``[setpriv ...] prlimit ... bwrap ... bash -c command``: one command, jailed."""
-    argv: list[str] = []
-    if owner is not None:
-        setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
-        argv += [setpriv, f"--reuid={owner[0]}", f"--regid={owner[1]}", "--clear-groups", "--"]
-    argv += _limits(limits)
-    argv += [bwrap, "--unshare-all"]
-    if network:
-        argv += ["--share-net"]
-    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    """``prlimit ... bwrap ... [setpriv ...] bash -c command``: one command, jailed.
+
+    ``owner`` is the user a root bot's command runs as (nobody); None keeps the bot's own user.
+    """
+    argv = [*_limits(limits), bwrap, *_namespaces(network, owner is not None)]
+    argv += ["--die-with-parent", "--new-session", "--clearenv"]
     argv += _system_binds()
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", str(workspace), JAIL_HOME]
     argv += ["--setenv", "PATH", PATH, "--setenv", "HOME", JAIL_HOME, "--setenv", "LANG", "C.UTF-8"]
-    argv += ["--chdir", JAIL_HOME, "/bin/bash", "--noprofile", "--norc", "-c", command]
+    argv += ["--chdir", JAIL_HOME, *_shell(command, owner)]
     return argv
 
 
@@ -108,8 +124,8 @@ def probe_jail(
     """
     if bwrap is None or not os.access(bwrap, os.X_OK):
         raise ConfigError(f"tools.coding.bash: bwrap (bubblewrap) is not installed: {_PACKAGE_HINT}")
-    for tool in ("prlimit", "setpriv") if owner is not None else ("prlimit",):
-        if shutil.which(tool) is None:
+    for tool in ("/usr/bin/prlimit", "/usr/bin/setpriv") if owner is not None else ("/usr/bin/prlimit",):
+        if not os.access(tool, os.X_OK):
             raise ConfigError(f"tools.coding.bash: {tool} is missing: install the Debian package util-linux")
     limits = JailLimits(processes=64, memory_bytes=1 << 30, cpu_seconds=10)
     argv = jail_argv(bwrap, workspace, "true", network=network, limits=limits, owner=owner)
