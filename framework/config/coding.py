@@ -106,9 +106,9 @@ def coding_warnings(coding: CodingConfig) -> list[str]:
     warnings = []
     if coding.bash and coding.jail == "none":
         warnings.append(
-            "tools.coding.jail: none: UNCONFINED SHELL. execute_bash runs as the bot's own user with its files, "
-            "network and environment cleared of secrets only; anyone who can write to the master's DM (or a "
-            "prompt injection in what the bot reads) can run any command. Use jail: bubblewrap"
+            "tools.coding.jail: none: UNCONFINED SHELL. execute_bash runs as the bot's own user, with every file "
+            "and the network that user can reach (only the environment is cleared); whoever can write in the "
+            "master's DM, or a prompt injection in anything the bot reads, can run any command. Use jail: bubblewrap"
         )
     if coding.bash and coding.network:
         warnings.append(
