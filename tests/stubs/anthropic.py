@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +30,11 @@ class AnthropicStub(AnthropicStandin):
     """Scripted replies first, then the stand-in; every request recorded.
 
     A script entry is ``{"content": [...], "stop_reason"?: ..., "usage"?: {...}}`` or an
-    error, ``{"status": 429, "error"?: {...}, "headers"?: {"retry-after": "2"}}``.
+    error, ``{"status": 429, "error"?: {...}, "headers"?: {"retry-after": "2"}}``, or a
+    function of the request body returning one (a reply that repeats a tool's result).
     """
 
-    script: list[dict[str, Any]] = field(default_factory=list)
+    script: list[dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=list)
     # Fixed replies by model id, outside the script (e.g. background calls on the cheap model
     # would otherwise take scripted replies meant for the conversation).
     model_replies: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -50,6 +52,8 @@ class AnthropicStub(AnthropicStandin):
         if fixed is None and not self.script:
             return self.message_response(body, [{"type": "text", "text": standin_text(body)}])
         scripted = fixed if fixed is not None else self.script.pop(0)
+        if callable(scripted):
+            scripted = scripted(body)
         if "status" in scripted:  # an error response
             return web.Response(
                 status=scripted["status"],
