@@ -18,6 +18,7 @@ Layout (see also docs/architecture.md)::
     run/<bot>.runtime.lock          held by the running bot process (one instance per bot)
     run/<bot>.loops.json            periodic loops that keep failing, for ``status``
     run/<bot>.snapshot-merged.json  size and mtime of the last snapshot.db merged into the history
+    workspaces/<bot>/               the coding agent's workspace (``tools.coding.workspace``; never committed)
 
 A bot split into shard processes (``discord.shards.processes``) runs one keeper and one
 bot process per share, each named ``<bot>@<k>``: its run files are ``run/<bot>@<k>.*``

@@ -137,8 +137,8 @@ def probe_jail(
         lines = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
         why = lines[-1] if lines else f"exit code {done.returncode}"
         raise ConfigError(
-            f"tools.coding.bash: the bubblewrap jail cannot run here ({why}); it needs {_PACKAGE_HINT} and "
-            "user namespaces (a container may need them allowed); there is no unjailed fallback"
+            f"tools.coding.bash: the bubblewrap jail cannot run here ({why}); {_PACKAGE_HINT} and allow "
+            "namespaces (a container may forbid them); there is no unjailed fallback"
         )
 
 

@@ -26,7 +26,7 @@ class Workspace:
     def __init__(self, root: Path, owner: tuple[int, int] | None) -> None:
         self.host_root = Path(root)
         self.owner = owner
-        self.jail = Jail(self.host_root, virtual_root=JAIL_HOME, tool="the file tools", owner=owner)
+        self.jail = Jail(self.host_root, virtual_root=JAIL_HOME, tool="this file tool", owner=owner)
 
     def prepare(self) -> Path:
         """Create the folder (0700) and give it to the jail's user; its resolved path."""
