@@ -186,3 +186,26 @@ def test_the_locks_keep_a_whole_copy_and_its_shard_processes_apart(tmp_path: Pat
         for fd in whole:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def test_spawn_refuses_while_processes_of_an_earlier_split_run(tmp_path: Path) -> None:
+    """alpha ran as one process; its config now splits it in two. Starting alpha@0 and alpha@1
+    beside the old process would answer every message twice: refused, nothing started."""
+    import psutil
+    from typer.testing import CliRunner
+
+    from framework.cli import app
+    from framework.cli.common import CliContext
+
+    write_bot(tmp_path)
+    config = tmp_path / "bots" / "alpha.yaml"
+    config.write_text(config.read_text().replace("discord:\n", "discord:\n  shards: {count: 2, processes: 2}\n"))
+    (tmp_path / "run").mkdir()
+    me = psutil.Process()  # stands in for the old keeper: alive, and its create time matches
+    (tmp_path / "run" / "alpha.pid").write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+    context = CliContext(home=tmp_path, environ={"ALPHA_BOT_TOKEN": "token-value-123456", "ANTHROPIC_API_KEY": "k-123456"})
+    result = CliRunner().invoke(app, ["spawn", "alpha"], obj=context)
+    assert result.exit_code == 1
+    assert "alpha still runs as alpha (started before discord.shards.processes changed)" in result.output
+    assert "bot_manager restart alpha" in result.output
+    assert not list((tmp_path / "run").glob("alpha@*"))

@@ -128,7 +128,36 @@ def _print_stop(result: StopResult) -> None:
     out.print(escape(result.message))
 
 
+def _running_under_another_split(cli: CliContext, bot_id: str, names: list[str]) -> list[str]:
+    """Processes of the bot still running from before its ``discord.shards.processes`` changed."""
+    from ..supervisor.pidfile import check_pidfile
+    from ..supervisor.process_ops import ProcessOps
+
+    started = started_process_names(BotPaths(cli.home, bot_id).run_dir, bot_id)
+    ops = ProcessOps()
+    return [n for n in started if n not in names and check_pidfile(BotPaths.for_process(cli.home, n).pidfile, ops).alive]
+
+
+def _without_other_splits(cli: CliContext, configs: dict[str, BotConfig]) -> tuple[dict[str, BotConfig], bool]:
+    """Refuse a bot whose processes of an earlier split still run: the new ones would share
+    their guilds (two processes answering one message)."""
+    kept: dict[str, BotConfig] = {}
+    for bot_id, cfg in configs.items():
+        names = process_names(bot_id, cfg.discord.shards.processes)
+        others = _running_under_another_split(cli, bot_id, names)
+        if others:
+            err.print(
+                f"[red]error:[/red] {escape(bot_id)} still runs as {escape(', '.join(others))} (started before "
+                f"discord.shards.processes changed); `bot_manager restart {escape(bot_id)}` stops them and starts "
+                f"{escape(', '.join(names))}"
+            )
+            continue
+        kept[bot_id] = cfg
+    return kept, len(kept) == len(configs)
+
+
 def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
+    configs, consistent = _without_other_splits(cli, configs)
     # One keeper per process: a bot split into shard processes starts them all together.
     requests = [
         SpawnRequest(name, cfg.supervisor.ready_timeout_seconds, BotPaths.for_process(cli.home, name).log_file(cfg.log_file))
@@ -138,7 +167,7 @@ def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
     results = _supervisor(cli).spawn(requests, on_progress=_print_attempt)
     for result in results:
         _print_spawn(result)
-    return all(r.ok for r in results)
+    return consistent and all(r.ok for r in results)
 
 
 def _do_stop(cli: CliContext, bot_ids: list[str]) -> bool:
