@@ -690,3 +690,31 @@ def test_memory_package_stays_engine_side() -> None:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
             assert not {name.split(".")[0] for name in names} & forbidden, source.name
+
+
+async def test_a_write_waits_for_another_process_writing_the_same_memory_folder(tool: MemoryTool, root: Path) -> None:
+    """The shard processes of one bot share its memory folder: a write waits while another
+    process holds the folder's lock, and goes through once it lets go."""
+    import subprocess
+    import sys
+
+    await run(tool, command="create", path=F, file_text="cat\ndog\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.readline()", str(root)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        edit = asyncio.create_task(run(tool, command="str_replace", path=F, old_str="dog", new_str="wolf"))
+        done, _ = await asyncio.wait({edit}, timeout=0.3)  # a bound on a negative: it must not get through
+        assert not done and (root / "servers/G1/notes.md").read_text() == "cat\ndog\n"
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert (await asyncio.wait_for(edit, 10)).startswith("The memory file has been edited.")
+    finally:
+        holder.kill()
+        holder.communicate()  # waits, and closes both pipes
+    assert (root / "servers/G1/notes.md").read_text() == "cat\nwolf\n"

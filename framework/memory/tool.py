@@ -24,6 +24,7 @@ from ..domain import ConversationScope, ToolError
 from .commands import MemoryFiles
 from .contact import has_contact_details
 from .fileops import Jail
+from .folderlock import under_folder_lock
 from .layout import DM_PROFILE_FILE, DMS, SERVERS
 from .locks import PathLocks
 from .paths import Parts, check_read, check_write, parse_memory_path, scope_prefix, virtual_path
@@ -303,6 +304,10 @@ class MemoryTool:
             raise
         return parts
 
+    async def _write(self, func: Callable[..., str], *args: Any) -> str:
+        """A write in a worker thread, also under the folder's lock across the bot's processes."""
+        return await _in_thread(under_folder_lock, self.root, func, *args)
+
     async def _view(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "view")
         view_range = _view_range_arg(args)
@@ -322,7 +327,7 @@ class MemoryTool:
         self._check_text(parts, file_text)
         _log.debug("memory create %s", virtual_path(parts))
         async with self._locks.hold(parts):
-            return await _in_thread(self._files.create, parts, file_text)
+            return await self._write(self._files.create, parts, file_text)
 
     async def _str_replace(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "str_replace")
@@ -332,7 +337,7 @@ class MemoryTool:
         self._check_text(parts, new_str)
         _log.debug("memory str_replace %s", virtual_path(parts))
         async with self._locks.hold(parts):
-            return await _in_thread(self._files.str_replace, parts, old_str, new_str)
+            return await self._write(self._files.str_replace, parts, old_str, new_str)
 
     async def _insert(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "insert")
@@ -342,14 +347,14 @@ class MemoryTool:
         self._check_text(parts, insert_text)
         _log.debug("memory insert %s at line %d", virtual_path(parts), insert_line)
         async with self._locks.hold(parts):
-            return await _in_thread(self._files.insert, parts, insert_line, insert_text)
+            return await self._write(self._files.insert, parts, insert_line, insert_text)
 
     async def _delete(self, args: dict[str, Any], prefix: Parts) -> str:
         parts = self._parse(args, "path", "delete")
         self._check_write(parts, prefix, "delete")
         _log.debug("memory delete %s", virtual_path(parts))
         async with self._locks.hold(parts):
-            return await _in_thread(self._files.delete, parts)
+            return await self._write(self._files.delete, parts)
 
     async def _rename(self, args: dict[str, Any], prefix: Parts) -> str:
         old_parts = self._parse(args, "old_path", "rename")
@@ -358,4 +363,4 @@ class MemoryTool:
         self._check_write(new_parts, prefix, "rename onto")
         _log.debug("memory rename %s -> %s", virtual_path(old_parts), virtual_path(new_parts))
         async with self._locks.hold(old_parts, new_parts):
-            return await _in_thread(self._files.rename, old_parts, new_parts)
+            return await self._write(self._files.rename, old_parts, new_parts)
