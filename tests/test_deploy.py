@@ -94,6 +94,19 @@ def test_systemd_units_for_all_bots_pass_systemd_analyze(home: Path) -> None:
     assert verified.returncode == 0 and not problems, verified.stderr
 
 
+def test_a_bot_with_coding_tools_may_write_its_workspace(tmp_path: Path) -> None:
+    from framework.config import load_bot_config
+    from framework.deploy.target import target_for
+
+    from .test_coding_config import with_coding
+
+    config = load_bot_config(with_coding(tmp_path, "cortana", "files: true"), tmp_path)
+    unit = systemd_unit(target_for(config, tmp_path), BIN / "bot_manager", "bots")
+    assert f"{tmp_path}/run {tmp_path}/workspaces/cortana" in unit
+    plain = systemd_unit(target_for(load_bot_config(REPO / "bots" / "cortana.yaml", REPO), tmp_path), BIN / "bot_manager", "bots")
+    assert "workspaces" not in plain
+
+
 def test_systemd_protect_home_follows_where_the_project_lives() -> None:
     executable = Path("/opt/venv/bin/bot_manager")
     in_home = systemd_unit(_target(Path("/home/ana/bots")), executable, "ana")

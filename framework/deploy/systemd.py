@@ -22,9 +22,12 @@ def unit_name(target: DeployTarget, shard_process: int | None = None) -> str:
 
 
 def writable_paths(target: DeployTarget) -> list[Path]:
-    """The only folders the bot may write to: its memories, its database, the logs, run/."""
+    """The only folders the bot may write to: its memories, its database, the logs, run/, and
+    the coding agent's workspace when ``tools.coding`` is on."""
     paths = target.paths
     found = [paths.memories, paths.persistence, paths.logs_dir, target.log_dir, paths.run_dir]
+    if target.workspace is not None:
+        found.append(target.workspace)
     return list(dict.fromkeys(found))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config.coding import workspace_path
 from ..config.models import BotConfig
 from ..llm.legacy_key import LEGACY_KEY_VAR
 from ..paths import BotPaths
@@ -32,6 +33,7 @@ class DeployTarget:
     # discord.shards.processes: how many processes run the bot, each a block of shard_count shards
     shard_processes: int = 1
     shard_count: int | None = None
+    workspace: Path | None = None  # the coding agent's workspace (tools.coding on), which the bot writes
 
     @property
     def shard_indexes(self) -> list[int | None]:
@@ -86,4 +88,5 @@ def target_for(config: BotConfig, home: Path) -> DeployTarget:
         log_dir=(home / config.log_file).parent,
         shard_processes=config.discord.shards.processes,
         shard_count=config.discord.shards.count if isinstance(config.discord.shards.count, int) else None,
+        workspace=home / workspace_path(config.tools.coding, config.bot_id) if config.tools.coding.enabled else None,
     )

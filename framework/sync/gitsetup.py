@@ -46,6 +46,7 @@ IGNORES = (
     "persistence/**/.*.tmp",
     "logs/*",
     "!logs/synced/",
+    "workspaces/",
 )
 
 _HEADER = "# added by `bot_manager sync`"
