@@ -62,7 +62,8 @@ async def run_command(
     except asyncio.TimeoutError:
         timed_out = True
     finally:
-        # Also on success: a daemon the command left behind in its group goes with it.
+        # Also on success: a daemon the command left behind in its group goes with it. The
+        # group's id cannot be handed to a new process while any member of the group lives.
         _kill_group(process.pid)
         if process.returncode is None:
             await process.wait()

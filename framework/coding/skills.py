@@ -92,20 +92,18 @@ def _skill_of(text: str, folder: str) -> Skill:
     return Skill(" ".join(name.split())[:80], description.replace(BASE_DIR, folder), folder)
 
 
-def _skill_folders(workspace: Workspace, base: Parts) -> list[tuple[Parts, tuple[object, ...]]]:
-    """The sub-folders of ``base`` (links included, to be reported), each with a signature of its folder."""
+def _skill_folders(workspace: Workspace, base: Parts) -> list[Parts]:
+    """The items of the skills folder ``base`` (links and files too: they are reported, not followed)."""
     try:
         with workspace.jail.folder(base) as fd:
-            found = [(base + (name, ), (name, info.st_mode, info.st_mtime_ns, info.st_ino))
-                     for name, info in nofollow.scan_at(fd) if not name.startswith(".")]
+            return [base + (name,) for name, _ in nofollow.scan_at(fd) if not name.startswith(".")]
     except ToolError:
-        return []  # no skills folder (yet)
-    return found
+        return []  # no skills folder (yet), or one that is itself a link: nothing to list
 
 
 def _candidates(workspace: Workspace, user_ids: Sequence[str]) -> list[Parts]:
     bases: list[Parts] = [("skills",)] + [("users", uid, "skills") for uid in user_ids]
-    return [parts for base in bases for parts, _ in _skill_folders(workspace, base)]
+    return [parts for base in bases for parts in _skill_folders(workspace, base)][:_MAX_SKILLS]
 
 
 def _signature_of(workspace: Workspace, folders: Sequence[Parts]) -> tuple[object, ...]:
@@ -126,7 +124,7 @@ def _is_dir(workspace: Workspace, parts: Parts) -> bool:
 
 def scan_skills(workspace: Workspace, user_ids: Sequence[str] = ()) -> SkillScan:
     """Every skill of the workspace (global, then each user's), and what is wrong with the others."""
-    folders = _candidates(workspace, user_ids)[:_MAX_SKILLS]
+    folders = _candidates(workspace, user_ids)
     skills: list[Skill] = []
     problems: list[str] = []
     for parts in folders:
@@ -182,8 +180,7 @@ class CodingPrompt:
     def render(self) -> str:
         if not self.skills:
             return self._head
-        folders = _candidates(self.workspace, self.user_ids)[:_MAX_SKILLS]
-        signature = _signature_of(self.workspace, folders)
+        signature = _signature_of(self.workspace, _candidates(self.workspace, self.user_ids))
         if signature != self._signature:
             scan = scan_skills(self.workspace, self.user_ids)
             for problem in scan.problems:
