@@ -62,8 +62,9 @@ async def run_command(
     except asyncio.TimeoutError:
         timed_out = True
     finally:
-        # Also on success: a daemon the command left behind in its group goes with it. The
-        # group's id cannot be handed to a new process while any member of the group lives.
+        # Also on success: a daemon the command left behind in its group goes with it. Linux
+        # does not reuse a group's id while a member lives; an emptied group's id could only be
+        # reused after the pid space wraps, not in the moment between the exit and this call.
         _kill_group(process.pid)
         if process.returncode is None:
             await process.wait()
