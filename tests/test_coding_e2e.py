@@ -2,8 +2,8 @@
 turned on, the runtime in this process with its real discord.py client on the loopback
 sandbox, the real Anthropic SDK against the scripted stub, the real bubblewrap jail. The
 master asks for a script; the model writes it, runs it, and the output comes back in the
-DM. The same run tries to read the project's .env from the jail, and the bot keeps
-answering afterwards."""
+DM. The same turn starts a fork bomb and tries to read the project's .env from the jail;
+both are contained, and the bot keeps answering afterwards."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ async def test_master_has_a_script_written_and_run(
         "ANTHROPIC_API_KEY": SECRET, "ANTHROPIC_BASE_URL": stub.base_url,
     }
     stub.script += [
+        tool_use("execute_bash", {"command": ":(){ :|:& };:; sleep 1"}, "toolu_f"),  # a fork bomb first
         tool_use("write_file", {"path": "fib.py", "content": SCRIPT}, "toolu_w"),
         tool_use("execute_bash", {"command": f"python3 fib.py; env; cat {tmp_path}/.env"}, "toolu_b"),
         echo_last_result,
@@ -85,7 +86,10 @@ async def test_master_has_a_script_written_and_run(
     assert {"execute_bash", "read_file", "write_file", "edit_file"} <= {t["name"] for t in first["tools"]}
     assert "# Your workspace and tools" in json.dumps(first["system"])
 
+    bomb = next(tool_results(r["body"])["toolu_f"] for r in stub.requests if "toolu_f" in tool_results(r["body"]))
+    assert "Resource temporarily unavailable" in bomb  # the process limit held it
+
     log = [json.loads(line) for line in paths.conversation_log.read_text().splitlines()]
     calls = [(e["tool"], e["ok"], e["exit_code"]) for e in log if e.get("event") == "tool"]
-    assert calls == [("write_file", True, None), ("execute_bash", False, 1)]
+    assert calls == [("execute_bash", True, 0), ("write_file", True, None), ("execute_bash", False, 1)]
     assert SECRET not in paths.conversation_log.read_text()
