@@ -143,19 +143,19 @@ async def test_the_timeout_kills_every_process_it_started(coding: CodingParts, c
     result = await bash(coding, "(setsid sleep 300 &); (nohup sleep 300 &); sleep 300")
     assert result.startswith("Timed out after 2 s")
     assert jailed_processes() == []
-    assert calls[-1].note == "timed out" and calls[-1].exit_code == -9 and 2 <= calls[-1].duration_s < 5
+    assert calls[-1].note == "timed out" and calls[-1].exit_code == -9 and 2 <= calls[-1].duration_s < 10
 
 
 async def test_memory_and_cpu_limits(home: Path, calls: list[ToolCall]) -> None:
-    coding = build(home, calls, max_memory_mb=256, max_cpu_seconds=1, bash_timeout_seconds=5)
+    coding = build(home, calls, max_memory_mb=256, max_cpu_seconds=1, bash_timeout_seconds=30)
     hog = await bash(coding, "python3 -c 'bytearray(600 * 1024 * 1024)'")
     assert exit_code(hog) == 1 and "MemoryError" in hog
     spin = await bash(coding, "python3 -c 'while True: pass'")
-    assert exit_code(spin) not in (0, None)  # killed by the CPU limit, well before the 5 s timeout
-    assert calls[-1].duration_s < 4
+    assert exit_code(spin) == 128 + 9  # SIGKILL at the CPU limit (soft = hard), not the 30 s timeout
 
 
-async def test_a_hundred_megabytes_of_output_is_capped(coding: CodingParts, calls: list[ToolCall]) -> None:
+async def test_a_hundred_megabytes_of_output_is_capped(home: Path, calls: list[ToolCall]) -> None:
+    coding = build(home, calls, bash_timeout_seconds=30)  # the cap is under test, not the clock: room on a busy machine
     result = await bash(coding, "yes | head -c 100000000")
     assert exit_code(result) == 0
     assert len(result.encode()) < 2 * 51_200
