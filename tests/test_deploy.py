@@ -268,6 +268,7 @@ def test_a_sharded_bot_is_a_statefulset_with_a_replica_per_shard_process(home: P
     assert _k8s_errors(path) == []
     statefulset = list(YAML(typ="safe").load_all(path.read_text()))[1]
     assert statefulset["spec"]["replicas"] == 3
+    assert "&id" not in path.read_text() and "*id" not in path.read_text()  # labels written out, no aliases
     container = statefulset["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
     assert env["DISCORD_SHARD_COUNT"]["value"] == "6"

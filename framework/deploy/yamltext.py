@@ -15,6 +15,9 @@ def _yaml() -> YAML:
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False  # keep apiVersion, kind, metadata first
     yaml.width = 120
+    # A dict used twice (the labels, in the selector and the pod template) is written out
+    # twice, not as an anchor and an alias: readers of a manifest should not have to resolve them.
+    yaml.representer.ignore_aliases = lambda data: True
     return yaml
 
 
