@@ -12,6 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from framework.cli import app
+from framework.cli.common import CliContext
 
 from framework.config.shards import ShardPlan, ShardsConfig, shard_plan, shard_process_index
 from framework.domain.shards import EVERY_SHARD, ShardScope
@@ -192,10 +196,6 @@ def test_spawn_refuses_while_processes_of_an_earlier_split_run(tmp_path: Path) -
     """alpha ran as one process; its config now splits it in two. Starting alpha@0 and alpha@1
     beside the old process would answer every message twice: refused, nothing started."""
     import psutil
-    from typer.testing import CliRunner
-
-    from framework.cli import app
-    from framework.cli.common import CliContext
 
     write_bot(tmp_path)
     config = tmp_path / "bots" / "alpha.yaml"
@@ -209,3 +209,27 @@ def test_spawn_refuses_while_processes_of_an_earlier_split_run(tmp_path: Path) -
     assert "alpha still runs as alpha (started before discord.shards.processes changed)" in result.output
     assert "bot_manager restart alpha" in result.output
     assert not list((tmp_path / "run").glob("alpha@*"))
+
+
+def _split_alpha(home: Path) -> CliContext:
+    write_bot(home)
+    config = home / "bots" / "alpha.yaml"
+    config.write_text(config.read_text().replace("discord:\n", "discord:\n  shards: {count: 2, processes: 2}\n"))
+    return CliContext(home=home, environ={"ALPHA_BOT_TOKEN": "token-value-123456", "ANTHROPIC_API_KEY": "k-123456"})
+
+
+def test_list_shows_the_states_of_a_split_bots_processes_once_each(tmp_path: Path) -> None:
+    context = _split_alpha(tmp_path)
+    _keeper_files(tmp_path, "alpha@0", "stopped")
+    _keeper_files(tmp_path, "alpha@1", "fatal")
+    result = CliRunner().invoke(app, ["list", "--json"], obj=context)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["state"] == "stopped, fatal"
+
+
+def test_the_sandbox_refuses_a_split_bot_with_the_fix(tmp_path: Path) -> None:
+    context = _split_alpha(tmp_path)
+    result = CliRunner().invoke(app, ["sandbox", "alpha", "--say", "hi"], obj=context)
+    assert result.exit_code == 78
+    assert "split into 2 shard processes" in result.output and "processes to 1" in result.output
+    assert not (tmp_path / "run").exists()  # nothing was started
