@@ -55,7 +55,9 @@ def main() -> int:
         await db.execute("INSERT OR IGNORE INTO m VALUES (?, ?, ?, ?, ?)", (str(message.id), str(message.channel.id),
                          message.author.display_name, message.content, message.created_at.isoformat()))
         await db.commit()
-        if llm is not None and client.user in message.mentions:
+        # A bot never answers itself (or another bot): the stand-in model's reply quotes the
+        # mention, so without this guard the bare bot would answer its own replies forever.
+        if llm is not None and not message.author.bot and client.user in message.mentions:
             rows = await db.execute_fetchall(
                 "SELECT author, content FROM m WHERE channel = ? ORDER BY ts DESC LIMIT 20", (str(message.channel.id),)
             )

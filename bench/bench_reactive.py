@@ -52,16 +52,25 @@ api:
 
 
 class StampingStub(AnthropicStub):
-    """The stub, noting when each model request arrived (same process as the injector)."""
+    """The stub, noting when each model request arrived and what it asked (same process as
+    the injector), so each mention is matched to the request that carries it."""
 
-    arrivals: list[float]
+    arrivals: list[tuple[float, str]]
 
     async def _messages(self, request):  # type: ignore[no-untyped-def]
         arrived = time.perf_counter()
         body = await request.json()  # aiohttp keeps the body: the stub reads it again
         if body.get("model") not in BACKGROUND_REPLIES:  # profile extraction is not the answer
-            self.arrivals.append(arrived)
+            self.arrivals.append((arrived, json.dumps(body.get("messages", []))))
         return await super()._messages(request)
+
+    def arrival_of(self, marker: str, since: int) -> float | None:
+        """When the first request since index ``since`` asking about ``marker`` arrived (the
+        newest "question N?" in a request is the one it answers; older ones are history)."""
+        for arrived, messages in self.arrivals[since:]:
+            if messages[messages.rfind("question "):].startswith(marker):
+                return arrived
+        return None
 
 
 def wait_until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
@@ -81,10 +90,11 @@ def measure_mentions(sandbox: SandboxThread, stub: StampingStub, bot_id: str, n:
     for i in range(n):
         before = len(stub.arrivals)
         mark = len(sandbox.events())
+        marker = f"question {i}?"
         sent_at = time.perf_counter()
-        sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_id}> question {i}?")
-        wait_until(lambda: len(stub.arrivals) > before)
-        latencies.append(stub.arrivals[before] - sent_at)
+        sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_id}> {marker}")
+        wait_until(lambda: stub.arrival_of(marker, before) is not None)
+        latencies.append(stub.arrival_of(marker, before) - sent_at)  # type: ignore[operator]
         sandbox.wait_for_event(lambda e: e["type"] == "message" and e["author_id"] == bot_id, timeout=30, since=mark)
     return latencies[3:]  # the first calls warm connections and caches
 
@@ -136,7 +146,11 @@ def main() -> int:
         bare_db = Path(str(ready) + ".db")
         bare_rate = ingest(sandbox, args.messages, lambda: db_count(bare_db, "SELECT COUNT(*) FROM m"))
         bare.send_signal(signal.SIGTERM)
-        bare.wait(30)
+        try:
+            bare.wait(30)
+        except subprocess.TimeoutExpired:  # a baseline that hangs must not outlive the benchmark
+            bare.kill()
+            bare.wait(30)
 
         # --- the framework bot
         bot_id = sandbox.add_bot("bench.alpha.token-0123456789", "alpha")

@@ -18,6 +18,7 @@ Layout (see also docs/architecture.md)::
     run/<bot>.runtime.lock          held by the running bot process (one instance per bot)
     run/<bot>.loops.json            periodic loops that keep failing, for ``status``
     run/<bot>.snapshot-merged.json  size and mtime of the last snapshot.db merged into the history
+    run/config-facts.json           what status, list, logs and stop read of each config, by file version
     workspaces/<bot>/               the coding agent's workspace (``tools.coding.workspace``; never committed)
 
 A bot split into shard processes (``discord.shards.processes``) runs one keeper and one
@@ -36,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
-    "BOT_ID_PATTERN", "BotPaths", "process_name", "split_process_name", "shard_process_file", "project_home",
-    "list_bot_ids",
+    "BOT_ID_PATTERN", "BotPaths", "config_facts_file", "process_name", "split_process_name", "shard_process_file",
+    "project_home", "list_bot_ids",
 ]
 
 # Bot ids become file names and env-var prefixes: keep them boring.
@@ -82,6 +83,11 @@ def list_bot_ids(home: Path) -> list[str]:
     if not bots.is_dir():
         return []
     return sorted(p.stem for p in bots.glob("*.yaml") if not p.name.startswith("."))
+
+
+def config_facts_file(home: Path) -> Path:
+    """The values the quick CLI verbs read of each config, kept by file version (framework.config.facts)."""
+    return home / "run" / "config-facts.json"
 
 
 @dataclass(frozen=True)

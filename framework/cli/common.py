@@ -5,17 +5,47 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
-from rich.console import Console
 
 from ..paths import list_bot_ids, project_home
 
-__all__ = ["CliContext", "HomeOption", "fail", "out", "err"]
+if TYPE_CHECKING:
+    from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+__all__ = ["CliContext", "HomeOption", "LazyConsole", "escape", "fail", "out", "err"]
+
+
+class LazyConsole:
+    """A Rich ``Console`` made on first use: importing Rich takes longer than a whole
+    ``status --json`` or ``logs`` run, and those never draw anything."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+def escape(text: str) -> str:
+    """Rich's markup escape, with Rich loaded only when something is printed."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+out = LazyConsole(highlight=False, soft_wrap=True)
+err = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 HomeOption = Annotated[
     Optional[Path],

@@ -251,7 +251,7 @@ def sandbox(
                 wait_end=lambda: _wait_for_exit(reply_timeout),
                 settle=lambda: _wait_for_exit(1.0),
             )
-        run_terminal_chat(server, GENERAL_CHANNEL_ID, HUMAN_USER_ID, out, input_fn=input_fn, side=watch,
+        run_terminal_chat(server, GENERAL_CHANNEL_ID, HUMAN_USER_ID, out.console, input_fn=input_fn, side=watch,
                           interrupt=_wake_main_thread, extra_help=lambda: _help_lines(config))
     except TimeoutError:
         fail(f"{bot} did not answer within {reply_timeout:.0f} s; see {home / config.log_file}")

@@ -1,7 +1,9 @@
 """``spawn``, ``stop``, ``restart``, ``status``, ``logs``, ``list``: the process verbs.
 
-Parse, call :mod:`framework.supervisor`, render. The config models (pydantic) are
-imported inside the verbs that need them, so ``status`` stays fast.
+Parse, call :mod:`framework.supervisor`, render. Each verb imports what it uses, so the
+quick ones stay quick: ``status``, ``list``, ``logs`` and ``stop`` read a config only
+through its cached facts (:mod:`framework.config.facts`, no pydantic), and Rich is loaded
+only when something is drawn (``status --json`` and ``logs`` never draw).
 """
 
 from __future__ import annotations
@@ -12,21 +14,21 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from .. import exitcodes
+from ..config.facts import ConfigFacts, config_facts
 from ..paths import BotPaths
-from ..supervisor.control import SpawnRequest, SpawnResult, StopResult, Supervisor
 from ..supervisor.logtail import follow, last_log_lines
-from ..supervisor.statusview import collect_status, render_status
-from ..supervisor.shares import configured_processes, process_names, started_process_names
-from .common import CliContext, err, fail, out
+from ..supervisor.shares import process_names, started_process_names
+from .common import CliContext, err, escape, fail, out
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from rich.table import Table
+
     from ..config import BotConfig
+    from ..supervisor.control import SpawnResult, StopResult, Supervisor
 
 __all__ = ["register"]
 
@@ -37,6 +39,8 @@ AllOption = Annotated[bool, typer.Option("--all", help="Act on every bot configu
 
 
 def _supervisor(cli: CliContext) -> Supervisor:
+    from ..supervisor.control import Supervisor
+
     return Supervisor(cli.home, cli.environ)
 
 
@@ -72,35 +76,15 @@ def _without_conflicts(cli: CliContext, configs: dict[str, BotConfig], invalid: 
     return configs, invalid
 
 
-def _stopwaitsecs(cli: CliContext, bot_id: str) -> float:
-    from ..config import load_bot_config
-    from ..config.models import SupervisorConfig
-    from ..errors import ConfigError
-
-    try:
-        return load_bot_config(BotPaths(cli.home, bot_id).config, cli.home).supervisor.stopwaitsecs
-    except ConfigError:
-        # The bot may have been started before its config broke; stop it anyway.
-        return SupervisorConfig().stopwaitsecs
-
-
-def _log_paths(cli: CliContext, bot_id: str) -> dict[str, Path]:
+def _log_paths(cli: CliContext, bot_id: str, facts: ConfigFacts) -> dict[str, Path]:
     """The log of each of the bot's processes by process name (one, unless split into shard processes)."""
-    from ..config import load_bot_config
-    from ..errors import ConfigError
-
-    try:
-        config = load_bot_config(BotPaths(cli.home, bot_id).config, cli.home)
-    except ConfigError:
-        names = process_names(bot_id, configured_processes(BotPaths(cli.home, bot_id).config))
-        return {name: BotPaths.for_process(cli.home, name).log for name in names}
-    names = process_names(bot_id, config.discord.shards.processes)
-    return {name: BotPaths.for_process(cli.home, name).log_file(config.log_file) for name in names}
+    names = process_names(bot_id, facts.shard_processes)
+    return {name: BotPaths.for_process(cli.home, name).log_file(facts.log_file) for name in names}
 
 
-def _stop_targets(cli: CliContext, bot_id: str) -> list[str]:
+def _stop_targets(cli: CliContext, bot_id: str, facts: ConfigFacts) -> list[str]:
     """Every process of the bot: those the config names and any other one started earlier."""
-    configured = process_names(bot_id, configured_processes(BotPaths(cli.home, bot_id).config))
+    configured = process_names(bot_id, facts.shard_processes)
     started = started_process_names(BotPaths(cli.home, bot_id).run_dir, bot_id)
     return list(dict.fromkeys([*configured, *started]))
 
@@ -157,6 +141,8 @@ def _without_other_splits(cli: CliContext, configs: dict[str, BotConfig]) -> tup
 
 
 def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
+    from ..supervisor.control import SpawnRequest
+
     configs, consistent = _without_other_splits(cli, configs)
     # One keeper per process: a bot split into shard processes starts them all together.
     requests = [
@@ -171,7 +157,12 @@ def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
 
 
 def _do_stop(cli: CliContext, bot_ids: list[str]) -> bool:
-    requests = [(name, _stopwaitsecs(cli, bot_id)) for bot_id in bot_ids for name in _stop_targets(cli, bot_id)]
+    # A bot started before its config broke is stopped anyway: its facts then hold the
+    # default grace period.
+    facts = config_facts(cli.home, bot_ids)
+    requests = [
+        (name, facts[bot_id].stopwaitsecs) for bot_id in bot_ids for name in _stop_targets(cli, bot_id, facts[bot_id])
+    ]
     results = _supervisor(cli).stop(requests)
     for result in results:
         _print_stop(result)
@@ -258,6 +249,8 @@ def status(
     In a narrow terminal the usage and process columns are left out first; bot, state,
     pid, uptime and the last error stay.
     """
+    from ..supervisor.statusview import collect_status, render_status
+
     cli: CliContext = ctx.obj
     bot_ids = cli.resolve_targets(bot, False) if bot else cli.bot_ids()
     rows = collect_status(cli.home, bot_ids, cpu_sample=sample)
@@ -273,7 +266,7 @@ def status(
         def frame() -> Table:
             return render_status(collect_status(cli.home, bot_ids, cpu_sample=sample), width=out.width)
 
-        watch_status(out, frame, interval)
+        watch_status(out.console, frame, interval)
         return
     out.print(render_status(rows, width=out.width))
 
@@ -318,7 +311,8 @@ def logs(
         fail(str(exc), code=exitcodes.USAGE)
     # Keyed by process: a bot split into shard processes has one log per process, shown
     # interleaved like several bots' logs.
-    paths = {name: path for bot_id in bot_ids for name, path in _log_paths(cli, bot_id).items()}
+    facts = config_facts(cli.home, bot_ids)
+    paths = {name: path for bot_id in bot_ids for name, path in _log_paths(cli, bot_id, facts[bot_id]).items()}
     single = bot is not None and len(paths) == 1
     ends = {name: _size(path) for name, path in paths.items()}
     if bot and all(end is None for end in ends.values()) and not follow_:
@@ -376,8 +370,7 @@ def list_bots(
     A config that does not load is listed as invalid with its first error; run
     `bot_manager validate BOT` for all of them.
     """
-    from ..config import load_bot_config
-    from ..errors import ConfigError
+    from ..supervisor.statusview import collect_status
 
     cli: CliContext = ctx.obj
     bot_ids = cli.bot_ids()
@@ -390,35 +383,33 @@ def list_bots(
         bot_id = row.bot or row.name
         known = states.get(bot_id)
         states[bot_id] = row.state if known is None or row.state in known.split(", ") else f"{known}, {row.state}"
+    facts = config_facts(cli.home, bot_ids)
     if as_json:
-        sys.stdout.write(json.dumps([_list_entry(cli, bot_id, states) for bot_id in bot_ids], indent=2) + "\n")
+        entries = [_list_entry(bot_id, facts[bot_id], states.get(bot_id, "stopped")) for bot_id in bot_ids]
+        sys.stdout.write(json.dumps(entries, indent=2) + "\n")
         return
+    from rich.table import Table
+
     table = Table(header_style="bold")
     table.add_column("bot", no_wrap=True)
     table.add_column("name")
     table.add_column("state", no_wrap=True)
     table.add_column("description", overflow="fold")
     for bot_id in bot_ids:
-        try:
-            config = load_bot_config(BotPaths(cli.home, bot_id).config, cli.home)
-        except ConfigError as exc:
-            first = str(exc).splitlines()[0]
+        fact = facts[bot_id]
+        if fact.error is not None:
+            first = fact.error.splitlines()[0]
             table.add_row(bot_id, "-", "[red]invalid[/red]", f"[red]{escape(first)}[/red]")
             continue
-        table.add_row(bot_id, escape(config.name), states.get(bot_id, "stopped"), escape(config.description or "-"))
+        table.add_row(bot_id, escape(fact.name or ""), states.get(bot_id, "stopped"), escape(fact.description or "-"))
     out.print(table)
 
 
-def _list_entry(cli: CliContext, bot_id: str, states: dict[str, str]) -> dict[str, object]:
-    from ..config import load_bot_config
-    from ..errors import ConfigError
-
-    entry: dict[str, object] = {"bot": bot_id, "name": None, "state": states.get(bot_id, "stopped"), "description": None}
-    try:
-        config = load_bot_config(BotPaths(cli.home, bot_id).config, cli.home)
-    except ConfigError as exc:
-        return {**entry, "valid": False, "error": str(exc).splitlines()[0]}
-    return {**entry, "name": config.name, "description": config.description, "valid": True, "error": None}
+def _list_entry(bot_id: str, facts: ConfigFacts, state: str) -> dict[str, object]:
+    entry: dict[str, object] = {"bot": bot_id, "name": None, "state": state, "description": None}
+    if facts.error is not None:
+        return {**entry, "valid": False, "error": facts.error.splitlines()[0]}
+    return {**entry, "name": facts.name, "description": facts.description, "valid": True, "error": None}
 
 
 def register(app: typer.Typer) -> None:

@@ -38,7 +38,7 @@ from .models import BotConfig
 from .modelcatalog import model_warning
 from .coding import coding_access_problem, coding_warnings
 
-__all__ = ["load_bot_config", "check_bot", "CheckResult", "display_path"]
+__all__ = ["load_bot_config", "check_bot", "CheckResult", "display_path", "read_yaml"]
 
 _REDACT = Redactor()
 
@@ -185,7 +185,8 @@ def _read_text(path: Path, shown: str) -> str:
         ) from None
 
 
-def _read_yaml(path: Path, shown: str) -> Any:
+def read_yaml(path: Path, shown: str) -> Any:
+    """The parsed YAML of a config, within the bounds on hostile files; ConfigError when it does not parse."""
     text = _read_text(path, shown)
     yaml = YAML(typ="rt", pure=True)
     yaml.Scanner = _BoundedScanner
@@ -352,7 +353,7 @@ def _non_finite(data: Any, loc: tuple[int | str, ...] = ()) -> tuple[tuple[int |
 def load_bot_config(path: Path, home: Path | None = None) -> BotConfig:
     """Parse and validate one bot config; raise ``ConfigError`` naming every problem."""
     shown = display_path(path, home)
-    data = _read_yaml(path, shown)
+    data = read_yaml(path, shown)
     if data is None:
         raise ConfigError(f"{shown}: the file is empty; copy bots/alpha.yaml as a starting point")
     if not isinstance(data, CommentedMap):

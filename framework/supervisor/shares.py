@@ -2,7 +2,9 @@
 
 A bot is one process (``alpha``) unless ``discord.shards.processes`` splits it: then it
 runs as ``alpha@0`` .. ``alpha@N-1``, each one keeper and one runtime, each a block of the
-shards. The config models are duck-typed here so ``status`` can ask without pydantic.
+shards. The config models are duck-typed here so ``status`` can ask without pydantic;
+how many processes a config asks for is among its cached facts
+(:mod:`framework.config.facts`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,7 @@ from ..shard_split import process_shard_ids
 from ..errors import ConfigError
 from ..paths import process_name, split_process_name
 
-__all__ = [
-    "SHARE_VARS", "configured_processes", "configured_split", "process_names", "shard_process_env",
-    "started_process_names",
-]
+__all__ = ["SHARE_VARS", "process_names", "shard_process_env", "started_process_names"]
 
 # Variables that say which share a process runs (BOT_SHARD_PROCESS, DISCORD_SHARD_COUNT,
 # DISCORD_SHARD_IDS, BOT_HEALTH_PORT; spelled out here so ``status`` need not import the
@@ -57,31 +56,6 @@ def shard_process_env(config: Any, shard_process: int | None) -> dict[str, str]:
     if config.health.port is not None:
         env[port_var] = str(config.health.port + shard_process)
     return env
-
-
-def configured_split(config_path: Path) -> tuple[int, int | None]:
-    """``discord.shards`` ``processes`` and ``count`` read straight from the YAML ((1, None) when
-    unset or unreadable): ``status`` lists a bot's processes without loading the config models."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-        shards = data["discord"]["shards"]
-        processes, count = shards.get("processes", 1), shards.get("count")
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-        return 1, None
-
-    def whole(value: object) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-    if not (whole(processes) and whole(count) and processes <= count):
-        return 1, count if whole(count) else None
-    return processes, count
-
-
-def configured_processes(config_path: Path) -> int:
-    """How many processes the bot's config asks for (see :func:`configured_split`)."""
-    return configured_split(config_path)[0]
 
 
 def started_process_names(run_dir: Path, bot_id: str) -> list[str]:

@@ -1,9 +1,13 @@
 """``status``: gather each bot's state from run/ and psutil, and render it as a Rich table.
 
-Budget: 10 bots in under 300 ms of wall time. Nothing here imports the config models,
-and nothing waits by default: CPU is the average since each process started (from its
-cpu_times). ``status --sample S`` measures current CPU instead, over one shared window
-for every process (prime ``cpu_percent``, sleep once, read), never one interval per bot.
+Budget: 10 bots in under 300 ms of wall time, the interpreter's start included. Nothing
+here imports the config models (what status needs of a config comes from its facts,
+computed once per version of the file: :mod:`framework.config.facts`), Rich is imported
+only to draw the table (``--json`` never needs it), each process is read once
+(:mod:`.readings`), and nothing waits by default: CPU is the average since each process
+started (from its cpu_times). ``status --sample S`` measures current CPU instead, over
+one shared window for every process (prime ``cpu_percent``, sleep once, read), never one
+interval per bot.
 
 Today's tokens and estimated cost come from each bot's usage ledger through
 :func:`~framework.storage.ledger.read_today_summary`: one read-only row lookup per bot
@@ -13,21 +17,25 @@ Today's tokens and estimated cost come from each bot's usage ledger through
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import psutil
-from rich.table import Table
-from rich.text import Text
 
+from ..config.facts import ConfigFacts, config_facts
 from ..paths import BotPaths
+from ..runtime.loop_health import read_failing_loops
 from .pidfile import PidStatus, check_pidfile
 from .process_ops import ProcessOps
+from .readings import ProcessReading, ReadOnceOps
 from ..shard_split import process_shard_ids
-from .shares import configured_processes, configured_split, process_names, started_process_names
+from .shares import process_names, started_process_names
 from .states import ACTIVE_STATES, BotState, read_state
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = [
     "StatusRow",
@@ -76,7 +84,7 @@ class StatusRow:
     shard_ids: tuple[int, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # every field is a plain value
 
 
 def _base_row(home: Path, bot_id: str, ops: ProcessOps, now: float) -> StatusRow:
@@ -127,42 +135,71 @@ def collect_status(
     its cpu_times without waiting (the 300 ms budget). A positive value measures every
     process over one shared window of that many seconds instead.
     """
-    ops = ops or ProcessOps()
+    reader = ReadOnceOps()  # the kernel is asked about each process once
+    ops = ops or reader
     now = time.time() if now is None else now
     today = datetime.fromtimestamp(now, timezone.utc)
+    bot_ids = list(bot_ids)
+    facts = config_facts(home, bot_ids)
     rows = [
-        _with_health(_with_loops(_with_usage(_with_share(_base_row(home, name, ops, now), home), home, today), home), home)
+        _with_health(
+            _with_loops(_with_usage(_with_share(_base_row(home, name, ops, now), home, facts[bot_id]), home, today), home),
+            facts[bot_id],
+        )
         for bot_id in bot_ids
-        for name in _process_names(home, bot_id)
+        for name in _process_names(home, bot_id, facts[bot_id])
     ]
+    if cpu_sample > 0:
+        return _with_sampled_metrics(rows, cpu_sample, sleep)
+    return [_with_metrics(row, reader.reading(row.pid) if row.pid else None, now) for row in rows]
+
+
+def _with_metrics(row: StatusRow, reading: ProcessReading | None, now: float) -> StatusRow:
+    """CPU as the average since the process started, and its memory, from the one reading."""
+    if reading is None or reading.zombie:
+        return row
+    alive_for = max(now - reading.create_time, 1e-3)
+    return replace(row, cpu_percent=round(100.0 * reading.cpu_seconds / alive_for, 1), rss_bytes=reading.rss_bytes)
+
+
+def _with_sampled_metrics(rows: list[StatusRow], window: float, sleep: Callable[[float], None]) -> list[StatusRow]:
+    """Current CPU of every bot process over one shared window, and its memory."""
     procs: dict[int, psutil.Process] = {}
     for row in rows:
         if row.pid is None:
             continue
         try:
             proc = psutil.Process(row.pid)
-            if cpu_sample > 0:
-                proc.cpu_percent(None)  # primes the counter; the second call measures since here
+            proc.cpu_percent(None)  # primes the counter; the second call measures since here
             procs[row.pid] = proc
         except psutil.Error:
             continue
-    if procs and cpu_sample > 0:
-        sleep(cpu_sample)
-    return [_with_metrics(row, procs.get(row.pid) if row.pid else None, cpu_sample > 0, now) for row in rows]
+    if procs:
+        sleep(window)
+    sampled = []
+    for row in rows:
+        proc = procs.get(row.pid) if row.pid is not None else None
+        try:
+            if proc is not None:
+                with proc.oneshot():
+                    row = replace(row, cpu_percent=round(proc.cpu_percent(None), 1), rss_bytes=proc.memory_info().rss)
+        except psutil.Error:
+            pass
+        sampled.append(row)
+    return sampled
 
 
-def _process_names(home: Path, bot_id: str) -> list[str]:
+def _process_names(home: Path, bot_id: str, facts: ConfigFacts) -> list[str]:
     """The bot's processes as configured, and any other one still started from before."""
-    paths = BotPaths(home, bot_id)
-    configured = process_names(bot_id, configured_processes(paths.config))
-    return list(dict.fromkeys([*configured, *started_process_names(paths.run_dir, bot_id)]))
+    configured = process_names(bot_id, facts.shard_processes)
+    return list(dict.fromkeys([*configured, *started_process_names(BotPaths(home, bot_id).run_dir, bot_id)]))
 
 
-def _with_share(row: StatusRow, home: Path) -> StatusRow:
+def _with_share(row: StatusRow, home: Path, facts: ConfigFacts) -> StatusRow:
     paths = BotPaths.for_process(home, row.name)
     if paths.shard_process is None:
         return replace(row, bot=paths.bot_id)
-    processes, count = configured_split(paths.config)
+    processes, count = facts.shard_processes, facts.shard_count
     ids = None
     if count is not None and paths.shard_process < processes:
         ids = process_shard_ids(count, processes, paths.shard_process)
@@ -187,8 +224,6 @@ def _with_loops(row: StatusRow, home: Path) -> StatusRow:
     """A running bot whose periodic loop keeps failing says so (the process itself is up)."""
     if row.state != BotState.RUNNING.value:
         return row
-    from ..runtime.loops import read_failing_loops
-
     failing = read_failing_loops(BotPaths.for_process(home, row.name).loops_file)
     if not failing:
         return row
@@ -196,40 +231,11 @@ def _with_loops(row: StatusRow, home: Path) -> StatusRow:
     return replace(row, note=note)
 
 
-def _with_health(row: StatusRow, home: Path) -> StatusRow:
-    """The health URL as configured: read from the file, never asked over HTTP (status stays fast).
-    A config that does not parse shows none here; ``bot_manager validate`` says why."""
-    import yaml
-
-    from ..config.health import HealthConfig
-
-    paths = BotPaths.for_process(home, row.name)
-    try:
-        data = yaml.safe_load(paths.config.read_text(encoding="utf-8"))
-        section = data.get("health") if isinstance(data, dict) else None
-        url = HealthConfig.model_validate(section or {}).url(paths.shard_process)
-    except (OSError, ValueError, yaml.YAMLError):  # pydantic's ValidationError is a ValueError
-        return row
+def _with_health(row: StatusRow, facts: ConfigFacts) -> StatusRow:
+    """The health URL as configured: from the config, never asked over HTTP (status stays
+    fast). A config that does not load shows none here; ``bot_manager validate`` says why."""
+    url = facts.health_url(row.shard_process)
     return row if url is None else replace(row, health_url=url)
-
-
-def _with_metrics(row: StatusRow, proc: psutil.Process | None, sampled: bool, now: float) -> StatusRow:
-    if proc is None:
-        return row
-    try:
-        with proc.oneshot():
-            if sampled:
-                cpu = proc.cpu_percent(None)
-            else:
-                times = proc.cpu_times()
-                alive_for = max(now - proc.create_time(), 1e-3)
-                cpu = 100.0 * (times.user + times.system) / alive_for
-            rss = proc.memory_info().rss
-    except psutil.Error:
-        return row
-    data = row.to_json()
-    data.update(cpu_percent=round(cpu, 1), rss_bytes=rss)
-    return StatusRow(**data)
 
 
 def format_uptime(seconds: float | None) -> str:
@@ -344,6 +350,9 @@ def render_status(rows: Iterable[StatusRow], width: int | None = None) -> Table:
     With ``width`` (the terminal's), the widest layout that fits is used, so a name or a
     state is never cut: usage and process columns fold, then go, before anything else.
     """
+    from rich.table import Table
+    from rich.text import Text
+
     rows = list(rows)
     cells = [_cells(row) for row in rows]
     columns = _LAYOUTS[0]
