@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,8 @@ __all__ = ["atomic_write_text", "atomic_write_json", "read_json"]
 
 def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``."""
+    import tempfile  # on use: read-only callers (``bot_manager status``) never load it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

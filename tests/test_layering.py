@@ -9,7 +9,7 @@ inside functions included):
 * the domain and the ports import nothing of the framework but each other and the errors;
 * the Discord adapter translates and nothing more: it imports no engine, no runtime;
 * nothing imports the CLI, and only the CLI and the supervisor's status reader import the
-  runtime.
+  runtime; no bot process imports the CLI's libraries (typer, click, rich).
 
 Each rule is also shown catching a planted violation, so a rule that silently stopped
 matching anything would fail here.
@@ -42,6 +42,8 @@ LIBRARY_HOMES: dict[str, set[str]] = {
     "psutil": {"supervisor", "cli"},
     "typer": {"cli"},
     "click": {"cli"},
+    # the terminal: the CLI, the status table it draws, the sandbox's chat; never a bot process
+    "rich": {"cli", "supervisor", "sandbox"},
     # the per-bot /metrics registry, served by the runtime's health endpoint
     "prometheus_client": {"runtime"},
 }
@@ -134,6 +136,7 @@ PLANTED = [
     ("storage/bad.py", "from ..cli import app\n", "storage imports framework.cli"),
     ("config/bad.py", "from framework.runtime import loops\n", "imports the runtime"),
     ("engines/bad.py", "from .. import sandbox\n", "engines imports framework.sandbox"),
+    ("runtime/bad.py", "def f():\n    from rich.console import Console\n", "imports rich"),
 ]
 
 
