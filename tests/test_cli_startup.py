@@ -144,7 +144,7 @@ def test_facts_are_computed_once_per_version_of_the_file(tmp_path: Path, monkeyp
     loads = count_loads(monkeypatch)
     first = config_facts(tmp_path, ["alpha", "beta"])
     assert first["alpha"] == ConfigFacts(log_file="logs/alpha.log", stopwaitsecs=4.0, name="Bot alpha",
-                                         description="the alpha bot", health_url="http://127.0.0.1:9464/")
+                                         description="the alpha bot", health_urls=("http://127.0.0.1:9464/",))
     assert config_facts(tmp_path, ["alpha", "beta"]) == first
     assert sorted(loads) == ["alpha", "beta"]
 
@@ -152,8 +152,21 @@ def test_facts_are_computed_once_per_version_of_the_file(tmp_path: Path, monkeyp
     stat = path.stat()
     path.write_text(path.read_text().replace("9464", "9465"))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert config_facts(tmp_path, ["alpha", "beta"])["alpha"].health_url == "http://127.0.0.1:9465/"
+    assert config_facts(tmp_path, ["alpha", "beta"])["alpha"].health_url() == "http://127.0.0.1:9465/"
     assert sorted(loads) == ["alpha", "alpha", "beta"]
+
+
+def test_the_facts_of_a_bot_split_into_shard_processes(tmp_path: Path) -> None:
+    split = "discord: {token_env_var: ALPHA_TOKEN, shards: {count: 4, processes: 2}}\n"
+    path = write_bot(tmp_path, extra="health: {port: 9100}\n")
+    path.write_text(path.read_text().replace("discord: {token_env_var: ALPHA_TOKEN}\n", split))
+    facts = config_facts(tmp_path, ["alpha"])["alpha"]
+    assert (facts.shard_processes, facts.shard_count) == (2, 4)
+    assert [facts.health_url(k) for k in (0, 1, 2)] == ["http://127.0.0.1:9100/", "http://127.0.0.1:9101/", None]
+    # Broken elsewhere, the split still reads from the YAML: the processes' logs are found.
+    path.write_text(path.read_text() + "reactive: {nonsense: 1}\n")
+    broken = config_facts(tmp_path, ["alpha"])["alpha"]
+    assert not broken.valid and (broken.shard_processes, broken.shard_count) == (2, 4)
 
 
 def test_a_config_that_stops_loading_and_is_fixed_is_seen_each_time(tmp_path: Path) -> None:
@@ -192,10 +205,10 @@ def test_a_cache_entry_of_another_shape_is_recomputed(tmp_path: Path) -> None:
     write_bot(tmp_path)
     config_facts(tmp_path, ["alpha"])
     data = json.loads(config_facts_file(tmp_path).read_text())
-    del data["bots"]["alpha"]["facts"]["health_url"]
+    del data["bots"]["alpha"]["facts"]["health_urls"]
     config_facts_file(tmp_path).write_text(json.dumps(data))
-    assert config_facts(tmp_path, ["alpha"])["alpha"].health_url is None
-    assert "health_url" in json.loads(config_facts_file(tmp_path).read_text())["bots"]["alpha"]["facts"]
+    assert config_facts(tmp_path, ["alpha"])["alpha"].health_url() is None
+    assert "health_urls" in json.loads(config_facts_file(tmp_path).read_text())["bots"]["alpha"]["facts"]
 
 
 def test_a_project_folder_that_cannot_be_written_still_gets_answers(tmp_path: Path) -> None:
