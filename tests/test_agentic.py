@@ -435,16 +435,18 @@ async def test_a_shard_process_speaks_unasked_only_in_the_guilds_of_its_shards(w
     from framework.domain.shards import ShardScope
 
     await world.say("ugh, interview on tuesday", at=START - timedelta(hours=5))
-    world.write_followups([item()])
     shard = (int(GUILD) >> 22) % 2
     elsewhere = AgenticEngine(
         config=world.config, context=world.context, followups=world.followups, store=world.store,
         proactive_log=world.log, llm=world.model, executor=world.executor, clock=world.clock,
         shards=ShardScope(2, (1 - shard,)),
     )
+    expired = item("followup_000", after=START - timedelta(days=30), mentioned=START - timedelta(days=31))
+    path = world.write_followups([item(), expired])
+    before = path.read_bytes()
     report = await elsewhere.run_once(START)
     assert report.actions == [] and world.sent() == []
-    assert [f["id"] for f in world.read_followups()["pending"]] == ["followup_001"]
+    assert path.read_bytes() == before  # not even upkeep: the file is the other process's to change
 
     owner = AgenticEngine(
         config=world.config, context=world.context, followups=world.followups, store=world.store,
@@ -454,3 +456,4 @@ async def test_a_shard_process_speaks_unasked_only_in_the_guilds_of_its_shards(w
     world.model.plans.append(plan("dana, how did the techcorp interview go?"))
     assert [a.channel_id for a in (await owner.run_once(START)).actions] == [GENERAL]
     assert world.sent() == ["dana, how did the techcorp interview go?"]
+    assert world.read_followups()["pending"] == []  # the owner expired the stale one and completed the other

@@ -203,12 +203,18 @@ class AgenticEngine:
                 report.notes.append(f"{action.kind} in {action.channel_id} failed: {exc}")
         return report
 
+    def _own_folders(self) -> list[str]:
+        """The follow-up folders this process looks after: a shard process leaves the other
+        shards' servers (and, without shard 0, the DMs) to their processes, which share the
+        files, so no file is read, changed and written back by two processes at once."""
+        return [folder for folder in self._followups.folders() if self._shards.owns_guild(guild_of(folder))]
+
     # -- upkeep -------------------------------------------------------------------------
 
     async def maintain_memories(self, now: datetime) -> None:
         """Each step on its own: a broken folder or a busy database skips that step, not the pass."""
         followups, upkeep = self._config.followups, self._config.upkeep
-        for folder in self._followups.folders():
+        for folder in self._own_folders():
             try:
                 expired = await self._followups.expire(folder, now=now, max_age_days=followups.max_age_days)
                 dropped = await self._followups.enforce_max_pending(folder, followups.max_pending)
@@ -248,7 +254,7 @@ class AgenticEngine:
         actions: list[ProactiveAction] = []
         quiet = quiet_hours_active(now, self._config.proactive.quiet_hours, self._config.proactive.timezone)
         standalone = 0
-        for folder in self._followups.folders():
+        for folder in self._own_folders():
             guild_id = guild_of(folder)
             try:
                 data = await self._followups.load(folder)
