@@ -23,6 +23,9 @@ from framework.supervisor.states import BotState, KeeperStatus, read_state
 
 pytestmark = pytest.mark.slow
 
+# Bots are forked from the project's zygote unless BOT_PRELOAD=0 (the suite runs both ways).
+PRELOAD = os.environ.get("BOT_PRELOAD", "1") != "0"
+
 FAKE_BOT = Path(__file__).parent / "fixtures" / "fake_bot.py"
 TOKEN_VAR = "ALPHA_TOKEN"
 TOKEN = "alpha-secret-token-value"
@@ -103,7 +106,11 @@ def test_spawn_run_logs_stop_leaves_no_process(project: Project) -> None:
     keeper = read_pidfile(project.paths.pidfile)
     assert keeper is not None and result.child_pid is not None
     assert psutil.Process(keeper.pid).create_time() == pytest.approx(keeper.create_time)
-    assert os.getpgid(result.child_pid) == keeper.pid  # the bot lives in the keeper's group
+    if PRELOAD:  # forked by the zygote, in a session and group of its own
+        assert os.getpgid(result.child_pid) == result.child_pid
+        assert "framework.supervisor.zygote" in psutil.Process(result.child_pid).parent().cmdline()
+    else:
+        assert os.getpgid(result.child_pid) == keeper.pid  # the bot lives in the keeper's group
     wait_for(lambda: "fake bot alpha ready" in project.log(), what="the bot's output in the log")
 
     logs = project.cli("logs", "alpha", "-n", "20")
@@ -193,6 +200,14 @@ def test_killed_keeper_is_crashed_and_stop_cleans_up_its_orphan(project: Project
     wait_for(lambda: gone(keeper.pid), what="the keeper to die")
     [row] = json.loads(project.cli("status", "--json").stdout)
     assert row["state"] == "crashed"
+    if PRELOAD:
+        # The zygote saw its keeper's connection close and stopped the bot itself.
+        wait_for(lambda: gone(result.child_pid), what="the zygote to stop the keeperless bot")
+        stop = project.cli("stop", "alpha")
+        assert stop.exit_code == 0
+        zygote_log = (project.home / "logs" / "zygote.log").read_text()
+        assert f"keeper of pid {result.child_pid} is gone: stopping the bot" in zygote_log
+        return
     assert not gone(result.child_pid), "the bot outlives a SIGKILLed keeper"
     stop = project.cli("stop", "alpha")
     assert stop.exit_code == 0

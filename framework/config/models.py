@@ -484,6 +484,10 @@ class SupervisorConfig(_Section):
     """Grace period after SIGTERM before SIGKILL goes to the whole process group."""
     ready_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
     """How long ``spawn`` waits for the bot to report it is connected."""
+    preload: bool = True
+    """Fork the bot from the project's zygote, which has the libraries loaded already (one
+    shared copy for every bot, a restart in milliseconds); false runs a fresh interpreter.
+    ``BOT_PRELOAD=0`` in the environment turns it off for every bot."""
 
     @model_validator(mode="after")
     def _backoff_range(self) -> SupervisorConfig:

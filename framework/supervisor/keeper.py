@@ -44,6 +44,7 @@ from .pidfile import EXIT_LOCKED, KeeperLock
 from ..clock import SystemBlockingClock
 from .process_ops import ProcessOps
 from .shares import SHARE_VARS, shard_process_env
+from .zygote_client import ForkingOps
 from .states import BotState, KeeperStatus, write_state
 
 __all__ = ["main", "runtime_command", "EXIT_LOCKED", "LogSink"]
@@ -154,13 +155,15 @@ def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> 
     except OSError as exc:
         return give_up(exitcodes.FAILURE, f"cannot open the log file {log_path}: {exc.strerror or exc}")
     sink = LogSink(handler)
+    settings = KeeperSettings.from_config(config.supervisor)
+    ops = _process_ops(home, environ, config.supervisor.preload, settings, sink)
     keeper = Keeper(
         bot_id,
         paths,
         command,
-        ops=ProcessOps(),
+        ops=ops,
         clock=clock,
-        settings=KeeperSettings.from_config(config.supervisor),
+        settings=settings,
         sink=sink,
         env=env,
         redact=redact,
@@ -185,7 +188,20 @@ def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> 
         keeper.abort(f"keeper error: {type(exc).__name__}: {exc}")
         return exitcodes.FAILURE
     finally:
+        if isinstance(ops, ForkingOps):
+            ops.close()
         sink.close()
+
+
+def _process_ops(
+    home: Path, environ: dict[str, str], preload: bool, settings: KeeperSettings, sink: LogSink
+) -> ProcessOps | ForkingOps:
+    """Fork bots from the project's zygote unless the config or ``BOT_PRELOAD=0`` says not to."""
+    if not preload or environ.get("BOT_PRELOAD", "").strip().lower() in ("0", "false", "no", "off"):
+        return ProcessOps()
+    return ForkingOps(
+        home, environ, grace=settings.stopwaitsecs, notify=lambda message: sink.event(logging.WARNING, message)
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import IO, Callable, Protocol
 
 import psutil
 
-__all__ = ["ChildHandle", "ProcessOps", "ProcessIdentity", "OutputCallback", "describe_exit"]
+__all__ = ["ChildHandle", "ProcessOps", "ProcessIdentity", "OutputCallback", "describe_exit", "pump_output"]
 
 _log = logging.getLogger(__name__)
 
@@ -63,15 +63,25 @@ class ChildHandle(Protocol):
     def poll(self) -> int | None: ...
 
 
+def pump_output(stream: IO[bytes], on_output: OutputCallback, *, name: str) -> threading.Thread:
+    """Copy ``stream`` line by line to ``on_output`` on a daemon thread, until end of file."""
+
+    def copy() -> None:
+        with stream:
+            for raw in iter(lambda: stream.readline(_LINE_LIMIT), b""):
+                on_output(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+    thread = threading.Thread(target=copy, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 class _PumpedChild:
     """A ``Popen`` whose merged stdout/stderr is copied line by line by a thread."""
 
     def __init__(self, proc: subprocess.Popen[bytes], stream: IO[bytes], on_output: OutputCallback) -> None:
         self._proc = proc
-        self._pump = threading.Thread(
-            target=self._copy, args=(stream, on_output), name=f"output-{proc.pid}", daemon=True
-        )
-        self._pump.start()
+        self._pump = pump_output(stream, on_output, name=f"output-{proc.pid}")
 
     @property
     def pid(self) -> int:
@@ -86,11 +96,6 @@ class _PumpedChild:
             self._pump.join(timeout=1.0)
         return code
 
-    @staticmethod
-    def _copy(stream: IO[bytes], on_output: OutputCallback) -> None:
-        with stream:
-            for raw in iter(lambda: stream.readline(_LINE_LIMIT), b""):
-                on_output(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
 
 
 class _DetachedChild:

@@ -1,0 +1,24 @@
+"""The modules a bot process needs, imported once by the zygote before it forks bots.
+
+Everything here is imported for its side effect: after ``import framework.runtime.preload``
+the heavy libraries (discord.py, the model SDKs, aiohttp, pydantic and the config models,
+SQLite, Pillow, prometheus_client) and the framework's runtime are in ``sys.modules``, so a
+forked bot finds them loaded and shares their memory with every other bot. Importing must
+start no thread, open no socket and create no event loop: the zygote forks after this.
+"""
+
+from __future__ import annotations
+
+# The providers are imported explicitly: the runtime may import an SDK only when a bot
+# has a key for it, but in the zygote an SDK costs one shared copy for every bot.
+import framework.config.models  # noqa: F401
+import framework.discord.adapter  # noqa: F401
+import framework.llm.anthropic_llm  # noqa: F401
+import framework.llm.groq_llm  # noqa: F401
+import framework.llm.openai_compat  # noqa: F401
+import framework.runtime.__main__  # noqa: F401
+import framework.runtime.app  # noqa: F401
+import framework.runtime.health  # noqa: F401
+import framework.runtime.metrics  # noqa: F401
+import framework.runtime.wiring  # noqa: F401
+import framework.storage  # noqa: F401

@@ -1,0 +1,330 @@
+"""The keeper's side of the zygote: start bots by fork from the project's preloaded zygote.
+
+:class:`ForkingOps` is the keeper's ``ProcessOps`` when preloading is on. Its ``spawn``
+asks the zygote (``run/zygote.sock``, started on demand: the first keeper that finds no
+zygote starts one, under ``run/zygote.start.lock`` so two keepers never start two) to fork
+the bot, handing over the write end of a pipe that becomes the bot's stdout and stderr;
+the keeper copies the read end into the log exactly as for an exec'd child. It returns a
+:class:`ForkedChild`, the second ``ChildHandle``: ``poll()`` reads the exit status the
+zygote reports, with Popen's meaning (negative for a signal), so the keeper's state
+machine cannot tell the two apart.
+
+A command the zygote cannot run (not this interpreter) and a zygote that cannot be
+started fall back to exec (``ProcessOps.spawn``), with a warning in the bot's log.
+
+If the zygote dies while a bot runs, nobody can report that bot's exit status any more:
+the keeper stops the bot (SIGTERM, SIGKILL to its group after the grace period) and it
+exits with ``EXIT_ZYGOTE_LOST``, a crash like any other, so it is restarted from a new
+zygote after the usual backoff.
+
+This module must stay light: the keeper never imports the SDKs or the runtime.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .process_ops import ChildHandle, OutputCallback, ProcessIdentity, ProcessOps, pump_output
+from .zygote_protocol import STALE, ZygotePaths, python_command, receive_message, send_message
+
+__all__ = ["ForkingOps", "ForkedChild", "ZygoteConnection", "ZygoteUnavailable", "EXIT_ZYGOTE_LOST", "zygote_environ"]
+
+EXIT_ZYGOTE_LOST = 70  # EX_SOFTWARE: the bot was stopped because its zygote went away
+START_TIMEOUT_SECONDS = 60.0  # preloading takes 2-3 s on a quiet machine; far more when busy
+_POLL_SECONDS = 0.02
+# What the zygote inherits from the keeper: where to find Python and the project, never a secret.
+_ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV",
+               "BOT_HOME", "BOT_ZYGOTE_IDLE_SECONDS")
+
+
+class ZygoteUnavailable(Exception):
+    """The zygote could not be reached or started; the message says why."""
+
+
+def zygote_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The zygote's environment: the keeper's minus everything but the paths it needs.
+
+    A bot's secrets reach only that bot, in its own spawn request.
+    """
+    return {name: environ[name] for name in _ZYGOTE_ENV if name in environ}
+
+
+class ZygoteConnection:
+    """One keeper's connection to its project's zygote, (re)connected and started on demand."""
+
+    def __init__(self, home: Path, environ: Mapping[str, str], *, start_timeout: float = START_TIMEOUT_SECONDS) -> None:
+        self.paths = ZygotePaths(home)
+        self._environ = zygote_environ(environ)
+        self._start_timeout = start_timeout
+        self._sock: socket.socket | None = None
+        self.zygote_pid: int | None = None
+        self._exits: dict[int, int] = {}
+        self.lost = False  # the connection ended while we held it: the zygote is gone
+        self._started: list[subprocess.Popen[bytes]] = []  # zygotes we started, reaped when they exit
+
+    def spawn(self, argv: list[str], cwd: Path, env: Mapping[str, str], grace: float, output_fd: int) -> int:
+        """Ask the zygote to fork ``argv``; the bot's pid. Reconnects (and restarts a stale
+        or dead zygote) once before giving up with :class:`ZygoteUnavailable`."""
+        request = {"op": "spawn", "argv": argv, "cwd": str(cwd), "env": dict(env), "grace": grace}
+        problem = "no answer"
+        for _attempt in range(2):
+            sock = self._connected()
+            try:
+                send_message(sock, request, [output_fd])
+                reply = self._reply(sock)
+            except OSError as exc:
+                reply = {"error": f"connection failed: {exc.strerror or exc}"}
+            if "pid" in reply and isinstance(reply["pid"], int):
+                return reply["pid"]
+            problem = str(reply.get("error"))
+            self.close()  # stale or broken: the next attempt connects (or starts) afresh
+            if problem != STALE and not problem.startswith("connection"):
+                break
+        raise ZygoteUnavailable(problem)
+
+    def exit_code(self, pid: int) -> int | None:
+        """The reported exit status of ``pid``, without blocking; None while it runs."""
+        self._drain()
+        return self._exits.pop(pid, None)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self.lost = False
+        self._reap_started()
+
+    # -- connecting ---------------------------------------------------------------
+
+    def _connected(self) -> socket.socket:
+        if self._sock is None:
+            self._sock = self._try_connect() or self._start()
+            self.zygote_pid = _peer_pid(self._sock)
+            self.lost = False
+        return self._sock
+
+    def _try_connect(self) -> socket.socket | None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sock.connect(str(self.paths.socket))
+        except OSError:  # no socket yet, or a stale one nobody listens on
+            sock.close()
+            return None
+        return sock
+
+    def _start(self) -> socket.socket:
+        self.paths.start_lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.start_lock, "a") as lock:
+            self._lock(lock.fileno())
+            sock = self._try_connect()  # another keeper may have started it while we waited
+            if sock is not None:
+                return sock
+            self.paths.socket.unlink(missing_ok=True)  # stale: its zygote is gone
+            return self._launch_and_connect()
+
+    def _lock(self, fd: int) -> None:
+        deadline = time.monotonic() + self._start_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ZygoteUnavailable(f"{self.paths.start_lock} stayed locked for {self._start_timeout:g} s")
+                time.sleep(_POLL_SECONDS)
+
+    def _launch_and_connect(self) -> socket.socket:
+        self.paths.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.log, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "framework.supervisor.zygote"],
+                cwd=self.paths.home, env=self._environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True,  # not in the keeper's group: stopping one bot must not stop it
+            )
+        self._started.append(proc)
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
+            sock = self._try_connect()
+            if sock is not None:
+                return sock
+            if proc.poll() is not None:
+                raise ZygoteUnavailable(f"the zygote exited with code {proc.returncode} while preloading (see {self.paths.log})")
+            time.sleep(_POLL_SECONDS)
+        raise ZygoteUnavailable(f"the zygote did not listen within {self._start_timeout:g} s (see {self.paths.log})")
+
+    # -- reading --------------------------------------------------------------------
+
+    def _reply(self, sock: socket.socket) -> dict[str, object]:
+        """The answer to a spawn; exit reports that arrive first are kept for ``exit_code``."""
+        sock.settimeout(self._start_timeout)
+        try:
+            while True:
+                message, _ = receive_message(sock)
+                if message is None:
+                    return {"error": "connection closed by the zygote"}
+                if not self._keep_exit(message):
+                    return message
+        finally:
+            sock.settimeout(None)
+
+    def _drain(self) -> None:
+        sock = self._sock
+        while sock is not None and not self.lost and select.select([sock], [], [], 0)[0]:
+            try:
+                message, _ = receive_message(sock)
+            except OSError:
+                message = None
+            if message is None:
+                self.lost = True
+                return
+            self._keep_exit(message)
+
+    def _keep_exit(self, message: dict[str, object]) -> bool:
+        pid, code = message.get("pid"), message.get("exit")
+        if isinstance(pid, int) and isinstance(code, int):
+            self._exits[pid] = code
+            return True
+        return False
+
+    def _reap_started(self) -> None:
+        self._started[:] = [proc for proc in self._started if proc.poll() is None]
+
+
+def _peer_pid(sock: socket.socket) -> int | None:
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    return struct.unpack("3i", creds)[0]
+
+
+class ForkedChild:
+    """A bot forked by the zygote: its pid, and its exit status once it has exited."""
+
+    def __init__(self, pid: int, zygote: ZygoteConnection, output_fd: int, on_output: OutputCallback, grace: float) -> None:
+        self._pid = pid
+        self._zygote = zygote
+        self._on_output = on_output
+        self._grace = grace
+        self._code: int | None = None
+        self._orphan_kill_at: float | None = None
+        try:  # a handle on this very process, immune to pid reuse
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # already exited and reaped: the zygote reports it
+            self._pidfd = None
+        self._pump = pump_output(os.fdopen(output_fd, "rb"), on_output, name=f"output-{pid}")
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def poll(self) -> int | None:
+        if self._code is None:
+            self._code = self._zygote.exit_code(self._pid)
+            if self._code is None and self._zygote.lost:
+                self._code = self._poll_orphan()
+            if self._code is not None:
+                self._pump.join(timeout=1.0)  # the last lines (often the traceback) first
+                self._close_pidfd()
+        return self._code
+
+    def send_signal(self, sig: int) -> bool:
+        """Signal the bot (SIGKILL: its whole group); False when it has already exited."""
+        if self._code is not None or not self._alive():
+            return False
+        try:
+            if sig == signal.SIGKILL:
+                os.killpg(self._pid, sig)  # its own group (setsid after the fork): what it started too
+            elif self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, sig)
+            else:
+                return False
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def _poll_orphan(self) -> int | None:
+        """The zygote is gone: stop the bot ourselves, and report it once it has exited."""
+        now = time.monotonic()
+        if self._orphan_kill_at is None:
+            self._on_output(
+                f"[keeper] the zygote (pid {self._zygote.zygote_pid}) went away; stopping this bot "
+                f"to restart it from a new one"
+            )
+            self._zygote.close()
+            self._orphan_kill_at = now + self._grace
+            self.send_signal(signal.SIGTERM)
+        if not self._alive():
+            return EXIT_ZYGOTE_LOST
+        if now >= self._orphan_kill_at:
+            self.send_signal(signal.SIGKILL)
+        return None
+
+    def _alive(self) -> bool:
+        if self._pidfd is None:
+            return False
+        return not select.select([self._pidfd], [], [], 0)[0]  # readable once it has exited
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class ForkingOps:
+    """The keeper's process operations with bots forked from the zygote (``KeeperOps``)."""
+
+    def __init__(
+        self,
+        home: Path,
+        environ: Mapping[str, str],
+        *,
+        grace: float,
+        notify: Callable[[str], None],
+        fallback: ProcessOps | None = None,
+        start_timeout: float = START_TIMEOUT_SECONDS,
+    ) -> None:
+        self.zygote = ZygoteConnection(home, {**environ, "BOT_HOME": str(home)}, start_timeout=start_timeout)
+        self._grace = grace
+        self._notify = notify
+        self._fallback = fallback or ProcessOps()
+        self._forked: dict[int, ForkedChild] = {}
+
+    def spawn(self, argv: list[str], *, cwd: Path, env: dict[str, str], on_output: OutputCallback) -> ChildHandle:
+        if python_command(argv) is None:
+            return self._fallback.spawn(argv, cwd=cwd, env=env, on_output=on_output)
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = self.zygote.spawn(argv, cwd, env, self._grace, write_fd)
+        except ZygoteUnavailable as exc:
+            os.close(read_fd)
+            self._notify(f"preload unavailable ({exc}); starting the bot without it")
+            return self._fallback.spawn(argv, cwd=cwd, env=env, on_output=on_output)
+        finally:
+            os.close(write_fd)  # the bot holds the only write end: its exit ends our reading
+        child = ForkedChild(pid, self.zygote, read_fd, on_output, self._grace)
+        self._forked = {p: c for p, c in self._forked.items() if c.poll() is None}
+        self._forked[pid] = child
+        return child
+
+    def kill(self, pid: int, sig: int) -> bool:
+        child = self._forked.get(pid)
+        if child is not None:
+            return child.send_signal(sig)
+        return self._fallback.kill(pid, sig)
+
+    def identity(self, pid: int | None = None) -> ProcessIdentity:
+        return self._fallback.identity(pid)
+
+    def close(self) -> None:
+        self.zygote.close()
