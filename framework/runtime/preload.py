@@ -9,6 +9,8 @@ start no thread, open no socket and create no event loop: the zygote forks after
 
 from __future__ import annotations
 
+# Not ``framework.runtime.__main__``: the child runs it with runpy as ``__main__``, which
+# warns when the module is already imported. Everything it imports is below.
 # The providers are imported explicitly: the runtime may import an SDK only when a bot
 # has a key for it, but in the zygote an SDK costs one shared copy for every bot.
 import framework.config.models  # noqa: F401
@@ -16,7 +18,6 @@ import framework.discord.adapter  # noqa: F401
 import framework.llm.anthropic_llm  # noqa: F401
 import framework.llm.groq_llm  # noqa: F401
 import framework.llm.openai_compat  # noqa: F401
-import framework.runtime.__main__  # noqa: F401
 import framework.runtime.app  # noqa: F401
 import framework.runtime.health  # noqa: F401
 import framework.runtime.metrics  # noqa: F401

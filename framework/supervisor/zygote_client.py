@@ -42,6 +42,9 @@ __all__ = ["ForkingOps", "ForkedChild", "ZygoteConnection", "ZygoteUnavailable",
 EXIT_ZYGOTE_LOST = 70  # EX_SOFTWARE: the bot was stopped because its zygote went away
 START_TIMEOUT_SECONDS = 60.0  # preloading takes 2-3 s on a quiet machine; far more when busy
 _POLL_SECONDS = 0.02
+# Zygotes this process started: kept so each is reaped (polled) once it exits, even after
+# the connection that started it is gone; dropping a running Popen makes Python warn.
+_STARTED: list[subprocess.Popen[bytes]] = []
 # What the zygote inherits from the keeper: where to find Python and the project, never a secret.
 _ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV",
                "BOT_HOME", "BOT_ZYGOTE_IDLE_SECONDS")
@@ -70,7 +73,6 @@ class ZygoteConnection:
         self.zygote_pid: int | None = None
         self._exits: dict[int, int] = {}
         self.lost = False  # the connection ended while we held it: the zygote is gone
-        self._started: list[subprocess.Popen[bytes]] = []  # zygotes we started, reaped when they exit
 
     def spawn(self, argv: list[str], cwd: Path, env: Mapping[str, str], grace: float, output_fd: int) -> int:
         """Ask the zygote to fork ``argv``; the bot's pid. Reconnects (and restarts a stale
@@ -151,7 +153,7 @@ class ZygoteConnection:
                 cwd=self.paths.home, env=self._environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 start_new_session=True,  # not in the keeper's group: stopping one bot must not stop it
             )
-        self._started.append(proc)
+        _STARTED.append(proc)
         deadline = time.monotonic() + self._start_timeout
         while time.monotonic() < deadline:
             sock = self._try_connect()
@@ -196,8 +198,9 @@ class ZygoteConnection:
             return True
         return False
 
-    def _reap_started(self) -> None:
-        self._started[:] = [proc for proc in self._started if proc.poll() is None]
+    @staticmethod
+    def _reap_started() -> None:
+        _STARTED[:] = [proc for proc in _STARTED if proc.poll() is None]
 
 
 def _peer_pid(sock: socket.socket) -> int | None:
@@ -231,7 +234,7 @@ class ForkedChild:
     def poll(self) -> int | None:
         if self._code is None:
             self._code = self._zygote.exit_code(self._pid)
-            if self._code is None and self._zygote.lost:
+            if self._code is None and (self._orphan_kill_at is not None or self._zygote.lost):
                 self._code = self._poll_orphan()
             if self._code is not None:
                 self._pump.join(timeout=1.0)  # the last lines (often the traceback) first

@@ -1,0 +1,241 @@
+"""Bots forked from the preloaded zygote, all real: keepers, the zygote, the bot runtime's
+discord.py client against the loopback sandbox, the Anthropic SDK against its stub, signals.
+
+Each test sets BOT_PRELOAD itself, so the fork path is tested whatever the suite's default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import psutil
+import pytest
+
+from framework.fsutil import read_json
+from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
+from framework.supervisor.zygote_client import ForkingOps
+from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
+
+from .conftest import write_bot
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+SUPERVISOR = """\
+supervisor:
+  startsecs: 60
+  startretries: 3
+  backoff_initial_seconds: 0.05
+  backoff_max_seconds: 0.1
+  stopwaitsecs: 3
+  ready_timeout_seconds: 60
+"""
+TOKENS = {"alpha": "sandbox.alpha.preload-token-0123", "beta": "sandbox.beta.preload-token-4567"}
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) -> object:
+    """Poll another process's files or state; a timeout fails the test."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.02)
+    return value
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def is_zygote(pid: int) -> bool:
+    return "framework.supervisor.zygote" in psutil.Process(pid).cmdline()
+
+
+@dataclass
+class World:
+    home: Path
+    sandbox: SandboxThread
+    stub: AnthropicStub
+    env: dict[str, str]
+    bot_users: dict[str, str]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(REPO / "bot_manager.py"), "--home", str(self.home), *args],
+            env=self.env, capture_output=True, text=True, timeout=90, cwd=self.home,
+        )
+
+    def state(self, bot: str) -> dict[str, object]:
+        data = read_json(self.home / "run" / f"{bot}.state.json")
+        return data if isinstance(data, dict) else {}
+
+    def running_pid(self, bot: str, restarts: int = 0) -> int | None:
+        state = self.state(bot)
+        if state.get("state") == "running" and state.get("restarts") == restarts:
+            return int(state["child_pid"])  # type: ignore[arg-type]
+        return None
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    sandbox = SandboxThread().start()
+    stub = AnthropicStub(model_replies=dict(BACKGROUND_REPLIES))
+    sandbox.run(stub.start())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "DISCORD_", "GROQ_", "BOT_"))}
+    env.update(
+        DISCORD_API_BASE=sandbox.api_base, DISCORD_GATEWAY_URL=sandbox.gateway_url,
+        ANTHROPIC_API_KEY="test-anthropic-key", ANTHROPIC_BASE_URL=stub.base_url,
+        BOT_PRELOAD="1", BOT_ZYGOTE_IDLE_SECONDS="0.5",
+    )
+    users = {}
+    for bot, token in TOKENS.items():
+        write_bot(tmp_path, bot, f"{bot.upper()}_BOT_TOKEN", extra=SUPERVISOR)
+        env[f"{bot.upper()}_BOT_TOKEN"] = token
+        users[bot] = sandbox.add_bot(token, bot)
+    world = World(tmp_path, sandbox, stub, env, users)
+    try:
+        yield world
+    finally:
+        world.cli("stop", "--all")
+        for proc in psutil.process_iter(["cmdline", "cwd"]):  # a zygote a failed test left behind
+            try:
+                if proc.info["cwd"] == str(tmp_path) and "framework.supervisor.zygote" in (proc.info["cmdline"] or []):
+                    proc.kill()
+            except psutil.Error:
+                pass
+        sandbox.run(stub.stop())
+        sandbox.stop()
+
+
+def test_bots_fork_from_one_zygote_restart_by_fork_and_stop(world: World) -> None:
+    world.stub.script.append({"content": [{"type": "text", "text": "pong from a forked bot"}]})
+    spawned = world.cli("spawn", "--all")
+    assert spawned.returncode == 0, spawned.stdout + spawned.stderr
+    alpha, beta = (int(world.state(bot)["child_pid"]) for bot in ("alpha", "beta"))  # type: ignore[arg-type]
+    zygote = psutil.Process(alpha).ppid()
+    # Two keepers raced to start it: one zygote serves both bots, and it holds no thread.
+    assert is_zygote(zygote) and psutil.Process(beta).ppid() == zygote
+    assert os.listdir(f"/proc/{zygote}/task") == [str(zygote)]
+    assert os.getpgid(alpha) == alpha and os.getsid(alpha) == alpha  # own session and group
+    assert psutil.Process(alpha).cmdline() == psutil.Process(zygote).cmdline()  # forked, never exec'd
+
+    # The forked bot is a whole bot: it answers a mention with the model's text.
+    mark = len(world.sandbox.events())
+    world.sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{world.bot_users['alpha']}> ping?")
+    reply = world.sandbox.wait_for_event(
+        lambda e: e["type"] == "message" and e["author_id"] == world.bot_users["alpha"], timeout=20, since=mark
+    )
+    assert reply["content"] == "pong from a forked bot"
+
+    [row] = [r for r in json.loads(world.cli("status", "--json").stdout) if r["name"] == "alpha"]
+    assert (row["state"], row["pid"]) == ("running", alpha)
+    assert row["rss_bytes"] > 0 and row["uptime_s"] is not None
+
+    os.kill(alpha, signal.SIGKILL)
+    again = wait_for(lambda: world.running_pid("alpha", restarts=1), "alpha running again after kill -9")
+    assert again != alpha and psutil.Process(again).ppid() == zygote  # forked again, same zygote
+    assert world.state("alpha")["last_exit_code"] == -signal.SIGKILL
+    log = (world.home / "logs" / "alpha.log").read_text()
+    assert "killed by SIGKILL" in log and log.count("alpha is ready") == 2
+
+    stopped = world.cli("stop", "--all")
+    assert stopped.returncode == 0, stopped.stderr
+    assert gone(again) and gone(beta)
+    assert world.state("alpha")["state"] == "stopped"
+    assert "shutting down" in (world.home / "logs" / "alpha.log").read_text()  # SIGTERM: a clean shutdown
+    wait_for(lambda: gone(zygote), "the idle zygote to exit")
+    assert not (world.home / "run" / "zygote.sock").exists() or not _listening(world.home)
+
+
+def _listening(home: Path) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        try:
+            sock.connect(str(home / "run" / "zygote.sock"))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_killed_zygote_is_replaced_and_its_bot_restarted(world: World) -> None:
+    spawned = world.cli("spawn", "alpha")
+    assert spawned.returncode == 0, spawned.stdout + spawned.stderr
+    first = world.running_pid("alpha")
+    assert first is not None
+    zygote = psutil.Process(first).ppid()
+    os.kill(zygote, signal.SIGKILL)
+    # The keeper stops the bot nobody can report on, and forks it from a new zygote.
+    again = wait_for(lambda: world.running_pid("alpha", restarts=1), "alpha running from a new zygote", timeout=60)
+    new_zygote = psutil.Process(again).ppid()  # type: ignore[arg-type]
+    assert new_zygote != zygote and is_zygote(new_zygote)
+    assert gone(first)
+    log = (world.home / "logs" / "alpha.log").read_text()
+    assert f"the zygote (pid {zygote}) went away" in log
+    assert world.cli("stop", "alpha").returncode == 0
+
+
+def test_preload_off_in_the_config_runs_a_fresh_interpreter(world: World) -> None:
+    write_bot(world.home, "alpha", "ALPHA_BOT_TOKEN", extra=SUPERVISOR + "  preload: false\n")
+    spawned = world.cli("spawn", "alpha")
+    assert spawned.returncode == 0, spawned.stdout + spawned.stderr
+    bot = world.running_pid("alpha")
+    assert bot is not None
+    keeper = psutil.Process(bot).ppid()
+    assert "framework.supervisor.keeper" in psutil.Process(keeper).cmdline()
+    assert psutil.Process(bot).cmdline()[-3:] == ["-m", "framework.runtime", "alpha"]
+    assert os.getpgid(bot) == keeper  # the exec path: the bot lives in its keeper's group
+    assert not (world.home / "run" / "zygote.sock").exists()
+    assert world.cli("stop", "alpha").returncode == 0
+    assert gone(bot)
+
+
+PROBE = """\
+import os, random, sys, threading
+print(json.dumps({"random": random.random(), "urandom": os.urandom(8).hex(), "threads": threading.active_count(),
+                  "preloaded": "anthropic" in sys.modules and "discord" in sys.modules,
+                  "session_leader": os.getsid(0) == os.getpid(), "secret": os.environ.get("PROBE_SECRET"),
+                  "cwd": os.getcwd(), "argv": sys.argv[1:]}), flush=True)
+sys.exit(int(sys.argv[1]))
+""".replace("import os", "import json, os")
+
+
+def test_forked_children_get_their_own_rng_env_and_exit_codes(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BOT_")}, "BOT_ZYGOTE_IDLE_SECONDS": "0.5"}
+    ops = ForkingOps(tmp_path, env, grace=1.0, notify=lambda line: pytest.fail(f"fell back to exec: {line}"))
+    outputs: list[list[str]] = [[], []]
+    try:
+        children = [
+            ops.spawn([sys.executable, "-u", str(probe), str(code)], cwd=tmp_path,
+                      env={"PROBE_SECRET": f"s{code}", "PATH": os.environ["PATH"]}, on_output=outputs[code - 3].append)
+            for code in (3, 4)
+        ]
+        for child in children:
+            wait_for(lambda c=child: c.poll() is not None, "the probe to exit")
+        codes = [child.poll() for child in children]
+    finally:
+        ops.close()
+    assert codes == [3, 4]  # the zygote reports each child's own exit status
+    first, second = (json.loads(out[0]) for out in outputs)
+    assert first["random"] != second["random"] and first["urandom"] != second["urandom"]
+    assert (first["threads"], first["preloaded"], first["session_leader"]) == (1, True, True)
+    assert (first["secret"], second["secret"]) == ("s3", "s4")  # the environment of its own request only
+    assert first["cwd"] == str(tmp_path) and first["argv"] == ["3"]
+    zygote = ops.zygote.zygote_pid
+    assert zygote is not None and os.listdir(f"/proc/{zygote}/task") == [str(zygote)]
+    environ = psutil.Process(zygote).environ()
+    assert "PROBE_SECRET" not in environ and not any("TOKEN" in name or "KEY" in name for name in environ)
+    wait_for(lambda: gone(zygote), "the idle zygote to exit")
