@@ -20,6 +20,7 @@ from typing import Callable
 import psutil
 import pytest
 
+import framework
 from framework.fsutil import read_json
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 from framework.supervisor.zygote_client import ForkingOps
@@ -239,3 +240,53 @@ def test_forked_children_get_their_own_rng_env_and_exit_codes(tmp_path: Path) ->
     environ = psutil.Process(zygote).environ()
     assert "PROBE_SECRET" not in environ and not any("TOKEN" in name or "KEY" in name for name in environ)
     wait_for(lambda: gone(zygote), "the idle zygote to exit")
+
+
+def test_a_zygote_older_than_the_code_retires_and_a_fresh_one_forks(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BOT_")}, "BOT_ZYGOTE_IDLE_SECONDS": "0.5"}
+    ops = ForkingOps(tmp_path, env, grace=1.0, notify=lambda line: pytest.fail(f"fell back to exec: {line}"))
+    source = Path(framework.__file__).resolve().parent / "supervisor" / "zygote_protocol.py"
+    before = source.stat()
+    try:
+        first = ops.spawn([sys.executable, str(probe), "0"], cwd=tmp_path, env={}, on_output=lambda line: None)
+        wait_for(lambda: first.poll() is not None, "the first probe to exit")
+        old_zygote = ops.zygote.zygote_pid
+        os.utime(source, (time.time(), time.time()))  # what `git pull` does to a changed file
+        second = ops.spawn([sys.executable, str(probe), "0"], cwd=tmp_path, env={}, on_output=lambda line: None)
+        wait_for(lambda: second.poll() is not None, "the second probe to exit")
+        assert second.poll() == 0
+        assert old_zygote is not None and ops.zygote.zygote_pid not in (None, old_zygote)
+        wait_for(lambda: gone(old_zygote), "the stale zygote to retire")
+        log = (tmp_path / "logs" / "zygote.log").read_text()
+        assert f"zygote[{old_zygote}] framework source changed since start: retiring" in log
+    finally:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+        ops.close()
+
+
+def test_the_keeper_stays_light() -> None:
+    """The keeper loads its config but never an SDK, discord.py or aiohttp: those live in the zygote."""
+    code = (
+        "import sys, framework.supervisor.keeper, framework.supervisor.zygote_client\n"
+        "from framework.config import load_bot_config\n"
+        "print(sorted(m for m in ('discord', 'anthropic', 'groq', 'openai', 'aiohttp', 'PIL') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("preload", "switch", "forks"), [
+    (True, None, True), (True, "0", False), (True, "off", False), (True, "1", True), (False, None, False),
+])
+def test_preload_follows_the_config_and_the_environment_switch(
+    tmp_path: Path, preload: bool, switch: str | None, forks: bool
+) -> None:
+    from framework.supervisor.keeper import LogSink, _process_ops
+    from framework.supervisor.machine import KeeperSettings
+    import logging
+
+    environ = {} if switch is None else {"BOT_PRELOAD": switch}
+    ops = _process_ops(tmp_path, environ, preload, KeeperSettings(), LogSink(logging.NullHandler()))
+    assert isinstance(ops, ForkingOps) is forks

@@ -125,8 +125,8 @@ class Zygote:
             return
         if self._code_changed():
             _say("framework source changed since start: retiring; new bots go to a fresh zygote")
+            self._retire()  # first: a keeper told "stale" must not reconnect to this listener
             self._reply(conn, {"error": STALE})
-            self._retire()
             return
         assert command is not None
         inherited = [self._selector.fileno(), *self._keepers, *(bot.pidfd for bot in self._bots.values())]

@@ -76,10 +76,10 @@ class ZygoteConnection:
 
     def spawn(self, argv: list[str], cwd: Path, env: Mapping[str, str], grace: float, output_fd: int) -> int:
         """Ask the zygote to fork ``argv``; the bot's pid. Reconnects (and restarts a stale
-        or dead zygote) once before giving up with :class:`ZygoteUnavailable`."""
+        or dead zygote) twice before giving up with :class:`ZygoteUnavailable`."""
         request = {"op": "spawn", "argv": argv, "cwd": str(cwd), "env": dict(env), "grace": grace}
         problem = "no answer"
-        for _attempt in range(2):
+        for _attempt in range(3):
             sock = self._connected()
             try:
                 send_message(sock, request, [output_fd])
