@@ -20,6 +20,8 @@ Layout (see also docs/architecture.md)::
     run/<bot>.snapshot-merged.json  size and mtime of the last snapshot.db merged into the history
     run/config-facts.json           what status, list, logs and stop read of each config, by file version
     workspaces/<bot>/               the coding agent's workspace (``tools.coding.workspace``; never committed)
+    run/zygote.sock                 the preloaded fork server of this project (framework.supervisor.zygote)
+    logs/zygote.log                 its own log lines
 
 A bot split into shard processes (``discord.shards.processes``) runs one keeper and one
 bot process per share, each named ``<bot>@<k>``: its run files are ``run/<bot>@<k>.*``

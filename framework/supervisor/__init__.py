@@ -7,6 +7,10 @@ Modules (the CLI uses ``control``, ``statusview`` and ``logtail``)::
     process_ops.py  every OS call (spawn, kill, killpg, wait, create_time) behind ProcessOps
     machine.py      Keeper: the state machine (backoff, startretries, stop) over ProcessOps
     keeper.py       `python -m framework.supervisor.keeper BOT`: wires the real OS to Keeper
+    zygote.py       `python -m framework.supervisor.zygote`: the preloaded fork server (one per project)
+    zygote_child.py what a forked child does before it runs the bot
+    zygote_client.py ForkingOps and ForkedChild: the keeper's side of the zygote
+    zygote_protocol.py the socket's messages and paths
     control.py      Supervisor: spawn and stop keepers from the CLI
     statusview.py   status rows (psutil) and render_status(rows) -> Table
     logtail.py      last lines, tail(path, offset, limit), follow across rotation
