@@ -23,7 +23,6 @@ import anthropic
 
 from ..config.modelcatalog import known_ids, lookup
 from ..domain.settings import KeyView, ProviderView
-from .groq_llm import DEFAULT_GROQ_BASE_URL
 from .router import Router
 
 if TYPE_CHECKING:
@@ -174,6 +173,10 @@ class ModelAdmin:
             finally:
                 await client.close()
         if provider == "groq":
+            # Here, not at the top: importing groq_llm loads the groq SDK (and, through httpx,
+            # Rich and Click), which a bot without Groq keys never needs.
+            from .groq_llm import DEFAULT_GROQ_BASE_URL
+
             base = (self._environ.get("GROQ_BASE_URL") or "").strip() or DEFAULT_GROQ_BASE_URL
             url = base.rstrip("/") + "/openai/v1/models"
         else:

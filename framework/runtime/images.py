@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import BotConfig, Settings
 from ..domain import IncomingMessage
-from ..images import ImagePipeline, allowed_hosts
+
+if TYPE_CHECKING:  # Pillow is loaded only by a bot that handles images
+    from ..images import ImagePipeline
 
 __all__ = ["build_images", "noting"]
 
@@ -18,6 +20,8 @@ def build_images(config: BotConfig, settings: Settings, resources: AsyncExitStac
     """None when images are off; the sandbox's own host is allowed when the bot runs against it."""
     if not config.images.enabled or config.images.max_per_message == 0:
         return None
+    from ..images import ImagePipeline, allowed_hosts
+
     pipeline = ImagePipeline(
         hosts=allowed_hosts(settings.discord_api_base),
         max_per_message=config.images.max_per_message,

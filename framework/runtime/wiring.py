@@ -19,7 +19,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..config import BotConfig, Settings
@@ -60,7 +60,7 @@ from ..memory.manager import MemoryManager
 from ..memory.profiles import ProfileUpdater
 from ..memory.prompt_files import PromptFileRules, PromptFiles
 from ..paths import BotPaths
-from ..ports import ClientTool
+from ..ports import ClientTool, DecisionLog, UsageSink
 from ..storage import MessageStore
 from ..storage.ledger import UsageLedger
 from ..storage.proactive import ProactiveLog
@@ -71,7 +71,9 @@ from .conversation_log import ConversationLog
 from .fetchers import dad_joke_fetcher
 from .images import build_images, noting
 from .intake import Intake
-from .metrics import BotMetrics, MeteredDecisionLog, MeteredUsageSink
+
+if TYPE_CHECKING:  # prometheus_client is loaded only by a bot with health.port set
+    from .metrics import BotMetrics
 
 __all__ = ["Bot", "build_bot"]
 
@@ -134,7 +136,11 @@ async def build_bot(
         paths.conversation_log, config.bot_id, config.logging.max_size_mb, config.logging.backup_count, redact=redact
     )
     resources.callback(decisions.close)
-    logged = decisions if metrics is None else MeteredDecisionLog(decisions, metrics)
+    logged: DecisionLog = decisions
+    if metrics is not None:
+        from .metrics import MeteredDecisionLog
+
+        logged = MeteredDecisionLog(decisions, metrics)
 
     intake = Intake(store=store, clock=clock, on_ready=on_ready, access=access, decisions=logged)
     images = build_images(config, settings, resources)
@@ -263,7 +269,11 @@ async def _build_brain(
     )
     claude = AnthropicProvider(api, tools=tools, base_url=settings.anthropic_base_url, clock=clock, web_search=web_search)
     resources.push_async_callback(claude.close)  # idempotent: also closed by the router when in its chain
-    sink = ledger if metrics is None else MeteredUsageSink(ledger, metrics, lambda r: ledger.cost_of(r.model, r.usage))
+    sink: UsageSink = ledger
+    if metrics is not None:
+        from .metrics import MeteredUsageSink
+
+        sink = MeteredUsageSink(ledger, metrics, lambda r: ledger.cost_of(r.model, r.usage))
     router = build_router(config, environ, anthropic_provider=claude, tools=tools, usage_sink=sink)
     resources.push_async_callback(router.close)  # every provider's HTTP client (Groq, OpenAI-compatible)
     router.restore_usage(await ledger.key_usage(clock.now()))  # key balance survives a restart
