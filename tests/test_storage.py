@@ -107,3 +107,15 @@ def test_statements_run_through_the_helpers_that_close_cursors_in_the_connection
         if direct.search(line)
     ]
     assert offenders == []
+
+
+def test_stored_timestamps_read_back_as_the_same_utc_instant() -> None:
+    from framework.storage.timestamps import from_db, to_db
+
+    moment = datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=timezone.utc)
+    assert from_db(to_db(moment)) == moment and from_db(to_db(moment)).tzinfo is timezone.utc
+    assert from_db("2026-03-29T01:30:05.000000Z") == moment.replace(microsecond=0)
+    # Not written by to_db, but read as the same instant in UTC all the same.
+    assert from_db("2026-03-29T03:30:05.123456+02:00") == moment
+    assert from_db("2026-03-29T01:30:05.123456") == moment
+    assert from_db(None) is None

@@ -8,6 +8,7 @@ event never takes the bot down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -280,8 +281,30 @@ class DiscordChat:
 
     @asynccontextmanager
     async def typing(self, channel_id: str) -> AsyncIterator[None]:
-        async with self._channel(channel_id).typing():
+        # The block (building the context, asking the model) does not wait for Discord to
+        # answer the first "typing" request: it is sent first and answered meanwhile, so a
+        # mention's model request goes out about one Discord round trip sooner. A failed
+        # indicator is logged; the reply it decorates still goes out.
+        indicator = self._channel(channel_id).typing()
+        started = asyncio.ensure_future(indicator.__aenter__())
+        try:
             yield
+        except BaseException:
+            # Failed or cancelled: no reply is coming, so no waiting for the indicator either.
+            if not started.done():
+                started.cancel()
+            elif not started.cancelled() and started.exception() is None:
+                await indicator.__aexit__(None, None, None)
+            raise
+        try:
+            await started
+        except asyncio.CancelledError:
+            started.cancel()  # never leave discord.py's every-5-seconds typing loop behind
+            raise
+        except Exception as exc:
+            _log.warning("could not show typing in %s: %s", channel_id, exc)
+            return
+        await indicator.__aexit__(None, None, None)
 
     async def send(self, channel_id: str, content: str, reply_to: str | None = None, ping: bool = False) -> str:
         reference = None

@@ -22,7 +22,14 @@ def to_db(value: datetime) -> str:
 
 
 def from_db(value: str | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime (None stays None)."""
+    """A stored timestamp as an aware UTC datetime (None stays None).
+
+    Read with ``fromisoformat`` (which takes the trailing ``Z`` since Python 3.11): about
+    50 times faster than ``strptime``, and every message of a model request's transcript
+    is read this way."""
     if value is None:
         return None
-    return datetime.strptime(value, FORMAT).replace(tzinfo=timezone.utc)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:  # never written by to_db; read as UTC like a naive datetime given to it
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo is timezone.utc else parsed.astimezone(timezone.utc)
