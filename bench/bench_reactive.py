@@ -3,9 +3,10 @@
     .venv/bin/python bench/bench_reactive.py [--mentions 30] [--messages 3000] [--json PATH]
 
 1. Overhead from the gateway event to the model request: the time from the sandbox
-   dispatching a mention to the loopback Anthropic stub receiving the model request,
-   for a framework bot (store, engine, context, router, provider) and for
-   bench/bare_client.py (history list + one SDK call). Median over N mentions.
+   dispatching a mention to the loopback Anthropic stub receiving the request that asks
+   it, for a framework bot (store, engine, context, router, provider) and for
+   bench/bare_client.py (store, read 20 back, typing, one SDK call), both connected at
+   once and mentioned in turn. Median over N mentions of each.
 2. Sustained ingest of non-mention messages: messages per second from the first
    dispatch until the bot has stored them all in SQLite (both bots store every message),
    and the framework bot's RSS before and after.
@@ -85,18 +86,34 @@ def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def measure_mentions(sandbox: SandboxThread, stub: StampingStub, bot_id: str, n: int) -> list[float]:
-    latencies = []
+def measure_one(sandbox: SandboxThread, stub: StampingStub, bot_id: str, marker: str) -> float:
+    """Seconds from the sandbox dispatching a mention of ``bot_id`` to its model request."""
+    before = len(stub.arrivals)
+    mark = len(sandbox.events())
+    sent_at = time.perf_counter()
+    sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_id}> {marker}")
+    wait_until(lambda: stub.arrival_of(marker, before) is not None)
+    latency = stub.arrival_of(marker, before) - sent_at  # type: ignore[operator]
+    sandbox.wait_for_event(lambda e: e["type"] == "message" and e["author_id"] == bot_id, timeout=30, since=mark)
+    return latency
+
+
+def measure_interleaved(sandbox: SandboxThread, stub: StampingStub, bots: dict[str, str], n: int) -> dict[str, list[float]]:
+    """``n`` mentions of each bot, taking turns, so a busy machine slows both alike."""
+    latencies: dict[str, list[float]] = {name: [] for name in bots}
     for i in range(n):
-        before = len(stub.arrivals)
-        mark = len(sandbox.events())
-        marker = f"question {i}?"
-        sent_at = time.perf_counter()
-        sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_id}> {marker}")
-        wait_until(lambda: stub.arrival_of(marker, before) is not None)
-        latencies.append(stub.arrival_of(marker, before) - sent_at)  # type: ignore[operator]
-        sandbox.wait_for_event(lambda e: e["type"] == "message" and e["author_id"] == bot_id, timeout=30, since=mark)
-    return latencies[3:]  # the first calls warm connections and caches
+        for name, bot_id in bots.items():
+            latencies[name].append(measure_one(sandbox, stub, bot_id, f"question {i}-{name}?"))
+    return {name: values[3:] for name, values in latencies.items()}  # the first calls warm connections and caches
+
+
+def stop_bare(bare: subprocess.Popen[bytes]) -> None:
+    bare.send_signal(signal.SIGTERM)
+    try:
+        bare.wait(30)
+    except subprocess.TimeoutExpired:  # a baseline that hangs must not outlive the benchmark
+        bare.kill()
+        bare.wait(30)
 
 
 def ingest(sandbox: SandboxThread, n: int, stored: callable) -> float:  # type: ignore[valid-type]
@@ -134,34 +151,25 @@ def main() -> int:
         env.update(DISCORD_API_BASE=sandbox.api_base, DISCORD_GATEWAY_URL=sandbox.gateway_url,
                    ANTHROPIC_API_KEY="bench-key", ANTHROPIC_BASE_URL=stub.base_url)
 
-        # --- the bare discord.py bot
+        # --- both bots connected; the mentions take turns
         bare_id = sandbox.add_bot("bench.bare.token-0123456789", "bare")
         ready = home / "bare.ready"
         bare = subprocess.Popen([sys.executable, str(REPO / "bench" / "bare_client.py"), str(ready)],
                                 env=dict(env, BARE_TOKEN="bench.bare.token-0123456789"))
         wait_until(ready.exists)
-        progress("bare client ready; mentions")
-        bare_latency = measure_mentions(sandbox, stub, bare_id, args.mentions)
-        progress("bare client: ingest")
-        bare_db = Path(str(ready) + ".db")
-        bare_rate = ingest(sandbox, args.messages, lambda: db_count(bare_db, "SELECT COUNT(*) FROM m"))
-        bare.send_signal(signal.SIGTERM)
-        try:
-            bare.wait(30)
-        except subprocess.TimeoutExpired:  # a baseline that hangs must not outlive the benchmark
-            bare.kill()
-            bare.wait(30)
-
-        # --- the framework bot
         bot_id = sandbox.add_bot("bench.alpha.token-0123456789", "alpha")
         env["ALPHA_BOT_TOKEN"] = "bench.alpha.token-0123456789"
         cli = [sys.executable, str(REPO / "bot_manager.py"), "--home", str(home)]
         subprocess.run([*cli, "spawn", "alpha"], env=env, check=True, capture_output=True)
         try:
+            progress("both bots ready; mentions, taking turns")
+            latency = measure_interleaved(sandbox, stub, {"bare": bare_id, "framework": bot_id}, args.mentions)
+            bare_latency, framework_latency = latency["bare"], latency["framework"]
+            stop_bare(bare)
+
+            # --- ingest, one bot at a time: the framework bot (warm), then the bare one again
             pid = json.loads(subprocess.run([*cli, "status", "alpha", "--json"], env=env, capture_output=True,
                                             text=True, check=True).stdout)[0]["pid"]
-            progress("framework bot ready; mentions")
-            framework_latency = measure_mentions(sandbox, stub, bot_id, args.mentions)
             db = home / "persistence" / "alpha" / "messages.db"
             rss_before = psutil.Process(pid).memory_info().rss
             progress("framework bot: ingest")
@@ -169,7 +177,15 @@ def main() -> int:
             rss_after = psutil.Process(pid).memory_info().rss
         finally:
             subprocess.run([*cli, "stop", "alpha"], env=env, capture_output=True)
-            sandbox.run(stub.stop())
+        ready.unlink()
+        bare = subprocess.Popen([sys.executable, str(REPO / "bench" / "bare_client.py"), str(ready)],
+                                env=dict(env, BARE_TOKEN="bench.bare.token-0123456789"))
+        wait_until(ready.exists)
+        progress("bare client: ingest")
+        bare_db = Path(str(ready) + ".db")
+        bare_rate = ingest(sandbox, args.messages, lambda: db_count(bare_db, "SELECT COUNT(*) FROM m"))
+        stop_bare(bare)
+        sandbox.run(stub.stop())
     med = statistics.median
     results = {
         "event_to_model_request_ms": {"framework": med(framework_latency) * 1000, "bare_discord_py": med(bare_latency) * 1000},
