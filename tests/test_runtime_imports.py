@@ -83,10 +83,9 @@ def test_groq_configured_without_a_key_is_not_imported(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_groq_with_a_key_is_imported(tmp_path: Path) -> None:
-    # httpx, which the groq SDK is built on, imports Rich and Click for its own command line
-    # when they are installed: a bot with Groq keys loads them through it, never through us.
-    assert "groq" in loaded_by(tmp_path, BASE + GROQ, {"GROQ_API_KEY": "gsk-test-123456"})
+def test_groq_with_a_key_is_imported_without_httpx_s_command_line(tmp_path: Path) -> None:
+    loaded = loaded_by(tmp_path, BASE + GROQ, {"GROQ_API_KEY": "gsk-test-123456"})
+    assert {"groq", "httpx"} <= loaded and loaded & CLI_LIBRARIES == set()
 
 
 @pytest.mark.slow

@@ -14,11 +14,18 @@ model's own setting (Ana's waterfall: 80/70/65 tokens).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import groq
-import httpx
+# httpx, the groq SDK's HTTP client, imports its own command-line client (httpx._main) at
+# import time whenever Rich and Click are installed, and they are, for bot_manager: about
+# 6 MB and a hundred modules in every bot process that has Groq keys, for a command a bot
+# never runs. A module marked absent makes httpx take its fallback for a missing CLI.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+import groq  # noqa: E402
+import httpx  # noqa: E402
 
 from ..domain import textclean
 from .errors import classify_openai_like

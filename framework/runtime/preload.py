@@ -15,6 +15,7 @@ from __future__ import annotations
 # has a key for it, but in the zygote an SDK costs one shared copy for every bot.
 import framework.config.models  # noqa: F401
 import framework.discord.adapter  # noqa: F401
+import framework.images  # noqa: F401  (Pillow: the runtime imports it only for a bot with images on)
 import framework.llm.anthropic_llm  # noqa: F401
 import framework.llm.groq_llm  # noqa: F401
 import framework.llm.openai_compat  # noqa: F401
