@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..clock import Clock
+from ..fsutil import atomic_write_json, read_json
 from .loop_health import FAILING_AFTER, LoopHealth, read_failing_loops
 
 __all__ = ["LoopHealth", "run_periodic", "read_failing_loops", "check_loop", "agentic_loop", "FAILING_AFTER"]
