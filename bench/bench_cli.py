@@ -59,10 +59,13 @@ def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def bot_manager() -> list[str]:
-    """The installed console script, as people run it (else the repo's bot_manager.py)."""
+def bot_manager(from_checkout: bool = False) -> list[str]:
+    """The installed console script, as people run it; or this checkout's bot_manager.py
+    (``--from-checkout``: two checkouts compared with one virtualenv)."""
     script = Path(sys.executable).parent / "bot_manager"
-    return [str(script)] if script.exists() else [sys.executable, str(REPO / "bot_manager.py")]
+    if script.exists() and not from_checkout:
+        return [str(script)]
+    return [sys.executable, str(REPO / "bot_manager.py")]
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
@@ -116,12 +119,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--with-pm2", action="store_true", help="install PM2 with npm and compare with `pm2 status`")
+    parser.add_argument("--from-checkout", action="store_true",
+                        help="run this checkout's bot_manager.py instead of the installed console script")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "DISCORD_", "GROQ_"))}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    cli = bot_manager()
+    cli = bot_manager(args.from_checkout)
     with tempfile.TemporaryDirectory() as tmp, SandboxThread() as sandbox:
         home = Path(tmp) / "home"
         (home / "bots").mkdir(parents=True)
