@@ -9,7 +9,8 @@ rotating log file together with its own events. The state machine is
 A bot split into shard processes (``discord.shards.processes``) gets one keeper per
 process, named ``BOT@K``: it holds ``run/<bot>@<k>.*`` and ``logs/<bot>@<k>.log``, and
 hands the runtime its share in the environment (``BOT_SHARD_PROCESS``, with
-``DISCORD_SHARD_COUNT`` and ``DISCORD_SHARD_IDS`` spelled out for anyone reading ``ps``,
+``DISCORD_SHARD_COUNT`` and ``DISCORD_SHARD_IDS`` spelled out for anyone reading ``ps`` (an
+exec'd bot's; a bot forked from the zygote shows the zygote's environment in ``/proc``),
 and ``BOT_HEALTH_PORT`` = ``health.port + k`` so the processes of one machine never
 compete for a port).
 
