@@ -9,7 +9,8 @@ Modules (the CLI uses ``control``, ``statusview`` and ``logtail``)::
     keeper.py       `python -m framework.supervisor.keeper BOT`: wires the real OS to Keeper
     zygote.py       `python -m framework.supervisor.zygote`: the preloaded fork server (one per project)
     zygote_child.py what a forked child does before it runs the bot
-    zygote_client.py ForkingOps and ForkedChild: the keeper's side of the zygote
+    zygote_client.py ForkingOps: the keeper's side of the zygote (connect, start on demand, fork)
+    forked_child.py ForkedChild: a forked bot as the keeper's ChildHandle
     zygote_protocol.py the socket's messages and paths
     control.py      Supervisor: spawn and stop keepers from the CLI
     statusview.py   status rows (psutil) and render_status(rows) -> Table

@@ -12,10 +12,8 @@ machine cannot tell the two apart.
 A command the zygote cannot run (not this interpreter) and a zygote that cannot be
 started fall back to exec (``ProcessOps.spawn``), with a warning in the bot's log.
 
-If the zygote dies while a bot runs, nobody can report that bot's exit status any more:
-the keeper stops the bot (SIGTERM, SIGKILL to its group after the grace period) and it
-exits with ``EXIT_ZYGOTE_LOST``, a crash like any other, so it is restarted from a new
-zygote after the usual backoff.
+If the zygote dies while a bot runs, :class:`ForkedChild` (``forked_child.py``) stops
+the bot and reports ``EXIT_ZYGOTE_LOST``, a crash: it is restarted from a new zygote.
 
 This module must stay light: the keeper never imports the SDKs or the runtime.
 """
@@ -25,7 +23,6 @@ from __future__ import annotations
 import fcntl
 import os
 import select
-import signal
 import socket
 import struct
 import subprocess
@@ -34,12 +31,11 @@ import time
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .process_ops import ChildHandle, OutputCallback, ProcessIdentity, ProcessOps, pump_output
+from .forked_child import EXIT_ZYGOTE_LOST, ForkedChild
+from .process_ops import ChildHandle, OutputCallback, ProcessIdentity, ProcessOps
 from .zygote_protocol import STALE, ZygotePaths, python_command, receive_message, send_message
 
 __all__ = ["ForkingOps", "ForkedChild", "ZygoteConnection", "ZygoteUnavailable", "EXIT_ZYGOTE_LOST", "zygote_environ"]
-
-EXIT_ZYGOTE_LOST = 70  # EX_SOFTWARE: the bot was stopped because its zygote went away
 START_TIMEOUT_SECONDS = 60.0  # preloading takes 2-3 s on a quiet machine; far more when busy
 _POLL_SECONDS = 0.02
 # Zygotes this process started: kept so each is reaped (polled) once it exits, even after
@@ -209,79 +205,6 @@ def _peer_pid(sock: socket.socket) -> int | None:
     except OSError:
         return None
     return struct.unpack("3i", creds)[0]
-
-
-class ForkedChild:
-    """A bot forked by the zygote: its pid, and its exit status once it has exited."""
-
-    def __init__(self, pid: int, zygote: ZygoteConnection, output_fd: int, on_output: OutputCallback, grace: float) -> None:
-        self._pid = pid
-        self._zygote = zygote
-        self._on_output = on_output
-        self._grace = grace
-        self._code: int | None = None
-        self._orphan_kill_at: float | None = None
-        try:  # a handle on this very process, immune to pid reuse
-            self._pidfd: int | None = os.pidfd_open(pid)
-        except ProcessLookupError:  # already exited and reaped: the zygote reports it
-            self._pidfd = None
-        self._pump = pump_output(os.fdopen(output_fd, "rb"), on_output, name=f"output-{pid}")
-
-    @property
-    def pid(self) -> int:
-        return self._pid
-
-    def poll(self) -> int | None:
-        if self._code is None:
-            self._code = self._zygote.exit_code(self._pid)
-            if self._code is None and (self._orphan_kill_at is not None or self._zygote.lost):
-                self._code = self._poll_orphan()
-            if self._code is not None:
-                self._pump.join(timeout=1.0)  # the last lines (often the traceback) first
-                self._close_pidfd()
-        return self._code
-
-    def send_signal(self, sig: int) -> bool:
-        """Signal the bot (SIGKILL: its whole group); False when it has already exited."""
-        if self._code is not None or not self._alive():
-            return False
-        try:
-            if sig == signal.SIGKILL:
-                os.killpg(self._pid, sig)  # its own group (setsid after the fork): what it started too
-            elif self._pidfd is not None:
-                signal.pidfd_send_signal(self._pidfd, sig)
-            else:
-                return False
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-
-    def _poll_orphan(self) -> int | None:
-        """The zygote is gone: stop the bot ourselves, and report it once it has exited."""
-        now = time.monotonic()
-        if self._orphan_kill_at is None:
-            self._on_output(
-                f"[keeper] the zygote (pid {self._zygote.zygote_pid}) went away; stopping this bot "
-                f"to restart it from a new one"
-            )
-            self._zygote.close()
-            self._orphan_kill_at = now + self._grace
-            self.send_signal(signal.SIGTERM)
-        if not self._alive():
-            return EXIT_ZYGOTE_LOST
-        if now >= self._orphan_kill_at:
-            self.send_signal(signal.SIGKILL)
-        return None
-
-    def _alive(self) -> bool:
-        if self._pidfd is None:
-            return False
-        return not select.select([self._pidfd], [], [], 0)[0]  # readable once it has exited
-
-    def _close_pidfd(self) -> None:
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
 
 
 class ForkingOps:
