@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from framework.cli import app, status_watch
 from framework.cli.common import CliContext
 from framework.supervisor.logmux import BotPrefix, interleave, parse_since
-from framework.supervisor.statusview import StatusRow, render_status
+from framework.supervisor.status_table import render_status_text
+from framework.supervisor.statusview import StatusRow
 
 LONG_ERROR = "backoff: cannot reach discord.com (DNS); retrying in 60 s after 4 attempts"
 
@@ -55,18 +54,23 @@ def busy_rows() -> list[StatusRow]:
     ]
 
 
-def test_status_at_80_columns_keeps_names_states_and_the_error_whole() -> None:
-    buf = io.StringIO()
-    Console(file=buf, width=80, color_system=None).print(render_status(busy_rows(), width=80))
-    text = buf.getvalue()
-    assert all(len(line) <= 80 for line in text.splitlines())
-    assert "cortana-assistant" in text and "backoff" in text and "running" in text and "…" not in text
-    assert "tokens" not in text and "cost" not in text  # usage is left out first
+def test_status_at_80_columns_keeps_names_states_and_cuts_the_error() -> None:
+    text = render_status_text(busy_rows(), 80)
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines) and len(lines) == 3  # header and one line per bot, never wrapped
+    assert "cortana-assistant" in text and "backoff" in text and "running" in text
+    assert "RESTARTS" not in text and "EXIT" not in text  # left out first
+    assert "TODAY" not in text and "$12.34" not in text  # then usage
     assert "123456" in text and "2d" in text  # pid and uptime stay
-    assert "discord.com" in text and "attempts" in " ".join(text.split())  # the error folds, whole
-    wide = io.StringIO()
-    Console(file=wide, width=200, color_system=None).print(render_status(busy_rows(), width=200))
-    assert "tokens" in wide.getvalue() and "$12.34" in wide.getvalue()
+    assert "backoff: cannot re" in lines[1] and lines[1].endswith("…") and "attempts" not in text  # the error is cut
+    wide = render_status_text(busy_rows(), 200)
+    assert "TODAY" in wide and "1.23M $12.34" in wide and LONG_ERROR in wide and "…" not in wide
+
+
+def test_status_narrower_than_its_fixed_columns_cuts_each_line() -> None:
+    lines = render_status_text(busy_rows(), 30).splitlines()
+    assert [len(line) for line in lines] == [30, 30, 30]
+    assert lines[1].startswith("cortana-assistant  backoff") and lines[1].endswith("…")
 
 
 def test_status_piped_fits_80_columns(home: Path) -> None:
@@ -75,7 +79,8 @@ def test_status_piped_fits_80_columns(home: Path) -> None:
     lines = result.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines)
     assert any("cortana-assistant" in line and "stopped" in line for line in lines)
-    assert len(lines) == 7  # header (2 lines) and rules; a stopped bot is one line, not two dashes stacked
+    assert len(lines) == 3  # a header and one line per bot
+    assert "\x1b[" not in result.stdout  # no colour when stdout is not a terminal
 
 
 def test_status_watch_redraws_until_ctrl_c(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,17 +110,22 @@ def test_the_quick_verbs_import_only_what_they_need(tmp_path: Path) -> None:
     first = modules_after(home, tmp_path, "status", "--json")
     assert "pydantic" in roots(first)  # the first look at a config runs the real loader once
 
+    no_typer = {"typer", "click", "rich", "shellingham", "pygments", "markdown_it"}  # status runs without the Typer app
     cases = {
-        ("status", "--json"): {"rich"},
+        ("status", "--json"): no_typer,
+        ("status",): no_typer,  # the table is plain text
+        ("status", "alpha", "--sample", "0"): no_typer,
+        ("status", "nobody"): no_typer,  # the unknown-bot error too
         ("list", "--json"): {"rich"},
         ("logs", "alpha"): {"rich", "psutil", "sqlite3"},
-        ("status",): set(),  # the table is drawn with Rich
         ("stop", "alpha"): set(),  # "alpha is not running", through the Rich console
     }
     for args, also_absent in cases.items():
         loaded = modules_after(home, tmp_path, *args)
         assert roots(loaded) & (HEAVY | also_absent) == set(), args
         assert loaded & OTHER_VERBS == set(), args
+    # What the fast path does not read goes to the Typer app, whose help is Typer's.
+    assert "typer" in roots(modules_after(home, tmp_path, "status", "--help"))
 
 
 # -- the config facts -----------------------------------------------------------------

@@ -129,20 +129,15 @@ async def test_a_taken_port_is_a_config_error_naming_it(tmp_path: Path) -> None:
 
 
 def test_status_shows_the_health_url_from_the_config_without_asking_it(tmp_path: Path) -> None:
-    from io import StringIO
-
-    from rich.console import Console
-
-    from framework.supervisor.statusview import collect_status, render_status
+    from framework.supervisor.status_table import render_status_text
+    from framework.supervisor.statusview import collect_status
 
     write_bot(tmp_path, extra="health: {port: 9464, host: 0.0.0.0}\n")
     write_bot(tmp_path, bot_id="beta", token_var="BETA_BOT_TOKEN")
     rows = {row.name: row for row in collect_status(tmp_path, ["alpha", "beta"])}  # nothing listens on 9464
     assert rows["alpha"].to_json()["health_url"] == "http://127.0.0.1:9464/"
     assert rows["beta"].health_url is None
-    buf = StringIO()
-    Console(file=buf, width=200, color_system=None).print(render_status(rows.values(), width=200))
-    assert "health http://127.0.0.1:9464/" in buf.getvalue()
+    assert "health http://127.0.0.1:9464/" in render_status_text(rows.values(), 200)
 
 
 async def test_a_database_another_writer_holds_is_not_ready_and_nothing_is_written(tmp_path: Path) -> None:

@@ -42,8 +42,9 @@ LIBRARY_HOMES: dict[str, set[str]] = {
     "psutil": {"supervisor", "cli"},
     "typer": {"cli"},
     "click": {"cli"},
-    # the terminal: the CLI, the status table it draws, the sandbox's chat; never a bot process
-    "rich": {"cli", "supervisor", "sandbox"},
+    # the terminal: the CLI and the sandbox's chat; never a bot process, and never the
+    # supervisor (the status table is plain text, so `status` runs without Rich)
+    "rich": {"cli", "sandbox"},
     # the per-bot /metrics registry, served by the runtime's health endpoint
     "prometheus_client": {"runtime"},
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -13,7 +12,6 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from framework.cli import app
@@ -22,7 +20,8 @@ from framework.config.models import DEFAULT_PRICES
 from framework.domain import Usage, UsageRecord
 from framework.paths import BotPaths
 from framework.storage.ledger import UsageLedger
-from framework.supervisor.statusview import StatusRow, collect_status, render_status
+from framework.supervisor.status_table import render_status_text
+from framework.supervisor.statusview import StatusRow, collect_status
 
 TOKEN_VAR = "ALPHA_TOKEN"
 STATUS_FIELDS = {"name", "state", "pid", "uptime_s", "restarts", "cpu_percent", "rss_bytes", "last_exit_code", "last_error"}
@@ -78,15 +77,13 @@ def test_help(verb: str, text: str, tmp_path: Path) -> None:
     assert text in " ".join(result.output.split())
 
 
-def test_render_status_is_plain_text_in_a_narrow_console() -> None:
+def test_render_status_is_plain_text_without_colour() -> None:
     rows = [
         StatusRow("alpha", "running", pid=4321, uptime_s=3725, restarts=2, cpu_percent=12.5, rss_bytes=1_572_864),
         StatusRow("beta", "fatal", last_exit_code=78, last_error="configuration error: bots/beta.yaml:3: name"),
         StatusRow("gamma", "crashed", note="keeper exited without a clean stop"),
     ]
-    buf = io.StringIO()
-    Console(file=buf, width=160, color_system=None).print(render_status(rows))
-    text = buf.getvalue()
+    text = render_status_text(rows, 160)
     for expected in ("alpha", "running", "4321", "1h 02m", "12.5%", "1.5 MiB", "beta", "fatal", "78", "gamma", "crashed"):
         assert expected in text
     assert "configuration error: bots/beta.yaml:3: name" in text
@@ -123,15 +120,31 @@ def test_render_status_shows_usage_today() -> None:
         StatusRow("gamma", "stopped", tokens_today=12_345, cost_today_usd=None),  # no priced call
         StatusRow("delta", "stopped"),  # no ledger yet
     ]
-    buf = io.StringIO()
-    Console(file=buf, width=160, color_system=None).print(render_status(rows))
-    lines = {line.split()[1]: line for line in buf.getvalue().splitlines() if line.startswith("│ ") and line.split()[1]}
-    assert "tokens" in buf.getvalue() and "cost" in buf.getvalue() and "today" in buf.getvalue()
-    assert "1.23M" in lines["alpha"] and "$3.20" in lines["alpha"]
-    assert "950" in lines["beta"] and "<$0.01" in lines["beta"]
-    assert "12.3k" in lines["gamma"]
-    cells = [cell.strip() for cell in lines["delta"].split("│")]
-    assert cells[8:10] == ["-", "-"]  # tokens today, cost today
+    text = render_status_text(rows, 160)
+    header, *lines = text.splitlines()
+    assert header.split() == ["BOT", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "TODAY", "EXIT", "LAST", "ERROR"]
+    today = header.index("TODAY")
+    by_bot = {line.split()[0]: line[today:].split("  ")[0] for line in lines}
+    assert by_bot == {"alpha": "1.23M $3.20", "beta": "950 <$0.01", "gamma": "12.3k -", "delta": "-"}
+
+
+def test_render_status_colours_the_state_only_when_asked() -> None:
+    rows = [StatusRow("alpha", "running", pid=1), StatusRow("beta", "fatal"), StatusRow("gamma", "weird")]
+    plain = render_status_text(rows, 80)
+    coloured = render_status_text(rows, 80, colour=True)
+    assert "\x1b[" not in plain
+    assert "\x1b[32mrunning\x1b[0m" in coloured and "\x1b[1;31mfatal\x1b[0m" in coloured
+    assert coloured.count("\x1b[0m") == 2  # an unknown state stays plain
+    strip = {"\x1b[32m": "", "\x1b[1;31m": "", "\x1b[0m": ""}
+    for code, gone in strip.items():
+        coloured = coloured.replace(code, gone)
+    assert coloured == plain  # colour never moves a column
+
+
+def test_render_status_keeps_one_line_per_process_whatever_the_error_holds() -> None:
+    rows = [StatusRow("alpha", "fatal", last_error="Traceback:\n  line 1\x1b[2J\tdone")]
+    header, line = render_status_text(rows, 120).splitlines()
+    assert line.endswith("Traceback:   line 1 [2J done") and "\x1b" not in line
 
 
 async def write_ledger(home: Path, bot_id: str, when: datetime, calls: list[tuple[str, Usage]]) -> None:

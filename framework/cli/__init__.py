@@ -1,27 +1,33 @@
 """``bot_manager``: the command-line interface (Typer + Rich).
 
 The CLI parses, calls into ``framework``, and renders; it holds no logic of its own.
-Each verb group lives in its own module and registers itself on the app.
+Each verb group lives in its own module and registers itself on the app
+(:mod:`.typer_app` builds it).
 
-Start-up time is part of the interface (``status`` has a 300 ms budget, interpreter
-included): :func:`main` looks at the command line first and builds the app with only
-the module of the verb being run, so ``bot_manager status`` never imports the sandbox,
-the memory browser or the deploy templates. ``--help``, no verb, or a word that is no
-verb gets every module, so the full list and Click's "No such command" stay as they
-are. :data:`app` (``from framework.cli import app``, as the tests do) is the full app.
+Start-up time is part of the interface (``status`` with ten bots must beat ``pm2
+status``): :func:`main` looks at the command line first.
+
+* ``status`` with only what :mod:`.status_fast` understands (``[BOT] [--json]
+  [--sample S]``, ``--home`` before the verb) runs without Typer, Click or Rich: the
+  arguments are read with argparse and handed to the same function the Typer command
+  calls (:func:`.status_run.run_status`). Anything else (``--help``, ``--watch``, an
+  unknown option, a bad value) goes to the Typer app, so help and usage errors stay
+  Typer's.
+* Any other verb builds the app with only the module of that verb, so ``bot_manager
+  logs`` never imports the sandbox, the memory browser or the deploy templates.
+* ``--help``, no verb, or a word that is no verb gets every module, so the full list
+  and Click's "No such command" stay as they are.
+
+This module imports nothing heavy: :data:`app` and :func:`build_app` (``from
+framework.cli import app``, as the tests do) are loaded on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import import_module
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from . import common
-
-__all__ = ["COMMAND_MODULES", "app", "build_app", "main"]
+__all__ = ["COMMAND_MODULES", "app", "build_app", "main", "run_typer", "split_at_verb", "verb_of"]
 
 # verb -> the module of framework/cli that registers it (tests/test_cli_startup.py keeps
 # this table equal to what the modules register).
@@ -41,88 +47,69 @@ ALL_MODULES = ("supervise", "config_cmds", "new_cmd", "run_cmd", "sandbox_cmd", 
                "sync_cmd", "deploy_cmd")
 
 
-def _print_version(value: bool) -> None:
-    if not value:
-        return
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        number = version("discord-claude-framework")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        number = "unknown"
-    common.out.print(f"bot_manager {number}")
-    raise typer.Exit(0)
-
-
-def _root(
-    ctx: typer.Context,
-    home: common.HomeOption = None,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
-    ] = False,
-) -> None:
-    """Run and manage Claude-powered Discord bots: one process per `bots/<id>.yaml`.
-
-    The project folder (bots/, memories/, persistence/, logs/, run/) is BOT_HOME,
-    or the current directory.
-    """
-    if ctx.obj is None:  # tests may pass their own context object
-        ctx.obj = common.CliContext.create(home)
-
-
-def build_app(modules: Sequence[str] = ALL_MODULES) -> typer.Typer:
-    """The Typer app with the verbs of ``modules`` (every verb by default)."""
-    new = typer.Typer(
-        name="bot_manager",
-        help="Run and manage Claude-powered Discord bots: one process per `bots/<id>.yaml`.",
-        no_args_is_help=True,
-        pretty_exceptions_show_locals=False,  # locals may hold tokens
-        add_completion=True,  # --install-completion and --show-completion for bash, zsh, fish, PowerShell
-        rich_markup_mode="markdown",  # reflows docstring paragraphs to the terminal width
-    )
-    new.callback()(_root)
-    for name in modules:
-        import_module(f".{name}", __name__).register(new)
-    return new
-
-
-def verb_of(args: Sequence[str]) -> str | None:
-    """The verb a command line runs, when it can be told without parsing it all: the
-    first word after the root options (``--home DIR``). None for help, completion or
-    anything unclear, which then gets the full app."""
-    rest = list(args)
-    while rest:
-        word = rest.pop(0)
+def split_at_verb(args: Sequence[str]) -> tuple[list[str], str, list[str]] | None:
+    """(root options, verb, the verb's arguments) when the verb can be told without
+    parsing it all: the first word after the root options (``--home DIR``). None for
+    help, completion or anything unclear, which then gets the full app."""
+    args = list(args)
+    i = 0
+    while i < len(args):
+        word = args[i]
         if word == "--home":
-            if not rest:
+            if i + 1 == len(args):
                 return None
-            rest.pop(0)
+            i += 2
         elif word.startswith("--home="):
-            continue
+            i += 1
         elif word.startswith("-"):
             return None  # --help, --version, --install-completion: the full app answers
         else:
-            return word if word in COMMAND_MODULES else None
+            return (args[:i], word, args[i + 1:]) if word in COMMAND_MODULES else None
     return None
 
 
-_full_app: typer.Typer | None = None
+def verb_of(args: Sequence[str]) -> str | None:
+    """The verb a command line runs (see :func:`split_at_verb`), or None."""
+    split = split_at_verb(args)
+    return split[1] if split else None
+
+
+_full_app: Any = None
 
 
 def __getattr__(name: str) -> Any:
     # ``app`` is built on first use, so that ``main`` can build a smaller one instead.
     global _full_app
+    if name == "build_app":
+        from .typer_app import build_app
+
+        return build_app
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if _full_app is None:
+        from .typer_app import build_app
+
         _full_app = build_app()
     return _full_app
+
+
+def run_typer(args: Sequence[str]) -> None:
+    """Run ``args`` through the Typer app, built with only the verb's module when known."""
+    from .typer_app import build_app
+
+    verb = verb_of(args)
+    build_app((COMMAND_MODULES[verb],) if verb else ALL_MODULES)(args=list(args), prog_name="bot_manager")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     import sys
 
     args = sys.argv[1:] if argv is None else list(argv)
-    verb = verb_of(args)
-    build_app((COMMAND_MODULES[verb],) if verb else ALL_MODULES)(args=args, prog_name="bot_manager")
+    split = split_at_verb(args)
+    if split is not None and split[1] == "status":
+        from .status_fast import fast_status
+
+        code = fast_status(*split)
+        if code is not None:
+            raise SystemExit(code)
+    run_typer(args)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 import typer
 
 from ..paths import list_bot_ids, project_home
+from .plain import unknown_bot_message
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -84,9 +85,9 @@ class CliContext:
             return ids
         if not bot:
             fail("name a bot (e.g. alpha) or pass --all", code=2)
-        if bot not in self.bot_ids():
-            known = ", ".join(self.bot_ids()) or "none"
-            fail(f"no bot named {bot!r}: {self.home / 'bots' / (bot + '.yaml')} does not exist (configured: {known})", code=1)
+        configured = self.bot_ids()
+        if bot not in configured:
+            fail(unknown_bot_message(self.home, bot, configured), code=1)
         return [bot]
 
 

@@ -51,7 +51,7 @@ def _fail(message: str, code: int = exitcodes.FAILURE) -> NoReturn:
 
 
 def _size(n: int) -> str:
-    from ..supervisor.statusview import format_bytes
+    from ..supervisor.status_table import format_bytes
 
     return format_bytes(n)
 

@@ -3,7 +3,8 @@
 Parse, call :mod:`framework.supervisor`, render. Each verb imports what it uses, so the
 quick ones stay quick: ``status``, ``list``, ``logs`` and ``stop`` read a config only
 through its cached facts (:mod:`framework.config.facts`, no pydantic), and Rich is loaded
-only when something is drawn (``status --json`` and ``logs`` never draw).
+only when something is drawn with it (``status`` is plain text, :mod:`.status_run`;
+``logs`` never draws).
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from .common import CliContext, err, escape, fail, out
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from rich.table import Table
 
     from ..config import BotConfig
     from ..supervisor.control import SpawnResult, StopResult, Supervisor
@@ -246,29 +245,37 @@ def status(
     `persistence/<bot>/messages.db`; the cost is estimated from the prices in its config
     when each call was made, and "-" means no ledger yet (or no priced call).
 
-    In a narrow terminal the usage and process columns are left out first; bot, state,
-    pid, uptime and the last error stay.
+    The table is plain text, one line per bot process, never wrapped. In a narrow
+    terminal restarts and exit code are left out first, then usage, then CPU and
+    memory; bot, state, pid, uptime and the last error stay, and what still does not
+    fit is cut with "…".
     """
-    from ..supervisor.statusview import collect_status, render_status
+    from .status_run import run_status
 
     cli: CliContext = ctx.obj
+    if as_json or not watch or not cli.bot_ids():
+        code = run_status(cli.home, bot, as_json=as_json, sample=sample)
+        if code != exitcodes.OK:
+            raise typer.Exit(code)
+        return
     bot_ids = cli.resolve_targets(bot, False) if bot else cli.bot_ids()
-    rows = collect_status(cli.home, bot_ids, cpu_sample=sample)
-    if as_json:
-        sys.stdout.write(json.dumps([row.to_json() for row in rows], indent=2) + "\n")
-        return
-    if not rows:
-        out.print(f"no bots configured in {escape(str(cli.home / 'bots'))}")
-        return
-    if watch:
-        from .status_watch import watch_status  # Rich Live only when watching
+    _watch(cli, bot_ids, sample, interval)
 
-        def frame() -> Table:
-            return render_status(collect_status(cli.home, bot_ids, cpu_sample=sample), width=out.width)
 
-        watch_status(out.console, frame, interval)
-        return
-    out.print(render_status(rows, width=out.width))
+def _watch(cli: CliContext, bot_ids: list[str], sample: float, interval: float) -> None:
+    """Redraw the plain-text table with Rich Live (only an interactive watch needs Rich)."""
+    from rich.text import Text
+
+    from ..supervisor.status_table import render_status_text
+    from ..supervisor.statusview import collect_status
+    from .status_watch import watch_status
+
+    def frame() -> Text:
+        # The colours become Rich styles, which Rich leaves out where it would not colour.
+        rows = collect_status(cli.home, bot_ids, cpu_sample=sample)
+        return Text.from_ansi(render_status_text(rows, out.width, colour=True).rstrip("\n"))
+
+    watch_status(out.console, frame, interval)
 
 
 _SINCE_LINES = 100_000  # with --since, how far back a log is read at most

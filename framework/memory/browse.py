@@ -75,7 +75,7 @@ def _usage(message: str) -> BrowseError:
 
 
 def _format_bytes(n: int) -> str:
-    """As :func:`framework.supervisor.statusview.format_bytes` (not imported: it pulls in Rich)."""
+    """As :func:`framework.supervisor.status_table.format_bytes` (not imported: memory must not depend on the supervisor)."""
     size = float(n)
     for unit in ("B", "KiB", "MiB"):
         if size < 1024:

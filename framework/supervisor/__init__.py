@@ -13,7 +13,8 @@ Modules (the CLI uses ``control``, ``statusview`` and ``logtail``)::
     forked_child.py ForkedChild: a forked bot as the keeper's ChildHandle
     zygote_protocol.py the socket's messages and paths
     control.py      Supervisor: spawn and stop keepers from the CLI
-    statusview.py   status rows (psutil) and render_status(rows) -> Table
+    statusview.py   status rows (psutil, state files, ledgers)
+    status_table.py the status table as plain text (no Rich)
     logtail.py      last lines, tail(path, offset, limit), follow across rotation
 
 Nothing is imported here: ``python -m framework.supervisor.keeper`` must not find its

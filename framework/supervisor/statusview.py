@@ -1,9 +1,9 @@
-"""``status``: gather each bot's state from run/ and psutil, and render it as a Rich table.
+"""``status``: gather each bot's state from run/ and psutil (drawn by :mod:`.status_table`).
 
 Budget: 10 bots in under 300 ms of wall time, the interpreter's start included. Nothing
 here imports the config models (what status needs of a config comes from its facts,
-computed once per version of the file: :mod:`framework.config.facts`), Rich is imported
-only to draw the table (``--json`` never needs it), each process is read once
+computed once per version of the file: :mod:`framework.config.facts`), no rendering
+library is imported (the table is plain text), each process is read once
 (:mod:`.readings`), and nothing waits by default: CPU is the average since each process
 started (from its cpu_times). ``status --sample S`` measures current CPU instead, over
 one shared window for every process (prime ``cpu_percent``, sleep once, read), never one
@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import psutil
 
@@ -34,29 +34,7 @@ from ..shard_split import process_shard_ids
 from .shares import process_names, started_process_names
 from .states import ACTIVE_STATES, BotState, read_state
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-__all__ = [
-    "StatusRow",
-    "collect_status",
-    "render_status",
-    "format_uptime",
-    "format_bytes",
-    "format_tokens",
-    "format_cost",
-]
-
-_STATE_STYLE = {
-    "running": "green",
-    "starting": "yellow",
-    "backoff": "yellow",
-    "stopping": "yellow",
-    "stopped": "dim",
-    "crashed": "red",
-    "fatal": "bold red",
-}
-
+__all__ = ["StatusRow", "collect_status"]
 
 @dataclass(frozen=True)
 class StatusRow:
@@ -236,142 +214,3 @@ def _with_health(row: StatusRow, facts: ConfigFacts) -> StatusRow:
     fast). A config that does not load shows none here; ``bot_manager validate`` says why."""
     url = facts.health_url(row.shard_process)
     return row if url is None else replace(row, health_url=url)
-
-
-def format_uptime(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
-
-
-def format_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
-def format_tokens(n: int | None) -> str:
-    """Compact token count: 950, 12.3k, 4.56M."""
-    if n is None:
-        return "-"
-    if n < 1000:
-        return str(n)
-    if n < 1_000_000:
-        return f"{n / 1000:.1f}k"
-    return f"{n / 1_000_000:.2f}M"
-
-
-def format_cost(usd: float | None) -> str:
-    if usd is None:
-        return "-"
-    if 0 < usd < 0.01:
-        return "<$0.01"  # spent something, but "$0.00" would read as nothing
-    return f"${usd:,.2f}"
-
-
-def _dash(value: object) -> str:
-    return "-" if value is None else str(value)
-
-
-# Narrow terminals: first two columns fold into one (two lines per cell), then columns
-# are left out, usage and process metrics before anything else. bot, state, pid, uptime
-# and the last error always stay.
-_LAYOUTS: tuple[tuple[str, ...], ...] = (
-    ("bot", "state", "pid", "uptime", "restarts", "cpu", "mem", "tokens\ntoday", "cost\ntoday", "exit", "last error"),
-    ("bot", "state", "pid", "uptime", "restarts", "cpu", "mem", "today", "exit", "last error"),
-    ("bot", "state", "pid", "uptime", "restarts", "cpu\nmem", "today", "exit", "last error"),
-    ("bot", "state", "pid", "uptime", "cpu\nmem", "today", "exit", "last error"),
-    ("bot", "state", "pid", "uptime", "cpu\nmem", "today", "last error"),
-    ("bot", "state", "pid", "uptime", "cpu\nmem", "last error"),
-    ("bot", "state", "pid", "uptime", "last error"),
-)
-_ERROR_MIN_WIDTH = 16  # the last error folds onto more lines, never below this width
-_LEFT = {"bot", "state", "last error"}
-
-
-def _cells(row: StatusRow) -> dict[str, str]:
-    error = row.last_error or ""
-    if row.note:
-        error = f"{row.note}; {error}" if error else row.note
-    if row.health_url:
-        error = f"health {row.health_url}; {error}" if error else f"health {row.health_url}"
-    cpu = "-" if row.cpu_percent is None else f"{row.cpu_percent:.1f}%"
-    mem = format_bytes(row.rss_bytes)
-    tokens, cost = format_tokens(row.tokens_today), format_cost(row.cost_today_usd)
-    return {
-        "bot": row.name,
-        "state": row.state,
-        "pid": _dash(row.pid),
-        "uptime": format_uptime(row.uptime_s),
-        "restarts": str(row.restarts),
-        "cpu": cpu,
-        "mem": format_bytes(row.rss_bytes),
-        "cpu\nmem": _fold(cpu, mem),
-        # Two-line headers keep these columns as narrow as their values ("93.50M", "$12.34").
-        "tokens\ntoday": tokens,
-        "cost\ntoday": cost,
-        "today": _fold(tokens, cost),
-        "exit": _dash(row.last_exit_code),
-        "last error": error or "-",
-    }
-
-
-def _fold(first: str, second: str) -> str:
-    """Two values in one cell, one per line; a single dash when neither is known."""
-    return "-" if first == second == "-" else f"{first}\n{second}"
-
-
-def _fits(cells: list[dict[str, str]], columns: tuple[str, ...], width: int) -> bool:
-    def natural(column: str) -> int:
-        if column == "last error":
-            return _ERROR_MIN_WIDTH
-        texts = [column, *(c[column] for c in cells)]
-        return max(len(part) for text in texts for part in text.split("\n"))
-
-    # A table with box borders takes 3 characters per column (padding and a rule) plus 1.
-    return sum(natural(c) + 3 for c in columns) + 1 <= width
-
-
-def render_status(rows: Iterable[StatusRow], width: int | None = None) -> Table:
-    """The ``status`` table: a pure function of the rows, so tests render it to a string.
-
-    With ``width`` (the terminal's), the widest layout that fits is used, so a name or a
-    state is never cut: usage and process columns fold, then go, before anything else.
-    """
-    from rich.table import Table
-    from rich.text import Text
-
-    rows = list(rows)
-    cells = [_cells(row) for row in rows]
-    columns = _LAYOUTS[0]
-    if width is not None:
-        columns = next((layout for layout in _LAYOUTS if _fits(cells, layout, width)), _LAYOUTS[-1])
-    table = Table(title=None, header_style="bold", expand=False)
-    for column in columns:
-        if column == "last error":
-            table.add_column(column, overflow="fold", min_width=_ERROR_MIN_WIDTH if width is not None else None)
-        else:
-            table.add_column(column, justify="left" if column in _LEFT else "right", no_wrap=True)
-    for row, cell in zip(rows, cells):
-        values: list[Text | str] = []
-        for column in columns:
-            if column == "state":
-                values.append(Text(row.state, style=_STATE_STYLE.get(row.state, "")))
-            elif column == "last error":
-                values.append(Text(cell[column]))
-            else:
-                values.append(cell[column])
-        table.add_row(*values)
-    return table
