@@ -144,3 +144,38 @@ def test_the_table_lines_of_a_running_and_a_fatal_bot(homes, capsys, monkeypatch
     assert beta.split()[:5] == ["beta", "fatal", "-", "-", "5"] and beta.split()[-4:] == ["78", "configuration", "error:", "bots/beta.yaml:3"]
     assert gamma.split()[:2] == ["gamma", "stopped"] and gamma.endswith("health http://127.0.0.1:9464/")
     assert (err, code) == ("", 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("1", False), ("", True)])
+def test_the_state_is_coloured_on_a_terminal_unless_no_color(homes, no_color, coloured) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "BOT_HOME")}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    reader, terminal = os.openpty()
+    try:
+        code = "from framework.cli import main; main()"
+        proc = subprocess.run([sys.executable, "-c", code, "--home", homes.home, "status"], stdout=terminal,
+                              stderr=subprocess.PIPE, env=env, timeout=60)
+        os.close(terminal)
+        terminal = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(reader, 65536)
+            except OSError:  # the terminal's other end is closed: everything was read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        text = b"".join(chunks).decode()
+    finally:
+        os.close(reader)
+        if terminal != -1:
+            os.close(terminal)
+    assert proc.returncode == 0, proc.stderr
+    assert ("\x1b[31m" not in text) and ("\x1b[2mstopped\x1b[0m" in text) == coloured  # only the states are coloured
+    assert ("\x1b[1;31mfatal\x1b[0m" in text) == coloured and "gamma" in text
