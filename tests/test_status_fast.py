@@ -91,6 +91,7 @@ FAST = [
     (["--home={home}", "status", "--sample", "0"], 0, "fatal"),
     (["--home", "{empty}", "--home", "{home}", "status", "--sample=0"], 0, "health http://127.0.0.1:9464/"),
     (["--home", "{home}", "status", ""], 0, "gamma"),  # an empty BOT means every bot, as in Typer
+    (["--home", "{home}", "status", "-"], 1, "no bot named '-'"),
     (["--home", "{home}", "status", "nobody"], 1, "no bot named 'nobody'"),
     (["--home", "{empty}", "status"], 0, "no bots configured in"),
     (["--home", "{empty}", "status", "--json"], 0, "[]"),
@@ -104,6 +105,7 @@ TO_TYPER = [
     (["--home", "{home}", "status", "--js"], 2, "No such option"),  # no abbreviations, as in Click
     (["--home", "{home}", "status", "--json=yes"], 2, "does not take a value"),
     (["--home", "{home}", "status", "alpha", "beta"], 2, "unexpected extra argument"),
+    (["--home", "{home}", "status", "-1"], 2, "No such option"),  # argparse alone would take it for a bot
     (["status", "--home", "{home}"], 2, "No such option"),  # --home belongs before the verb
     (["--home", "{home}", "status", "--", "alpha"], 0, "running"),
 ]

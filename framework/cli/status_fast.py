@@ -5,8 +5,9 @@ command lines ``status`` is usually run with (``[--home DIR] status [BOT] [--jso
 [--sample S]``) are read here instead and handed to :func:`.status_run.run_status`, the
 function the Typer command calls too; only the parsing is repeated. Anything this
 parser does not accept exactly (``--help``, ``--watch``, an unknown option, a second
-bot, a bad or negative ``--sample``, an empty ``--home``) returns None, and the Typer
-app runs the command line instead, so its help and usage errors are the only ones.
+bot, a bot that looks like an option, a bad or negative ``--sample``, an empty
+``--home``) returns None, and the Typer app runs the command line instead, so its help
+and usage errors are the only ones.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def _parse(root_args: Sequence[str], verb_args: Sequence[str]) -> tuple[argparse
     status = _status_parser().parse_args(verb_args)
     if root.home == "":
         raise _NotUnderstood("empty --home")
+    if status.bot is not None and status.bot.startswith("-") and status.bot != "-":
+        raise _NotUnderstood("an option, not a bot")  # argparse takes "-1" for a bot, Click for an option
     if not (math.isfinite(status.sample) and status.sample >= 0):
         raise _NotUnderstood("--sample out of range")
     return root, status
