@@ -141,6 +141,9 @@ def test_bots_fork_from_one_zygote_restart_by_fork_and_stop(world: World) -> Non
 
     [row] = [r for r in json.loads(world.cli("status", "--json").stdout) if r["name"] == "alpha"]
     assert (row["state"], row["pid"]) == ("running", alpha)
+    # The keeper stays light: the config models were loaded in a fork of it, not in it.
+    keeper_maps = Path(f"/proc/{row['keeper_pid']}/maps").read_text()
+    assert "pydantic_core" not in keeper_maps and "pydantic_core" in Path(f"/proc/{alpha}/maps").read_text()
     assert row["rss_bytes"] > 0 and row["uptime_s"] is not None
 
     os.kill(alpha, signal.SIGKILL)
@@ -269,11 +272,12 @@ def test_a_zygote_older_than_the_code_retires_and_a_fresh_one_forks(tmp_path: Pa
 
 
 def test_the_keeper_stays_light() -> None:
-    """The keeper loads its config but never an SDK, discord.py or aiohttp: those live in the zygote."""
+    """The keeper imports no SDK, discord.py, aiohttp or config models: the bots' libraries
+    live in the zygote, and the config is read in a short-lived fork of the keeper."""
     code = (
         "import sys, framework.supervisor.keeper, framework.supervisor.zygote_client\n"
-        "from framework.config import load_bot_config\n"
-        "print(sorted(m for m in ('discord', 'anthropic', 'groq', 'openai', 'aiohttp', 'PIL') if m in sys.modules))\n"
+        "print(sorted(m for m in ('discord', 'anthropic', 'groq', 'openai', 'aiohttp', 'PIL', 'pydantic', 'ruamel')"
+        " if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
@@ -292,3 +296,20 @@ def test_preload_follows_the_config_and_the_environment_switch(
     environ = {} if switch is None else {"BOT_PRELOAD": switch}
     ops = _process_ops(tmp_path, environ, preload, KeeperSettings(), LogSink(logging.NullHandler()))
     assert isinstance(ops, ForkingOps) is forks
+
+
+def test_the_keeper_reads_its_config_in_a_fork(tmp_path: Path) -> None:
+    from framework.paths import BotPaths
+    from framework.supervisor.keeper_config import read_keeper_config
+
+    write_bot(tmp_path, "alpha", "ALPHA_BOT_TOKEN", extra="supervisor: {stopwaitsecs: 4, preload: false}\n")
+    paths = BotPaths(tmp_path, "alpha")
+    config = read_keeper_config(paths, tmp_path, {"ALPHA_BOT_TOKEN": "token-value-0123456789"})
+    assert config.config_error is None and config.settings is not None
+    assert (config.settings.stopwaitsecs, config.preload, config.share) == (4.0, False, {})
+    assert config.log_path == str(tmp_path / "logs" / "alpha.log")
+    assert config.secrets == {"token-value-0123456789": "ALPHA_BOT_TOKEN"}
+
+    paths.config.write_text("bot_id: alpha\nname: Alpha\n")  # no discord section
+    broken = read_keeper_config(paths, tmp_path, {})
+    assert broken.settings is None and broken.config_error == "bots/alpha.yaml: personality: required field is missing"

@@ -11,6 +11,7 @@ Modules (the CLI uses ``control``, ``statusview`` and ``logtail``)::
     zygote_child.py what a forked child does before it runs the bot
     zygote_client.py ForkingOps: the keeper's side of the zygote (connect, start on demand, fork)
     forked_child.py ForkedChild: a forked bot as the keeper's ChildHandle
+    keeper_config.py the keeper's config values, read in a short-lived fork (no pydantic in the keeper)
     zygote_protocol.py the socket's messages and paths
     control.py      Supervisor: spawn and stop keepers from the CLI
     statusview.py   status rows (psutil, state files, ledgers)

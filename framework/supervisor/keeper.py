@@ -36,15 +36,16 @@ from pathlib import Path
 from types import FrameType
 
 from .. import exitcodes
-from ..errors import ConfigError, SupervisorError
+from ..errors import SupervisorError
 from ..logfile import DATE_FORMAT, LOG_FORMAT, rotating_handler
 from ..paths import BotPaths, project_home, split_process_name
-from ..redact import Redactor, secret_values
+from ..redact import Redactor
 from .machine import Keeper, KeeperSettings
 from .pidfile import EXIT_LOCKED, KeeperLock
 from ..clock import SystemBlockingClock
 from .process_ops import ProcessOps
-from .shares import SHARE_VARS, shard_process_env
+from .keeper_config import read_keeper_config
+from .shares import SHARE_VARS
 from .zygote_client import ForkingOps
 from .states import BotState, KeeperStatus, write_state
 
@@ -128,10 +129,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> int:
-    # Imported here: pydantic and ruamel are the keeper's heaviest imports, and the
-    # lock check above should not wait for them.
-    from ..config import load_bot_config, merged_environ
-
     clock = SystemBlockingClock()
 
     def give_up(code: int, reason: str) -> int:
@@ -142,22 +139,21 @@ def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> 
         )
         return code
 
-    try:
-        config = load_bot_config(paths.config, home)
-        share = shard_process_env(config, paths.shard_process)
-    except ConfigError as exc:
-        return give_up(exitcodes.CONFIG, str(exc).splitlines()[0])
     environ = {k: v for k, v in os.environ.items() if k not in SHARE_VARS}
-    env = {**environ, **share, "BOT_HOME": str(home), "PYTHONUNBUFFERED": "1", "BOT_MANAGER_SUPERVISED": "1"}
-    redact = Redactor(secret_values(merged_environ(home, environ), [config.discord.token_env_var]))
-    log_path = paths.log_file(config.log_file)
+    # Read in a fork: the config models (pydantic, ruamel) never load in the keeper itself.
+    config = read_keeper_config(paths, home, environ)
+    if config.config_error is not None or config.settings is None:
+        return give_up(exitcodes.CONFIG, config.config_error or "the config did not load")
+    env = {**environ, **(config.share or {}), "BOT_HOME": str(home), "PYTHONUNBUFFERED": "1", "BOT_MANAGER_SUPERVISED": "1"}
+    redact = Redactor(config.secrets)
+    log_path = Path(config.log_path)
     try:
-        handler = rotating_handler(log_path, config.logging.max_size_mb, config.logging.backup_count)
+        handler = rotating_handler(log_path, config.max_size_mb, config.backup_count)
     except OSError as exc:
         return give_up(exitcodes.FAILURE, f"cannot open the log file {log_path}: {exc.strerror or exc}")
     sink = LogSink(handler)
-    settings = KeeperSettings.from_config(config.supervisor)
-    ops = _process_ops(home, environ, config.supervisor.preload, settings, sink)
+    settings = config.settings
+    ops = _process_ops(home, environ, config.preload, settings, sink)
     keeper = Keeper(
         bot_id,
         paths,
