@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,24 @@ def write_bot(home: Path, bot_id: str = "alpha", token_var: str = "ALPHA_BOT_TOK
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(MINIMAL_BOT.format(bot_id=bot_id, token_var=token_var) + textwrap.dedent(extra))
     return path
+
+
+# A zygote waits this long with no bot before it exits (30 s by default). Tests start
+# zygotes in throwaway project folders; a short wait lets each one end soon after its test
+# instead of outliving the suite. Subprocesses inherit it through os.environ.
+os.environ.setdefault("BOT_ZYGOTE_IDLE_SECONDS", "3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_zygote_outlives_the_suite() -> Iterator[None]:
+    """Zygotes started by this pytest process itself are stopped when the suite ends."""
+    yield
+    from framework.supervisor import zygote_client
+
+    for proc in zygote_client._STARTED:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 @pytest.fixture
