@@ -146,6 +146,18 @@ def sandbox() -> Iterator[tuple[SandboxThread, AnthropicStub]]:
         server.stop()
 
 
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll what another process writes (state files, pids, logs) until it holds, within a bound.
+
+    A timeout fails the test; the value the condition returned is handed back.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.02)
+    return value
+
+
 async def eventually(condition: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
     """Poll what the bot wrote (the sandbox, the conversation log) until it holds, within a bound."""
     deadline = time.monotonic() + timeout

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from tests.sandbox_helpers import wait_for
 from tests.stubs.anthropic import BACKGROUND_REPLIES
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, RANDOM_CHANNEL_ID
 
@@ -30,14 +30,6 @@ def stored(home: Path) -> dict[str, str]:
         return dict(db.execute("SELECT message_id, content FROM messages").fetchall())
 
 
-def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Poll a condition written by another process, within a bound."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def bot_replies(world: World, channel_id: str) -> list[dict[str, object]]:
     return [m for m in world.sandbox.messages(channel_id) if m["author"]["id"] == world.bot_user_id]
 
@@ -51,7 +43,7 @@ def test_messages_posted_while_stopped_are_stored_and_only_recent_owed_ones_answ
     seen = sandbox.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, "seen while running", at=ago(60))
     dm = sandbox.inject_dm(HUMAN_USER_ID, bot, "hello in private")
     sandbox.wait_for_event(lambda e: e["type"] == "message" and e["author_id"] == bot, timeout=30)
-    wait_until(lambda: seen["id"] in stored(world.home), 20, "the live message in SQLite")
+    wait_for(lambda: seen["id"] in stored(world.home), "the live message in SQLite", timeout=20)
     assert world.cli("stop", "alpha").returncode == 0
 
     # While it is stopped.
@@ -74,7 +66,7 @@ def test_messages_posted_while_stopped_are_stored_and_only_recent_owed_ones_answ
             and (e["message"].get("message_reference") or {}).get("message_id") == t["id"],
             timeout=30, since=mark,
         )
-    wait_until(lambda: log_file.exists() and log_file.read_text().count("channels looked at") == 2, 20, "run 2's backfill")
+    wait_for(lambda: log_file.exists() and log_file.read_text().count("channels looked at") == 2, "run 2's backfill", timeout=20)
     rows = stored(world.home)
     assert {m["id"] for m in gap} <= set(rows)  # every missed message is stored
     assert rows[riddle["id"]] == "the lighthouse keeper's riddle"  # older than the last seen: fetched as a parent
@@ -93,7 +85,7 @@ def test_messages_posted_while_stopped_are_stored_and_only_recent_owed_ones_answ
     # Run 3: nothing new; what was answered is not answered again, nothing is stored twice.
     requests_before = len(world.stub.requests)
     assert world.cli("spawn", "alpha").returncode == 0
-    wait_until(lambda: log_file.read_text().count("channels looked at") == 3, 20, "run 3's backfill")
+    wait_for(lambda: log_file.read_text().count("channels looked at") == 3, "run 3's backfill", timeout=20)
     assert world.cli("stop", "alpha").returncode == 0
     assert [r["message_reference"]["message_id"] for r in bot_replies(world, GENERAL_CHANNEL_ID)] == [recent["id"]]
     assert len(bot_replies(world, dm["channel_id"])) == 2  # hello, and are you back

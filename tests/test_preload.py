@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psutil
 import pytest
@@ -24,6 +23,7 @@ import framework
 from framework.fsutil import read_json
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 from framework.supervisor.zygote_client import ForkingOps
+from tests.sandbox_helpers import wait_for
 from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 
 from .conftest import write_bot
@@ -41,15 +41,6 @@ supervisor:
   ready_timeout_seconds: 60
 """
 TOKENS = {"alpha": "sandbox.alpha.preload-token-0123", "beta": "sandbox.beta.preload-token-4567"}
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) -> object:
-    """Poll another process's files or state; a timeout fails the test."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.02)
-    return value
 
 
 def gone(pid: int) -> bool:

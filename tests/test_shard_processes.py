@@ -11,9 +11,8 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from framework.sandbox import (
     OTHER_GUILD_ID,
     SandboxThread,
 )
+from tests.sandbox_helpers import wait_for
 from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,14 +49,6 @@ def free_port_pair() -> int:
                     continue
         return port
     raise RuntimeError("no two free ports in a row")
-
-
-def poll(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    """Wait for another process to write what ``condition`` reads."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def shard_of(guild_id: str) -> int:
@@ -180,7 +172,7 @@ def test_two_shard_processes_each_answer_only_in_their_own_guild(world: World) -
         owner, other = f"alpha@{shard_of(guild)}", f"alpha@{1 - shard_of(guild)}"
         # The decision line follows the reply out: wait for it in the owner's log, then the
         # other process, whose socket never carried the message, has no line about it.
-        poll(
+        wait_for(
             lambda: any(d["message_id"] == message["id"] and d["decision"] == "reply" for d in world.decisions(owner)),
             f"{owner}'s decision on {message['id']}",
         )

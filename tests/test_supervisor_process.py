@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import psutil
 import pytest
@@ -20,6 +20,7 @@ from framework.paths import BotPaths
 from framework.supervisor.control import SpawnRequest, SpawnResult, Supervisor
 from framework.supervisor.pidfile import read_pidfile
 from framework.supervisor.states import BotState, KeeperStatus, read_state
+from tests.sandbox_helpers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +34,6 @@ SUPERVISOR = (
     "supervisor: {startsecs: 5, startretries: 2, backoff_initial_seconds: 0.05, "
     "backoff_max_seconds: 0.2, stopwaitsecs: 0.5, ready_timeout_seconds: 10}\n"
 )
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll ``condition`` until true; a timeout is a failure, never a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def gone(pid: int) -> bool:
