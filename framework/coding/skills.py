@@ -186,7 +186,7 @@ class CodingPrompt:
             for problem in scan.problems:
                 _log.warning("skill problem: %s", problem)
             self._text = self._head + "\n\n" + _render_skills(scan)
-            self._signature = signature
+            self._signature = scan.signature  # what the text was made from, should a skill change meanwhile
         return self._text
 
 
