@@ -145,11 +145,12 @@ def count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_facts_are_computed_once_per_version_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_bot(tmp_path, extra="health: {port: 9464}\nsupervisor: {stopwaitsecs: 4}\n")
-    write_bot(tmp_path, "beta")
+    write_bot(tmp_path, "beta", extra="supervisor: {preload: false}\n")
     loads = count_loads(monkeypatch)
     first = config_facts(tmp_path, ["alpha", "beta"])
     assert first["alpha"] == ConfigFacts(log_file="logs/alpha.log", stopwaitsecs=4.0, name="Bot alpha",
                                          description="the alpha bot", health_urls=("http://127.0.0.1:9464/",))
+    assert first["alpha"].preload and not first["beta"].preload  # beta: supervisor.preload false
     assert config_facts(tmp_path, ["alpha", "beta"]) == first
     assert sorted(loads) == ["alpha", "beta"]
 
@@ -197,13 +198,13 @@ def test_a_change_to_the_loader_recomputes_every_bot(tmp_path: Path, monkeypatch
     assert loads == ["alpha"]
 
 
-@pytest.mark.parametrize("stored", ["not json", '{"format": 1, "loader": "x"}', '{"format": 0, "bots": {}}'])
+@pytest.mark.parametrize("stored", ["not json", '{"format": 2, "loader": "x"}', '{"format": 1, "bots": {}}'])
 def test_an_unreadable_or_old_cache_is_recomputed(tmp_path: Path, stored: str) -> None:
     write_bot(tmp_path)
     config_facts_file(tmp_path).parent.mkdir(parents=True)
     config_facts_file(tmp_path).write_text(stored)
     assert config_facts(tmp_path, ["alpha"])["alpha"].name == "Bot alpha"
-    assert json.loads(config_facts_file(tmp_path).read_text())["format"] == 1
+    assert json.loads(config_facts_file(tmp_path).read_text())["format"] == 2
 
 
 def test_a_cache_entry_of_another_shape_is_recomputed(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ status``): :func:`main` looks at the command line first.
   logs`` never imports the sandbox, the memory browser or the deploy templates.
 * ``--help``, no verb, or a word that is no verb gets every module, so the full list
   and Click's "No such command" stay as they are.
+* ``spawn`` and ``restart`` first launch the project's zygote (:mod:`.early_zygote`), so
+  its preloading overlaps the CLI's own start.
 
 This module imports nothing heavy: :data:`app` and :func:`build_app` (``from
 framework.cli import app``, as the tests do) are loaded on first use.
@@ -106,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else list(argv)
     split = split_at_verb(args)
+    if split is not None and split[1] in ("spawn", "restart"):
+        from .early_zygote import start_zygote_early
+
+        start_zygote_early(split[0], split[2])
     if split is not None and split[1] == "status":
         from .status_fast import fast_status
 

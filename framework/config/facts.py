@@ -2,7 +2,8 @@
 
 ``status``, ``list``, ``logs`` and ``stop`` need a handful of values from each config (its
 name and description, its log file, ``supervisor.stopwaitsecs``, the health URL, how many
-shard processes it runs as), or the first line of why it does not load. Loading a config for real (ruamel.yaml's pure-Python
+shard processes it runs as), and ``spawn`` whether it is forked from the preloaded zygote;
+or the first line of why it does not load. Loading a config for real (ruamel.yaml's pure-Python
 parser, then pydantic) costs about 150 ms of imports and 5-40 ms a file: more than the
 whole 300 ms budget of ``status`` with ten bots, for values that change only when the
 file does.
@@ -31,7 +32,7 @@ from ..paths import BotPaths, config_facts_file
 __all__ = ["ConfigFacts", "config_facts"]
 
 # Bumped when ConfigFacts changes shape, so an older file is recomputed rather than misread.
-_FORMAT = 1
+_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ConfigFacts:
     health_urls: tuple[str, ...] = ()  # one per process (``health.port`` + k for shard process k); none when off
     shard_processes: int = 1  # ``discord.shards.processes``
     shard_count: int | None = None  # ``discord.shards.count`` when a number
+    preload: bool = True  # ``supervisor.preload``: ``spawn`` starts the zygote early for such a bot
     error: str | None = None  # the loader's message when the config does not load
 
     @property
@@ -141,6 +143,7 @@ def _compute(home: Path, bot_id: str) -> ConfigFacts:
         health_urls=tuple(url for url in urls if url is not None),
         shard_processes=shards.processes,
         shard_count=shards.count if isinstance(shards.count, int) else None,
+        preload=config.supervisor.preload,
     )
 
 

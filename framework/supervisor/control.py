@@ -29,7 +29,7 @@ from .pidfile import EXIT_LOCKED, PidCheck, PidStatus, check_pidfile, remove_pid
 from .process_ops import ChildHandle, ProcessIdentity, ProcessOps, describe_exit
 from .states import ACTIVE_STATES, BotState, KeeperStatus, read_state, write_state
 
-__all__ = ["Supervisor", "SpawnRequest", "SpawnResult", "StopResult", "ChildCommand", "LOG_TAIL_LINES"]
+__all__ = ["Supervisor", "SpawnRequest", "SpawnResult", "StopResult", "ChildCommand", "LOG_TAIL_LINES", "keeper_environ"]
 
 _log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Supervisor:
         *,
         ops: ProcessOps | None = None,
         child_cmd: ChildCommand | None = None,
-        poll_interval: float = 0.05,
+        poll_interval: float = 0.02,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -164,13 +164,7 @@ class Supervisor:
         return _Launch(req, keeper, self._monotonic() + req.ready_timeout, tuple(notes))
 
     def _keeper_env(self) -> dict[str, str]:
-        env = {**self.environ, "BOT_HOME": str(self.home)}
-        # The keeper and the runtime run `-m framework...` from the project folder; make
-        # this framework importable there even when it is not installed.
-        source_root = str(Path(framework.__file__).resolve().parent.parent)
-        existing = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = source_root + (os.pathsep + existing if existing else "")
-        return env
+        return keeper_environ(self.home, self.environ)
 
     def _check_launch(self, launch: _Launch, on_progress: ProgressCallback | None = None) -> SpawnResult | None:
         req = launch.request
@@ -332,6 +326,17 @@ class Supervisor:
         status.last_error = last_error
         status.updated_at = time.time()
         write_state(paths.state_file, status)
+
+
+def keeper_environ(home: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a keeper (and a zygote ``spawn`` starts) runs with."""
+    env = {**environ, "BOT_HOME": str(home)}
+    # The keeper and the runtime run `-m framework...` from the project folder; make
+    # this framework importable there even when it is not installed.
+    source_root = str(Path(framework.__file__).resolve().parent.parent)
+    existing = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = source_root + (os.pathsep + existing if existing else "")
+    return env
 
 
 def _unreachable(status: KeeperStatus) -> bool:

@@ -47,6 +47,7 @@ from .process_ops import ProcessOps
 from .keeper_config import read_keeper_config
 from .shares import SHARE_VARS
 from .zygote_client import ForkingOps
+from .zygote_protocol import preload_switched_off
 from .states import BotState, KeeperStatus, write_state
 
 __all__ = ["main", "runtime_command", "EXIT_LOCKED", "LogSink"]
@@ -194,7 +195,7 @@ def _process_ops(
     home: Path, environ: dict[str, str], preload: bool, settings: KeeperSettings, sink: LogSink
 ) -> ProcessOps | ForkingOps:
     """Fork bots from the project's zygote unless the config or ``BOT_PRELOAD=0`` says not to."""
-    if not preload or environ.get("BOT_PRELOAD", "").strip().lower() in ("0", "false", "no", "off"):
+    if not preload or preload_switched_off(environ):
         return ProcessOps()
     return ForkingOps(
         home, environ, grace=settings.stopwaitsecs, notify=lambda message: sink.event(logging.WARNING, message)

@@ -68,6 +68,9 @@ class KeeperSettings:
     stopwaitsecs: float = 10.0
     jitter: float = 0.1  # fraction of the delay added at random
     poll_interval: float = 0.1  # how often the keeper looks at the child and the ready file
+    # ... while the bot is starting: the ready file is what `spawn` and a restart wait for,
+    # and a forked bot is ready in a few hundred milliseconds.
+    starting_poll_interval: float = 0.02
 
     @classmethod
     def from_config(cls, supervisor: Any) -> KeeperSettings:
@@ -135,10 +138,15 @@ class Keeper:
             while not self.finished:
                 self.step()
                 if not self.finished:
-                    self._clock.sleep(self._settings.poll_interval)
+                    self._clock.sleep(self._poll_interval())
         finally:
             remove_pidfile(self.paths.pidfile, self._identity)
         return exitcodes.OK if self.status.state is BotState.STOPPED else exitcodes.FAILURE
+
+    def _poll_interval(self) -> float:
+        if self.status.state is BotState.STARTING:
+            return min(self._settings.poll_interval, self._settings.starting_poll_interval)
+        return self._settings.poll_interval
 
     @property
     def finished(self) -> bool:

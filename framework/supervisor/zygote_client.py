@@ -9,6 +9,12 @@ the keeper copies the read end into the log exactly as for an exec'd child. It r
 zygote reports, with Popen's meaning (negative for a signal), so the keeper's state
 machine cannot tell the two apart.
 
+Whoever launches the zygote hands it the locked ``run/zygote.start.lock``; the zygote
+holds it until it listens. So ``spawn`` can launch it first thing (:func:`start_zygote`,
+before it even validates), letting the preload run on another core while the CLI and
+the keeper start, and a keeper that comes later waits on the lock and connects instead
+of launching a second one.
+
 A command the zygote cannot run (not this interpreter) and a zygote that cannot be
 started fall back to exec (``ProcessOps.spawn``), with a warning in the bot's log.
 
@@ -33,9 +39,12 @@ from typing import Callable, Mapping
 
 from .forked_child import EXIT_ZYGOTE_LOST, ForkedChild
 from .process_ops import ChildHandle, OutputCallback, ProcessIdentity, ProcessOps
-from .zygote_protocol import STALE, ZygotePaths, python_command, receive_message, send_message
+from .zygote_protocol import START_LOCK_FD_VAR, STALE, ZygotePaths, python_command, receive_message, send_message
 
-__all__ = ["ForkingOps", "ForkedChild", "ZygoteConnection", "ZygoteUnavailable", "EXIT_ZYGOTE_LOST", "zygote_environ"]
+__all__ = [
+    "ForkingOps", "ForkedChild", "ZygoteConnection", "ZygoteUnavailable", "EXIT_ZYGOTE_LOST", "start_zygote",
+    "zygote_environ",
+]
 START_TIMEOUT_SECONDS = 60.0  # preloading takes 2-3 s on a quiet machine; far more when busy
 _POLL_SECONDS = 0.02
 # Zygotes this process started: kept so each is reaped (polled) once it exits, even after
@@ -128,7 +137,7 @@ class ZygoteConnection:
             if sock is not None:
                 return sock
             self.paths.socket.unlink(missing_ok=True)  # stale: its zygote is gone
-            return self._launch_and_connect()
+            return self._launch_and_connect(lock.fileno())
 
     def _lock(self, fd: int) -> None:
         deadline = time.monotonic() + self._start_timeout
@@ -141,15 +150,8 @@ class ZygoteConnection:
                     raise ZygoteUnavailable(f"{self.paths.start_lock} stayed locked for {self._start_timeout:g} s")
                 time.sleep(_POLL_SECONDS)
 
-    def _launch_and_connect(self) -> socket.socket:
-        self.paths.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.paths.log, "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "framework.supervisor.zygote"],
-                cwd=self.paths.home, env=self._environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True,  # not in the keeper's group: stopping one bot must not stop it
-            )
-        _STARTED.append(proc)
+    def _launch_and_connect(self, lock_fd: int) -> socket.socket:
+        proc = _launch(self.paths, self._environ, lock_fd)
         deadline = time.monotonic() + self._start_timeout
         while time.monotonic() < deadline:
             sock = self._try_connect()
@@ -197,6 +199,47 @@ class ZygoteConnection:
     @staticmethod
     def _reap_started() -> None:
         _STARTED[:] = [proc for proc in _STARTED if proc.poll() is None]
+
+
+def start_zygote(home: Path, environ: Mapping[str, str]) -> bool:
+    """Launch the project's zygote unless it runs or is being started; never wait for it.
+
+    True when this call launched it. ``environ`` is the keepers' environment (the zygote
+    keeps only its paths). The start lock goes to the new zygote, which releases it once
+    it listens: a keeper that asks meanwhile waits for this zygote instead of launching one.
+    """
+    paths = ZygotePaths(home)
+    paths.start_lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(paths.start_lock, "a") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a keeper or a zygote holds it: one is being started
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            probe.connect(str(paths.socket))
+            return False  # already running
+        except OSError:
+            pass
+        finally:
+            probe.close()
+        paths.socket.unlink(missing_ok=True)
+        _launch(paths, zygote_environ({**environ, "BOT_HOME": str(home)}), lock.fileno())
+        return True  # closing our copy of the lock leaves it held by the zygote's
+
+
+def _launch(paths: ZygotePaths, environ: Mapping[str, str], lock_fd: int) -> subprocess.Popen[bytes]:
+    """Start ``python -m framework.supervisor.zygote``, handing it the held start lock."""
+    paths.log.parent.mkdir(parents=True, exist_ok=True)
+    with open(paths.log, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "framework.supervisor.zygote"],
+            cwd=paths.home, env={**environ, START_LOCK_FD_VAR: str(lock_fd)}, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=log, pass_fds=(lock_fd,),
+            start_new_session=True,  # not in the keeper's group: stopping one bot must not stop it
+        )
+    _STARTED.append(proc)
+    return proc
 
 
 def _peer_pid(sock: socket.socket) -> int | None:

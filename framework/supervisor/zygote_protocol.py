@@ -25,15 +25,23 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 __all__ = [
-    "STALE", "ZygotePaths", "send_message", "receive_message", "python_command", "MAX_MESSAGE",
+    "START_LOCK_FD_VAR", "STALE", "ZygotePaths", "preload_switched_off", "send_message", "receive_message", "python_command", "MAX_MESSAGE",
 ]
 
 STALE = "stale"
+# The descriptor of the held ``run/zygote.start.lock`` a launcher hands the zygote, which
+# closes it (releasing the lock) once it listens.
+START_LOCK_FD_VAR = "BOT_ZYGOTE_START_LOCK_FD"
 # The environment travels in the spawn request; 1 MiB is far above any real one.
 MAX_MESSAGE = 1 << 20
+
+
+def preload_switched_off(environ: Mapping[str, str]) -> bool:
+    """``BOT_PRELOAD=0`` (or false, no, off): every bot is exec'd, whatever its config says."""
+    return environ.get("BOT_PRELOAD", "").strip().lower() in ("0", "false", "no", "off")
 
 
 class ZygotePaths:
@@ -42,7 +50,7 @@ class ZygotePaths:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.socket = home / "run" / "zygote.sock"
-        self.start_lock = home / "run" / "zygote.start.lock"  # held while one keeper starts it
+        self.start_lock = home / "run" / "zygote.start.lock"  # held from a zygote's launch until it listens
         self.log = home / "logs" / "zygote.log"
 
 

@@ -1,0 +1,183 @@
+"""``spawn`` launches the zygote first thing, and whoever launches it hands it the start lock.
+
+All real: the zygote process preloading, the flock on ``run/zygote.start.lock``, the
+keeper side's ``ZygoteConnection`` and the CLI's ``bot_manager spawn`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from framework.cli.early_zygote import start_zygote_early
+from framework.runtime.preload import EXTRAS
+from framework.supervisor.control import keeper_environ
+from framework.supervisor.zygote_client import ForkingOps, ZygoteConnection, start_zygote
+from framework.supervisor.zygote_protocol import ZygotePaths
+from tests.sandbox_helpers import wait_for
+
+from .conftest import write_bot
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def zygotes_of(home: Path) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            if proc.info["cwd"] == str(home) and "framework.supervisor.zygote" in (proc.info["cmdline"] or []):
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def lock_is_held(home: Path) -> bool:
+    with open(ZygotePaths(home).start_lock, "a") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
+@pytest.fixture
+def environ(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env["BOT_ZYGOTE_IDLE_SECONDS"] = "0.5"
+    yield keeper_environ(tmp_path, env)
+    for pid in zygotes_of(tmp_path):  # one a failed test left behind
+        psutil.Process(pid).kill()
+
+
+def test_the_launched_zygote_holds_the_start_lock_until_it_listens_and_a_keeper_waits_for_it(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    assert start_zygote(tmp_path, environ) is True
+    [zygote] = zygotes_of(tmp_path)
+    # Preloading takes seconds: the lock is the zygote's now, not ours (we returned at once).
+    assert lock_is_held(tmp_path) and not ZygotePaths(tmp_path).socket.exists()
+    assert start_zygote(tmp_path, environ) is False  # being started: not a second one
+
+    connection = ZygoteConnection(tmp_path, environ)  # what a keeper does: wait on the lock, connect
+    try:
+        connection._connected()
+        assert connection.zygote_pid == zygote
+        assert zygotes_of(tmp_path) == [zygote]
+        assert not lock_is_held(tmp_path)  # released once it listens
+        assert start_zygote(tmp_path, environ) is False  # running: nothing to launch
+        assert not any(link.endswith("zygote.start.lock") for link in _open_files(zygote))
+    finally:
+        connection.close()
+    wait_for(lambda: not psutil.pid_exists(zygote) or psutil.Process(zygote).status() == psutil.STATUS_ZOMBIE,
+             "the idle zygote to exit")
+
+
+def _open_files(pid: int) -> list[str]:
+    fd_dir = Path(f"/proc/{pid}/fd")
+    out = []
+    for fd in fd_dir.iterdir():
+        try:
+            out.append(os.readlink(fd))
+        except OSError:
+            continue
+    return out
+
+
+def test_a_zygote_that_dies_while_preloading_releases_the_lock(tmp_path: Path, environ: dict[str, str]) -> None:
+    assert start_zygote(tmp_path, environ) is True
+    [zygote] = zygotes_of(tmp_path)
+    psutil.Process(zygote).kill()
+    wait_for(lambda: not lock_is_held(tmp_path), "the lock to be released with the dead zygote")
+    connection = ZygoteConnection(tmp_path, environ)  # the keeper then starts one itself
+    try:
+        connection._connected()
+        assert connection.zygote_pid not in (None, zygote)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("config", "verb_args", "switch", "launched"), [
+    ("", ["alpha"], None, True),
+    ("", ["--all"], None, True),
+    ("", ["alpha"], "0", False),  # BOT_PRELOAD=0: every bot is exec'd
+    ("supervisor: {preload: false}\n", ["alpha"], None, False),
+    ("", ["nobody"], None, False),  # spawn will refuse an unknown bot
+    ("", ["alpha", "--all"], None, False),  # and a bot together with --all
+    ("", [], None, False),
+])
+def test_spawn_launches_the_zygote_only_for_a_bot_it_will_fork(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str, verb_args: list[str], switch: str | None,
+    launched: bool,
+) -> None:
+    write_bot(tmp_path, "alpha", "ALPHA_BOT_TOKEN", extra=config)
+    monkeypatch.setenv("BOT_ZYGOTE_IDLE_SECONDS", "0.5")
+    if switch is None:
+        monkeypatch.delenv("BOT_PRELOAD", raising=False)
+    else:
+        monkeypatch.setenv("BOT_PRELOAD", switch)
+    try:
+        assert start_zygote_early(["--home", str(tmp_path)], verb_args) is launched
+        assert len(zygotes_of(tmp_path)) == (1 if launched else 0)
+    finally:
+        for pid in zygotes_of(tmp_path):
+            psutil.Process(pid).kill()
+
+
+def test_bot_manager_spawn_starts_the_zygote_before_the_keeper_asks(tmp_path: Path, environ: dict[str, str]) -> None:
+    """An invalid token variable makes ``spawn`` fail validation (exit 78) after the zygote
+    is already on its way: the launch comes before anything else, and nothing waits for it."""
+    write_bot(tmp_path, "alpha", "ALPHA_BOT_TOKEN")
+    env = {k: v for k, v in environ.items() if k != "ALPHA_BOT_TOKEN"}
+    result = subprocess.run([sys.executable, str(REPO / "bot_manager.py"), "--home", str(tmp_path), "spawn", "alpha"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 78, result.stderr
+    assert len(zygotes_of(tmp_path)) == 1  # launched, though no keeper ever started
+    [zygote] = zygotes_of(tmp_path)
+    assert psutil.Process(zygote).ppid() != os.getpid()
+    wait_for(lambda: not psutil.pid_exists(zygote) or psutil.Process(zygote).status() == psutil.STATUS_ZOMBIE,
+             "the unused zygote to exit when idle", timeout=60)
+
+
+EXTRAS_PROBE = """\
+import json, sys
+from framework.runtime.preload import CORE, EXTRAS
+print(json.dumps({"core": all(m in sys.modules for m in CORE), "extras": [m for m in EXTRAS if m in sys.modules]}), flush=True)
+"""
+
+
+def test_the_first_bot_is_forked_before_the_modules_only_some_bots_use(tmp_path: Path, environ: dict[str, str]) -> None:
+    """A cold start waits only for what every bot uses; Groq, Pillow and prometheus_client
+    come into the zygote right after, for the bots forked from then on."""
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(EXTRAS_PROBE)
+    assert start_zygote(tmp_path, environ) is True
+    with open(ZygotePaths(tmp_path).start_lock, "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # returns the moment the zygote listens
+    ops = ForkingOps(tmp_path, environ, grace=1.0, notify=lambda line: pytest.fail(f"fell back to exec: {line}"))
+    outputs: list[list[str]] = [[], []]
+    try:
+        first = ops.spawn([sys.executable, str(probe)], cwd=tmp_path, env={}, on_output=outputs[0].append)
+        wait_for(lambda: first.poll() is not None, "the first probe to exit")
+        log = ZygotePaths(tmp_path).log
+        wait_for(lambda: "preloaded the modules only some bots use" in log.read_text(), "the zygote to load the rest")
+        second = ops.spawn([sys.executable, str(probe)], cwd=tmp_path, env={}, on_output=outputs[1].append)
+        wait_for(lambda: second.poll() is not None, "the second probe to exit")
+        zygote = ops.zygote.zygote_pid
+        assert zygote is not None and os.listdir(f"/proc/{zygote}/task") == [str(zygote)]  # still one thread
+    finally:
+        ops.close()
+    first_seen, second_seen = (json.loads(out[0]) for out in outputs)
+    assert first_seen == {"core": True, "extras": []}
+    assert second_seen == {"core": True, "extras": list(EXTRAS)}
