@@ -7,7 +7,6 @@ keeper side's ``ZygoteConnection`` and the CLI's ``bot_manager spawn`` in a subp
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import subprocess
 import sys
@@ -18,9 +17,8 @@ import psutil
 import pytest
 
 from framework.cli.early_zygote import start_zygote_early
-from framework.runtime.preload import EXTRAS
 from framework.supervisor.control import keeper_environ
-from framework.supervisor.zygote_client import ForkingOps, ZygoteConnection, start_zygote
+from framework.supervisor.zygote_client import ZygoteConnection, start_zygote
 from framework.supervisor.zygote_protocol import ZygotePaths
 from tests.sandbox_helpers import wait_for
 
@@ -148,36 +146,3 @@ def test_bot_manager_spawn_starts_the_zygote_before_the_keeper_asks(tmp_path: Pa
     wait_for(lambda: not psutil.pid_exists(zygote) or psutil.Process(zygote).status() == psutil.STATUS_ZOMBIE,
              "the unused zygote to exit when idle", timeout=60)
 
-
-EXTRAS_PROBE = """\
-import json, sys
-from framework.runtime.preload import CORE, EXTRAS
-print(json.dumps({"core": all(m in sys.modules for m in CORE), "extras": [m for m in EXTRAS if m in sys.modules]}), flush=True)
-"""
-
-
-def test_the_first_bot_is_forked_before_the_modules_only_some_bots_use(tmp_path: Path, environ: dict[str, str]) -> None:
-    """A cold start waits only for what every bot uses; Groq, Pillow and prometheus_client
-    come into the zygote right after, for the bots forked from then on."""
-
-    probe = tmp_path / "probe.py"
-    probe.write_text(EXTRAS_PROBE)
-    assert start_zygote(tmp_path, environ) is True
-    with open(ZygotePaths(tmp_path).start_lock, "a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # returns the moment the zygote listens
-    ops = ForkingOps(tmp_path, environ, grace=1.0, notify=lambda line: pytest.fail(f"fell back to exec: {line}"))
-    outputs: list[list[str]] = [[], []]
-    try:
-        first = ops.spawn([sys.executable, str(probe)], cwd=tmp_path, env={}, on_output=outputs[0].append)
-        wait_for(lambda: first.poll() is not None, "the first probe to exit")
-        log = ZygotePaths(tmp_path).log
-        wait_for(lambda: "preloaded the modules only some bots use" in log.read_text(), "the zygote to load the rest")
-        second = ops.spawn([sys.executable, str(probe)], cwd=tmp_path, env={}, on_output=outputs[1].append)
-        wait_for(lambda: second.poll() is not None, "the second probe to exit")
-        zygote = ops.zygote.zygote_pid
-        assert zygote is not None and os.listdir(f"/proc/{zygote}/task") == [str(zygote)]  # still one thread
-    finally:
-        ops.close()
-    first_seen, second_seen = (json.loads(out[0]) for out in outputs)
-    assert first_seen == {"core": True, "extras": []}
-    assert second_seen == {"core": True, "extras": list(EXTRAS)}

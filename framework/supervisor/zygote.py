@@ -1,9 +1,8 @@
 """The zygote: ``python -m framework.supervisor.zygote``, one per project folder.
 
 It imports everything a bot process needs once (discord.py, the SDKs, pydantic and the
-config models, the runtime; what only some bots use just after the first bots are
-forked), with the garbage collector off during the imports and its objects frozen
-afterwards (``gc.freeze()``), so a collection in a bot never writes to the
+config models, the runtime), with the garbage collector off during the imports and its
+objects frozen afterwards (``gc.freeze()``), so a collection in a bot never writes to the
 pages it shares with the others. Then it forks a bot for each keeper that asks, over
 ``run/zygote.sock`` (see ``zygote_protocol``). Ten bots forked from it share one copy of
 the libraries; a bot (re)starts in milliseconds instead of seconds of imports.
@@ -34,16 +33,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .zygote_protocol import START_LOCK_FD_VAR, STALE, ZygotePaths, python_command, receive_message, send_message
 
 __all__ = ["main", "Zygote"]
 
 DEFAULT_IDLE_SECONDS = 30.0
-# The modules only some bots use are imported once the zygote has had nothing to do for
-# this long: after the first bots of a cold start are forked (see ``preload``).
-LATER_AFTER_SECONDS = 1.0
 
 
 def _say(message: str) -> None:
@@ -76,22 +72,12 @@ class Zygote:
         self._idle_since: float | None = time.monotonic()
         self._source_root = Path(__file__).resolve().parent.parent
 
-    def serve(self, later: Callable[[], bool] | None = None) -> int:
-        """Serve until idle (or retired and empty). ``later`` runs once, the first time
-        nothing is asked of us for ``LATER_AFTER_SECONDS``: the first bots are forked
-        before it, not after. If it returns False (a thread appeared) we retire."""
+    def serve(self) -> int:
         while not self._finished():
             timeout = self._next_timeout()
-            if later is not None:
-                timeout = min(timeout, LATER_AFTER_SECONDS)
-            events = self._selector.select(timeout)
-            for key, _mask in events:
+            for key, _mask in self._selector.select(timeout):
                 self._dispatch(key.data, key.fileobj)
             self._kill_overdue()
-            if later is not None and not events:
-                if not later():
-                    self._retire()
-                later = None
         _say("exiting")
         return 0
 
@@ -137,9 +123,6 @@ class Zygote:
             problem = "not a python command this zygote can run"
         if problem is not None:
             self._reply(conn, {"error": problem})
-            return
-        if self._listener is None:  # retired: the keeper reconnects to a new zygote
-            self._reply(conn, {"error": STALE})
             return
         if self._code_changed():
             _say("framework source changed since start: retiring; new bots go to a fresh zygote")
@@ -316,36 +299,18 @@ def main() -> int:
     # them now would only scatter them. Frozen afterwards, a bot's collections skip them,
     # so the pages holding them stay shared instead of being copied into every bot.
     gc.disable()
-    from framework.runtime.preload import CORE, EXTRAS
+    import framework.runtime.preload  # noqa: F401
 
-    if not _preloaded(CORE):
-        return 1
-    listener = _listen(ZygotePaths(home).socket)
-    _release_start_lock()  # keepers waiting on it now find the socket
-    _say(f"ready in {time.time() - started_at:.2f} s ({gc.get_freeze_count()} objects frozen)")
-
-    def import_extras() -> bool:
-        begun = time.time()
-        if not _preloaded(EXTRAS):
-            return False
-        _say(f"preloaded the modules only some bots use in {time.time() - begun:.2f} s")
-        return True
-
-    return Zygote(listener, ZygotePaths(home).socket, started_at, _idle_seconds()).serve(later=import_extras)
-
-
-def _preloaded(modules: tuple[str, ...]) -> bool:
-    """Import ``modules`` and freeze what they built; False if a thread appeared."""
-    from framework.runtime.preload import preload
-
-    preload(modules)
     gc.collect()
     gc.freeze()
     threads = len(os.listdir("/proc/self/task"))
     if threads != 1:  # a library started a thread at import: forking now would copy it broken
         _say(f"refusing to fork bots: {threads} threads after preloading (expected 1)")
-        return False
-    return True
+        return 1
+    listener = _listen(ZygotePaths(home).socket)
+    _release_start_lock()  # keepers waiting on it now find the socket
+    _say(f"ready in {time.time() - started_at:.2f} s ({gc.get_freeze_count()} objects frozen)")
+    return Zygote(listener, ZygotePaths(home).socket, started_at, _idle_seconds()).serve()
 
 
 if __name__ == "__main__":
