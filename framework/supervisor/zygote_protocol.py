@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 __all__ = [
-    "START_LOCK_FD_VAR", "STALE", "ZygotePaths", "preload_switched_off", "send_message", "receive_message", "python_command", "MAX_MESSAGE",
+    "START_LOCK_FD_VAR", "STALE", "ZygotePaths", "preload_switched_off", "send_message", "receive_message",
+    "python_command", "MAX_MESSAGE",
 ]
 
 STALE = "stale"
