@@ -10,6 +10,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,11 +67,13 @@ def test_the_launched_zygote_holds_the_start_lock_until_it_listens_and_a_keeper_
     # Preloading takes seconds: the lock is the zygote's now, not ours (we returned at once).
     assert lock_is_held(tmp_path) and not ZygotePaths(tmp_path).socket.exists()
     assert start_zygote(tmp_path, environ) is False  # being started: not a second one
+    assert psutil.Process(zygote).ppid() != os.getpid()  # nobody's child: a CLI leaves no zombie
 
     connection = ZygoteConnection(tmp_path, environ)  # what a keeper does: wait on the lock, connect
     try:
         connection._connected()
         assert connection.zygote_pid == zygote
+        time.sleep(1.0)  # twice its idle time: a connected keeper keeps it, even before asking
         assert zygotes_of(tmp_path) == [zygote]
         assert not lock_is_held(tmp_path)  # released once it listens
         assert start_zygote(tmp_path, environ) is False  # running: nothing to launch
@@ -90,6 +93,24 @@ def _open_files(pid: int) -> list[str]:
         except OSError:
             continue
     return out
+
+
+def test_the_lock_is_handed_over_even_by_a_launcher_started_with_stdin_closed(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    """With fd 0 closed the lock file opens as fd 0, where the zygote's own stdin would go."""
+    code = (
+        "import os, sys; from pathlib import Path; os.close(0)\n"
+        "from framework.supervisor.zygote_client import start_zygote\n"
+        "print(start_zygote(Path(sys.argv[1]), os.environ))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=environ, cwd=REPO,
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.stdout.strip() == "True", result.stderr
+    [zygote] = zygotes_of(tmp_path)
+    assert lock_is_held(tmp_path)  # by the preloading zygote: the launcher has exited
+    wait_for(lambda: not lock_is_held(tmp_path), "the zygote to listen and let go of the lock")
+    assert ZygotePaths(tmp_path).socket.exists() and zygotes_of(tmp_path) == [zygote]
 
 
 def test_a_zygote_that_dies_while_preloading_releases_the_lock(tmp_path: Path, environ: dict[str, str]) -> None:
@@ -113,6 +134,8 @@ def test_a_zygote_that_dies_while_preloading_releases_the_lock(tmp_path: Path, e
     ("", ["nobody"], None, False),  # spawn will refuse an unknown bot
     ("", ["alpha", "--all"], None, False),  # and a bot together with --all
     ("", [], None, False),
+    ("", ["alpha", "--help"], None, False),  # help or a usage error: nothing will be spawned
+    ("", ["alpha", "beta"], None, False),
 ])
 def test_spawn_launches_the_zygote_only_for_a_bot_it_will_fork(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str, verb_args: list[str], switch: str | None,
@@ -129,6 +152,23 @@ def test_spawn_launches_the_zygote_only_for_a_bot_it_will_fork(
         assert len(zygotes_of(tmp_path)) == (1 if launched else 0)
     finally:
         for pid in zygotes_of(tmp_path):
+            psutil.Process(pid).kill()
+
+
+def test_the_last_home_option_is_the_project_folder_as_for_click(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for home in (first, second):
+        write_bot(home, "alpha", "ALPHA_BOT_TOKEN")
+    monkeypatch.setenv("BOT_ZYGOTE_IDLE_SECONDS", "0.5")
+    monkeypatch.delenv("BOT_PRELOAD", raising=False)
+    try:
+        assert start_zygote_early(["--home", str(first), f"--home={second}"], ["alpha"]) is True
+        assert (zygotes_of(first), len(zygotes_of(second))) == ([], 1)
+        assert not (first / "run").exists()
+    finally:
+        for pid in zygotes_of(second):
             psutil.Process(pid).kill()
 
 

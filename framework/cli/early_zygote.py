@@ -45,24 +45,26 @@ def start_zygote_early(root_args: Sequence[str], verb_args: Sequence[str]) -> bo
 def _home(root_args: Sequence[str]) -> Path:
     from ..paths import project_home
 
+    home: str | None = None
     for i, word in enumerate(root_args):  # split_at_verb has checked their shape
         if word == "--home":
-            return Path(root_args[i + 1]).resolve()
-        if word.startswith("--home="):
-            return Path(word.partition("=")[2]).resolve()
-    return project_home()
+            home = root_args[i + 1]
+        elif word.startswith("--home="):
+            home = word.partition("=")[2]
+    return Path(home).resolve() if home is not None else project_home()  # the last one wins, as in Click
 
 
 def _target_facts(home: Path, verb_args: Sequence[str]) -> list[ConfigFacts]:
     from ..config.facts import config_facts
     from ..paths import list_bot_ids
 
-    # As ``resolve_targets`` will: one configured bot, or all of them with ``--all``
-    # alone; anything it refuses starts nothing.
+    # Only the two plain forms, as ``resolve_targets`` takes them: one configured bot, or
+    # ``--all``. Help, a usage error or an unknown bot starts nothing.
     configured = list_bot_ids(home)
-    named = [word for word in verb_args if not word.startswith("-")]
-    if "--all" in verb_args:
-        targets = [] if named else configured
+    if list(verb_args) == ["--all"]:
+        targets = configured
+    elif len(verb_args) == 1 and verb_args[0] in configured:
+        targets = [verb_args[0]]
     else:
-        targets = [bot for bot in named[:1] if bot in configured]
+        targets = []
     return list(config_facts(home, targets).values())

@@ -101,6 +101,7 @@ class Zygote:
         conn.settimeout(2.0)  # a keeper that stops reading must not stall every other bot
         self._keepers[conn.fileno()] = conn
         self._selector.register(conn, selectors.EVENT_READ, ("keeper", conn.fileno()))
+        self._note_idle()  # a connected keeper keeps us, even before it asks for a bot
 
     def _from_keeper(self, conn: socket.socket) -> None:
         try:

@@ -224,22 +224,47 @@ def start_zygote(home: Path, environ: Mapping[str, str]) -> bool:
         finally:
             probe.close()
         paths.socket.unlink(missing_ok=True)
-        _launch(paths, zygote_environ({**environ, "BOT_HOME": str(home)}), lock.fileno())
+        _launch_detached(paths, zygote_environ({**environ, "BOT_HOME": str(home)}), lock.fileno())
         return True  # closing our copy of the lock leaves it held by the zygote's
 
 
 def _launch(paths: ZygotePaths, environ: Mapping[str, str], lock_fd: int) -> subprocess.Popen[bytes]:
     """Start ``python -m framework.supervisor.zygote``, handing it the held start lock."""
     paths.log.parent.mkdir(parents=True, exist_ok=True)
-    with open(paths.log, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "framework.supervisor.zygote"],
-            cwd=paths.home, env={**environ, START_LOCK_FD_VAR: str(lock_fd)}, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=log, pass_fds=(lock_fd,),
-            start_new_session=True,  # not in the keeper's group: stopping one bot must not stop it
-        )
+    # At 3 or above: a launcher started with stdin (or stdout) closed can hold the lock on
+    # fd 0, which the child's own stdin would replace, freeing the lock while it preloads.
+    handed = fcntl.fcntl(lock_fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    try:
+        with open(paths.log, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "framework.supervisor.zygote"],
+                cwd=paths.home, env={**environ, START_LOCK_FD_VAR: str(handed)}, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, pass_fds=(handed,),
+                start_new_session=True,  # not in the keeper's group: stopping one bot must not stop it
+            )
+    finally:
+        os.close(handed)
     _STARTED.append(proc)
     return proc
+
+
+def _launch_detached(paths: ZygotePaths, environ: Mapping[str, str], lock_fd: int) -> None:
+    """:func:`_launch` from a child that exits at once: the zygote is nobody's child here.
+
+    For a short-lived launcher (the CLI): it neither waits for the zygote nor reaps it, so
+    holding it as a child would leave a zombie (and a warning about a running process) if
+    the zygote exited first."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _launch(paths, environ, lock_fd)
+            code = 0
+        finally:
+            os._exit(code)  # no cleanup of the parent's state in the child
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(f"could not launch the zygote (see {paths.log})")
 
 
 def _peer_pid(sock: socket.socket) -> int | None:
