@@ -21,6 +21,7 @@ import pytest
 from framework.coding import CodingParts, ToolCall, build_coding, jail_owner
 from framework.config.coding import CodingConfig
 from framework.domain import ConversationScope, ToolError
+from tests.sandbox_helpers import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (.ci/run installs it)")
 
@@ -119,10 +120,12 @@ async def test_the_bots_environment_is_not_visible(coding: CodingParts, monkeypa
 
 
 def jailed_processes() -> list[psutil.Process]:
-    """Processes the jail's user runs (nobody for a root bot)."""
+    """Live processes the jail's user runs (nobody for a root bot); a zombie has ended."""
     owner = jail_owner()
     found = []
-    for process in psutil.process_iter(["uids", "cmdline"]):
+    for process in psutil.process_iter(["uids", "cmdline", "status"]):
+        if process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
         uids = process.info["uids"]
         if owner is not None and uids is not None and uids.real == owner[0]:
             found.append(process)
@@ -131,18 +134,24 @@ def jailed_processes() -> list[psutil.Process]:
     return found
 
 
+def none_left_running() -> None:
+    """Every process the jail ran ends: SIGKILL is at once, but the kernel tears a killed
+    pid namespace down (and its parent reaps) a moment later, so look for a few seconds."""
+    wait_for(lambda: not jailed_processes(), "every jailed process to end", timeout=10)
+
+
 async def test_a_fork_bomb_is_contained(home: Path, calls: list[ToolCall]) -> None:
     coding = build(home, calls, max_processes=32)
     result = await bash(coding, ":(){ :|:& };:; sleep 1")
     assert "Resource temporarily unavailable" in result or "Timed out" in result
-    assert jailed_processes() == []  # the pid namespace went with the jail
+    none_left_running()  # the pid namespace went with the jail
     assert await bash(coding, "echo alive") == "Exit code: 0\nalive\n"
 
 
 async def test_the_timeout_kills_every_process_it_started(coding: CodingParts, calls: list[ToolCall]) -> None:
     result = await bash(coding, "(setsid sleep 300 &); (nohup sleep 300 &); sleep 300")
     assert result.startswith("Timed out after 2 s")
-    assert jailed_processes() == []
+    none_left_running()
     assert calls[-1].note == "timed out" and calls[-1].exit_code == -9 and 2 <= calls[-1].duration_s < 10
 
 
