@@ -7,7 +7,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +165,25 @@ async def eventually(condition: Callable[[], Any], what: str, timeout: float = 1
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
     return value
+
+
+@contextlib.asynccontextmanager
+async def bot_running(runtime: Any, ready_file: Path, server: SandboxThread) -> AsyncIterator[None]:
+    """Run a ``BotRuntime`` in this loop against the sandbox until the block ends.
+
+    Enters once the bot has written ``ready_file`` (a bot that exits first fails with its
+    result); on the way out asks it to stop and asserts a clean exit (0). discord.py's
+    globals are pointed at the sandbox for the duration and restored afterwards.
+    """
+    with redirect_discord(server.api_base, server.gateway_url):
+        running = asyncio.create_task(runtime.run())
+        try:
+            await eventually(lambda: ready_file.exists() or running.done(), "the bot to connect")
+            assert not running.done(), running.result()
+            yield
+        finally:
+            runtime.request_stop()
+            assert await asyncio.wait_for(running, 15) == 0
 
 
 def decisions(home: Path, bot_id: str = "cortana") -> dict[str, dict[str, Any]]:

@@ -13,7 +13,6 @@ unit-tested in test_access.py.)
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -33,7 +32,7 @@ from framework.sandbox import DANA_USER_ID, GENERAL_CHANNEL_ID, HUMAN_USER_ID, S
 from framework.sandbox.chat import run_terminal_chat
 from tests.stubs.anthropic import AnthropicStub
 
-from .sandbox_helpers import decisions, eventually, redirect_discord, sandbox  # noqa: F401 - sandbox is a fixture
+from .sandbox_helpers import bot_running, decisions, eventually, sandbox  # noqa: F401 - sandbox is a fixture
 from .test_access import copy_cortana
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,25 +54,18 @@ async def test_cortana_answers_only_the_masters_dms(tmp_path: Path, sandbox: tup
     runtime = BotRuntime(load_bot_config(paths.config, tmp_path), paths, environ)
     stub.script.append({"content": [{"type": "text", "text": "At your service. Your day is clear."}]})
 
-    with redirect_discord(server.api_base, server.gateway_url):  # restores discord.py's globals after
-        running = asyncio.create_task(runtime.run())
-        try:
-            await eventually(lambda: paths.ready_file.exists() or running.done(), "the bot to connect")
-            assert not running.done(), running.result()
+    async with bot_running(runtime, paths.ready_file, server):
 
-            # Rows 2 and 3 first, so that by the time the master is answered they were seen too.
-            stranger = server.inject_dm(STRANGER, bot_user, "hey, what's your master's address?")
-            in_channel = server.inject_message(GENERAL_CHANNEL_ID, MASTER, f"<@{bot_user}> what's on today?")
-            overheard = server.inject_message(GENERAL_CHANNEL_ID, STRANGER, "cortana is so quiet here")
-            mine = server.inject_dm(MASTER, bot_user, "what's on my plate today?")
+        # Rows 2 and 3 first, so that by the time the master is answered they were seen too.
+        stranger = server.inject_dm(STRANGER, bot_user, "hey, what's your master's address?")
+        in_channel = server.inject_message(GENERAL_CHANNEL_ID, MASTER, f"<@{bot_user}> what's on today?")
+        overheard = server.inject_message(GENERAL_CHANNEL_ID, STRANGER, "cortana is so quiet here")
+        mine = server.inject_dm(MASTER, bot_user, "what's on my plate today?")
 
-            log = await eventually(
-                lambda: (d := decisions(tmp_path)) and all(m["id"] in d for m in (stranger, in_channel, overheard, mine)) and d,
-                "a decision about each message",
-            )
-        finally:
-            runtime.request_stop()
-            assert await asyncio.wait_for(running, 15) == 0
+        log = await eventually(
+            lambda: (d := decisions(tmp_path)) and all(m["id"] in d for m in (stranger, in_channel, overheard, mine)) and d,
+            "a decision about each message",
+        )
 
     # Row 1: the master's DM is answered, in the DM.
     assert log[mine["id"]]["decision"] == "reply"

@@ -6,7 +6,6 @@ local time."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,9 +18,8 @@ from framework.sandbox import HUMAN_USER_ID
 from framework.storage.assistant import AssistantStore, read_events
 from tests.stubs.anthropic import AnthropicStub
 
-from .sandbox_helpers import redirect_discord
 from .test_access import copy_cortana
-from .sandbox_helpers import decisions, eventually, sandbox  # noqa: F401  (the fixture)
+from .sandbox_helpers import bot_running, decisions, eventually, sandbox  # noqa: F401  (the fixture)
 from .test_access_sandbox import TOKEN
 
 
@@ -63,16 +61,9 @@ async def test_cortana_books_an_event_and_is_told_of_a_clash(
     ]
     runtime = BotRuntime(load_bot_config(paths.config, tmp_path), paths, environ)
 
-    with redirect_discord(server.api_base, server.gateway_url):
-        running = asyncio.create_task(runtime.run())
-        try:
-            await eventually(lambda: paths.ready_file.exists() or running.done(), "the bot to connect")
-            assert not running.done(), running.result()
-            dm = server.inject_dm(HUMAN_USER_ID, bot_user, "dentist tomorrow 10-11 at Dr. Weiss, and Sam at 10:30")
-            await eventually(lambda: dm["id"] in decisions(tmp_path), "the answer")
-        finally:
-            runtime.request_stop()
-            assert await asyncio.wait_for(running, 15) == 0
+    async with bot_running(runtime, paths.ready_file, server):
+        dm = server.inject_dm(HUMAN_USER_ID, bot_user, "dentist tomorrow 10-11 at Dr. Weiss, and Sam at 10:30")
+        await eventually(lambda: dm["id"] in decisions(tmp_path), "the answer")
 
     replies = [m["content"] for m in server.messages(dm["channel_id"]) if m["author"]["id"] == bot_user]
     assert replies == ["Dentist booked at 10. Sam at 10:30 clashes with it: move Sam?"]

@@ -7,7 +7,6 @@ both are contained, and the bot keeps answering afterwards."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -21,7 +20,7 @@ from framework.runtime.app import BotRuntime
 from framework.sandbox import HUMAN_USER_ID
 from tests.stubs.anthropic import AnthropicStub
 
-from .sandbox_helpers import decisions, eventually, redirect_discord, sandbox  # noqa: F401  (the fixture)
+from .sandbox_helpers import bot_running, decisions, eventually, sandbox  # noqa: F401  (the fixture)
 from .test_access_sandbox import TOKEN
 from .test_assistant_e2e import tool_results, tool_use
 from .test_coding_config import with_coding
@@ -62,18 +61,11 @@ async def test_master_has_a_script_written_and_run(
     ]
     runtime = BotRuntime(load_bot_config(paths.config, tmp_path), paths, environ)
 
-    with redirect_discord(server.api_base, server.gateway_url):
-        running = asyncio.create_task(runtime.run())
-        try:
-            await eventually(lambda: paths.ready_file.exists() or running.done(), "the bot to connect")
-            assert not running.done(), running.result()
-            ask = server.inject_dm(HUMAN_USER_ID, bot_user, "write a script printing fibonacci numbers and run it")
-            await eventually(lambda: ask["id"] in decisions(tmp_path), "the answer")
-            thanks = server.inject_dm(HUMAN_USER_ID, bot_user, "thanks!")
-            await eventually(lambda: thanks["id"] in decisions(tmp_path), "the second answer")
-        finally:
-            runtime.request_stop()
-            assert await asyncio.wait_for(running, 15) == 0
+    async with bot_running(runtime, paths.ready_file, server):
+        ask = server.inject_dm(HUMAN_USER_ID, bot_user, "write a script printing fibonacci numbers and run it")
+        await eventually(lambda: ask["id"] in decisions(tmp_path), "the answer")
+        thanks = server.inject_dm(HUMAN_USER_ID, bot_user, "thanks!")
+        await eventually(lambda: thanks["id"] in decisions(tmp_path), "the second answer")
 
     replies = [m["content"] for m in server.messages(ask["channel_id"]) if m["author"]["id"] == bot_user]
     assert len(replies) == 2 and replies[1] == "Any time."

@@ -5,7 +5,6 @@ new runtime on the same folder (a restart) answers the next DM with it as real t
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from framework.runtime.app import BotRuntime
 from framework.sandbox import HUMAN_USER_ID, SandboxThread
 from tests.stubs.anthropic import AnthropicStub
 
-from .sandbox_helpers import redirect_discord
 from .test_access import copy_cortana
-from .sandbox_helpers import decisions, eventually, sandbox  # noqa: F401 - the fixture
+from .sandbox_helpers import bot_running, decisions, eventually, sandbox  # noqa: F401 - the fixture
 
 TOKEN = "sandbox.cortana.conversation-token-0123456789"
 
@@ -31,18 +29,11 @@ async def one_dm(home: Path, server: SandboxThread, bot_user: str, environ: dict
     """Start the bot, send the master's DM, wait for the answer to be recorded, stop the bot."""
     paths = BotPaths(home, "cortana")
     runtime = BotRuntime(load_bot_config(paths.config, home), paths, environ)
-    with redirect_discord(server.api_base, server.gateway_url):
-        running = asyncio.create_task(runtime.run())
-        try:
-            await eventually(lambda: paths.ready_file.exists() or running.done(), "the bot to connect")
-            assert not running.done(), running.result()
-            dm = server.inject_dm(HUMAN_USER_ID, bot_user, text)
-            await eventually(lambda: decisions(home).get(dm["id"], {}).get("decision") == "reply", "the answer")
-            cached = paths.conversations / f"{dm['channel_id']}.json"
-            await eventually(lambda: cached.exists() and text in cached.read_text(), "the exchange recorded")
-        finally:
-            runtime.request_stop()
-            assert await asyncio.wait_for(running, 15) == 0
+    async with bot_running(runtime, paths.ready_file, server):
+        dm = server.inject_dm(HUMAN_USER_ID, bot_user, text)
+        await eventually(lambda: decisions(home).get(dm["id"], {}).get("decision") == "reply", "the answer")
+        cached = paths.conversations / f"{dm['channel_id']}.json"
+        await eventually(lambda: cached.exists() and text in cached.read_text(), "the exchange recorded")
     return dm
 
 

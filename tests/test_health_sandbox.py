@@ -21,7 +21,7 @@ from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 from tests.stubs.anthropic import AnthropicStub
 
 from .conftest import write_bot
-from .sandbox_helpers import eventually, redirect_discord, sandbox  # noqa: F401 - sandbox is a fixture
+from .sandbox_helpers import bot_running, sandbox  # noqa: F401 - sandbox is a fixture
 
 TOKEN = "sandbox.alpha.health-token-0123456789"
 
@@ -80,30 +80,23 @@ async def test_health_endpoints_follow_the_session_and_metrics_move_after_a_ment
             return await serve(bot, token)
 
         runtime._serve = probing  # type: ignore[method-assign]
-        with redirect_discord(server.api_base, server.gateway_url):
-            running = asyncio.create_task(runtime.run())
-            try:
-                await eventually(lambda: paths.ready_file.exists() or running.done(), "the bot to connect")
-                assert not running.done(), running.result()
-                assert before[0][0] == 503 and "gateway session not ready" in before[0][1]
-                assert before[1] == (200, '{"status": "ok"}')
+        async with bot_running(runtime, paths.ready_file, server):
+            assert before[0][0] == 503 and "gateway session not ready" in before[0][1]
+            assert before[1] == (200, '{"status": "ok"}')
 
-                assert await get("/") == (200, "Bot is alive!")
-                status, body = await get("/readyz")
-                assert status == 200 and '"ready"' in body, body
-                _, text = await get("/metrics")
-                assert metric(text, "bot_messages_seen_total") == 0 and 'bot="alpha"' in text
+            assert await get("/") == (200, "Bot is alive!")
+            status, body = await get("/readyz")
+            assert status == 200 and '"ready"' in body, body
+            _, text = await get("/metrics")
+            assert metric(text, "bot_messages_seen_total") == 0 and 'bot="alpha"' in text
 
-                mention = server.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_user}> ping?")
-                text = await until_counted("bot_replies_sent_total")
+            mention = server.inject_message(GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_user}> ping?")
+            text = await until_counted("bot_replies_sent_total")
 
-                # op 7 RECONNECT: discord.py closes the socket and resumes the session.
-                assert metric(text, "bot_gateway_reconnects_total") == 0
-                assert server.send_reconnect(bot_user) == 1
-                await until_counted("bot_gateway_reconnects_total")
-            finally:
-                runtime.request_stop()
-                assert await asyncio.wait_for(running, 15) == 0
+            # op 7 RECONNECT: discord.py closes the socket and resumes the session.
+            assert metric(text, "bot_gateway_reconnects_total") == 0
+            assert server.send_reconnect(bot_user) == 1
+            await until_counted("bot_gateway_reconnects_total")
 
     assert any(m["author"]["id"] == bot_user for m in server.messages(GENERAL_CHANNEL_ID)), mention
     assert metric(text, "bot_messages_seen_total") == 1  # the mention; the bot's own reply is not counted

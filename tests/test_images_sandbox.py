@@ -6,7 +6,6 @@ replies to the image shows it again without downloading it again."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import sqlite3
@@ -23,8 +22,7 @@ from framework.sandbox.chat import run_terminal_chat
 from tests.stubs.anthropic import AnthropicStub
 
 from .conftest import write_bot
-from .sandbox_helpers import redirect_discord
-from .sandbox_helpers import eventually, sandbox  # noqa: F401 - the fixture
+from .sandbox_helpers import bot_running, eventually, sandbox  # noqa: F401 - the fixture
 
 TOKEN = "sandbox.alpha.images-token-0123456789"
 
@@ -64,23 +62,16 @@ async def test_a_posted_image_reaches_the_model_once_downloaded(
     def downloads() -> int:
         return sum(1 for _, path, _ in server.call(lambda: list(server.server.requests)) if "/attachments/" in path)
 
-    with redirect_discord(server.api_base, server.gateway_url):
-        running = asyncio.create_task(runtime.run())
-        try:
-            await eventually(lambda: paths.ready_file.exists() or running.done(), "the bot to connect")
-            assert not running.done(), running.result()
-            first = server.inject_message(
-                GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_user}> what do you make of this?",
-                attachments=[("sky.jpg", photo())],
-            )
-            await eventually(lambda: decisions(tmp_path).get(first["id"], {}).get("decision"), "the first answer")
-            second = server.inject_message(
-                GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_user}> and what colour was it?", reply_to=first["id"],
-            )
-            await eventually(lambda: decisions(tmp_path).get(second["id"], {}).get("decision"), "the second answer")
-        finally:
-            runtime.request_stop()
-            assert await asyncio.wait_for(running, 15) == 0
+    async with bot_running(runtime, paths.ready_file, server):
+        first = server.inject_message(
+            GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_user}> what do you make of this?",
+            attachments=[("sky.jpg", photo())],
+        )
+        await eventually(lambda: decisions(tmp_path).get(first["id"], {}).get("decision"), "the first answer")
+        second = server.inject_message(
+            GENERAL_CHANNEL_ID, HUMAN_USER_ID, f"<@{bot_user}> and what colour was it?", reply_to=first["id"],
+        )
+        await eventually(lambda: decisions(tmp_path).get(second["id"], {}).get("decision"), "the second answer")
 
     assert decisions(tmp_path)[first["id"]]["decision"] == "reply"
     with_images = reply_requests(stub)

@@ -5,7 +5,6 @@ tool; the next DM's request carries the edit, and IDENTITY.md is untouched."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from framework.runtime.app import BotRuntime
 from framework.sandbox import HUMAN_USER_ID, SandboxThread
 from tests.stubs.anthropic import AnthropicStub
 
-from .sandbox_helpers import redirect_discord
 from .test_access import copy_cortana
-from .sandbox_helpers import decisions, eventually, sandbox  # noqa: F401 - the fixture
+from .sandbox_helpers import bot_running, decisions, eventually, sandbox  # noqa: F401 - the fixture
 
 TOKEN = "sandbox.cortana.prompt-files-token-0123456789"
 SOUL_EDIT = {
@@ -64,18 +62,11 @@ async def test_a_soul_edit_in_one_dm_shapes_the_next_and_identity_stays(
     ]
     paths = BotPaths(tmp_path, "cortana")
     runtime = BotRuntime(load_bot_config(paths.config, tmp_path), paths, environ)
-    with redirect_discord(server.api_base, server.gateway_url):
-        running = asyncio.create_task(runtime.run())
-        try:
-            await eventually(lambda: paths.ready_file.exists() or running.done(), "the bot to connect")
-            assert not running.done(), running.result()
-            first = server.inject_dm(HUMAN_USER_ID, bot_user, "no jokes before 10 please")
-            await eventually(lambda: decisions(tmp_path).get(first["id"], {}).get("decision") == "reply", "the first answer")
-            second = server.inject_dm(HUMAN_USER_ID, bot_user, "good morning")
-            await eventually(lambda: decisions(tmp_path).get(second["id"], {}).get("decision") == "reply", "the second answer")
-        finally:
-            runtime.request_stop()
-            assert await asyncio.wait_for(running, 15) == 0
+    async with bot_running(runtime, paths.ready_file, server):
+        first = server.inject_dm(HUMAN_USER_ID, bot_user, "no jokes before 10 please")
+        await eventually(lambda: decisions(tmp_path).get(first["id"], {}).get("decision") == "reply", "the first answer")
+        second = server.inject_dm(HUMAN_USER_ID, bot_user, "good morning")
+        await eventually(lambda: decisions(tmp_path).get(second["id"], {}).get("decision") == "reply", "the second answer")
 
     assert "jokes only after 10:00" in (prompt / "SOUL.md").read_text()
     assert (prompt / "IDENTITY.md").read_bytes() == identity
