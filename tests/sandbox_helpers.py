@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import discord
+import psutil
 import pytest
 import yarl
 
@@ -184,6 +185,28 @@ async def bot_running(runtime: Any, ready_file: Path, server: SandboxThread) -> 
         finally:
             runtime.request_stop()
             assert await asyncio.wait_for(running, 15) == 0
+
+
+def zygotes_of(home: Path) -> list[int]:
+    """Pids of the live zygotes of the project folder ``home`` (normally none or one)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd", "status"]):
+        try:
+            if (proc.info["cwd"] == str(home) and proc.info["status"] != psutil.STATUS_ZOMBIE
+                    and "framework.supervisor.zygote" in (proc.info["cmdline"] or [])):
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def kill_zygotes_of(home: Path) -> None:
+    """Kill the zygotes a test (or a failed one) left in ``home``."""
+    for pid in zygotes_of(home):
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
 
 
 def decisions(home: Path, bot_id: str = "cortana") -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ import framework
 from framework.fsutil import read_json
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
 from framework.supervisor.zygote_client import ForkingOps
-from tests.sandbox_helpers import wait_for
+from tests.sandbox_helpers import kill_zygotes_of, wait_for
 from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
 
 from .conftest import write_bot
@@ -100,12 +100,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield world
     finally:
         world.cli("stop", "--all")
-        for proc in psutil.process_iter(["cmdline", "cwd"]):  # a zygote a failed test left behind
-            try:
-                if proc.info["cwd"] == str(tmp_path) and "framework.supervisor.zygote" in (proc.info["cmdline"] or []):
-                    proc.kill()
-            except psutil.Error:
-                pass
+        kill_zygotes_of(tmp_path)  # one a failed test left behind
         sandbox.run(stub.stop())
         sandbox.stop()
 

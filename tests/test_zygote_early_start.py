@@ -21,24 +21,13 @@ from framework.cli.early_zygote import start_zygote_early
 from framework.supervisor.control import keeper_environ
 from framework.supervisor.zygote_client import ZygoteConnection, start_zygote
 from framework.supervisor.zygote_protocol import ZygotePaths
-from tests.sandbox_helpers import wait_for
+from tests.sandbox_helpers import kill_zygotes_of, wait_for, zygotes_of
 
 from .conftest import write_bot
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def zygotes_of(home: Path) -> list[int]:
-    found = []
-    for proc in psutil.process_iter(["cmdline", "cwd"]):
-        try:
-            if proc.info["cwd"] == str(home) and "framework.supervisor.zygote" in (proc.info["cmdline"] or []):
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found
 
 
 def lock_is_held(home: Path) -> bool:
@@ -55,8 +44,7 @@ def environ(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env["BOT_ZYGOTE_IDLE_SECONDS"] = "0.5"
     yield keeper_environ(tmp_path, env)
-    for pid in zygotes_of(tmp_path):  # one a failed test left behind
-        psutil.Process(pid).kill()
+    kill_zygotes_of(tmp_path)  # one a failed test left behind
 
 
 def test_the_launched_zygote_holds_the_start_lock_until_it_listens_and_a_keeper_waits_for_it(
@@ -151,8 +139,7 @@ def test_spawn_launches_the_zygote_only_for_a_bot_it_will_fork(
         assert start_zygote_early(["--home", str(tmp_path)], verb_args) is launched
         assert len(zygotes_of(tmp_path)) == (1 if launched else 0)
     finally:
-        for pid in zygotes_of(tmp_path):
-            psutil.Process(pid).kill()
+        kill_zygotes_of(tmp_path)
 
 
 def test_the_last_home_option_is_the_project_folder_as_for_click(
@@ -168,8 +155,7 @@ def test_the_last_home_option_is_the_project_folder_as_for_click(
         assert (zygotes_of(first), len(zygotes_of(second))) == ([], 1)
         assert not (first / "run").exists()
     finally:
-        for pid in zygotes_of(second):
-            psutil.Process(pid).kill()
+        kill_zygotes_of(second)
 
 
 def test_bot_manager_spawn_starts_the_zygote_before_the_keeper_asks(tmp_path: Path, environ: dict[str, str]) -> None:
