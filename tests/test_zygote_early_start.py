@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pytest
 from framework.cli.early_zygote import start_zygote_early
 from framework.supervisor.control import keeper_environ
 from framework.supervisor.zygote_client import ZygoteConnection, start_zygote
+from framework.supervisor.zygote import Zygote, _listen
 from framework.supervisor.zygote_protocol import ZygotePaths
 from tests.sandbox_helpers import kill_zygotes_of, wait_for, zygotes_of
 
@@ -61,7 +62,6 @@ def test_the_launched_zygote_holds_the_start_lock_until_it_listens_and_a_keeper_
     try:
         connection._connected()
         assert connection.zygote_pid == zygote
-        time.sleep(1.0)  # twice its idle time: a connected keeper keeps it, even before asking
         assert zygotes_of(tmp_path) == [zygote]
         assert not lock_is_held(tmp_path)  # released once it listens
         assert start_zygote(tmp_path, environ) is False  # running: nothing to launch
@@ -70,6 +70,29 @@ def test_the_launched_zygote_holds_the_start_lock_until_it_listens_and_a_keeper_
         connection.close()
     wait_for(lambda: not psutil.pid_exists(zygote) or psutil.Process(zygote).status() == psutil.STATUS_ZOMBIE,
              "the idle zygote to exit")
+
+
+def test_a_connected_keeper_keeps_the_zygote_even_before_it_asks(tmp_path: Path) -> None:
+    """The zygote's idle clock, injected: it runs only while no keeper is connected."""
+    now = [100.0]
+    path = ZygotePaths(tmp_path).socket
+    zygote = Zygote(_listen(path), path, started_at=0.0, idle_seconds=30.0, monotonic=lambda: now[0])
+    keeper = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        keeper.connect(str(path))
+        zygote._accept()
+        now[0] += 3600
+        assert not zygote._finished()  # connected, though it has asked for nothing
+        keeper.close()
+        [conn] = zygote._keepers.values()
+        zygote._from_keeper(conn)  # end of stream: the keeper is gone
+        now[0] += 29
+        assert not zygote._finished()
+        now[0] += 1
+        assert zygote._finished()
+    finally:
+        keeper.close()
+        zygote._retire()
 
 
 def _open_files(pid: int) -> list[str]:

@@ -33,7 +33,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .zygote_protocol import START_LOCK_FD_VAR, STALE, ZygotePaths, python_command, receive_message, send_message
 
@@ -59,7 +59,16 @@ class _Bot:
 class Zygote:
     """The fork server's loop: accept keepers, fork bots, reap them, report exits."""
 
-    def __init__(self, listener: socket.socket, socket_path: Path, started_at: float, idle_seconds: float) -> None:
+    def __init__(
+        self,
+        listener: socket.socket,
+        socket_path: Path,
+        started_at: float,
+        idle_seconds: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._monotonic = monotonic
         self._listener: socket.socket | None = listener
         self._socket_path = socket_path
         self._socket_inode = os.stat(socket_path).st_ino
@@ -69,7 +78,7 @@ class Zygote:
         self._selector.register(listener, selectors.EVENT_READ, "accept")
         self._keepers: dict[int, socket.socket] = {}
         self._bots: dict[int, _Bot] = {}
-        self._idle_since: float | None = time.monotonic()
+        self._idle_since: float | None = self._monotonic()
         self._source_root = Path(__file__).resolve().parent.parent
 
     def serve(self) -> int:
@@ -166,7 +175,7 @@ class Zygote:
         self._selector.unregister(conn)
         del self._keepers[fd]
         conn.close()
-        now = time.monotonic()
+        now = self._monotonic()
         for pid, bot in self._bots.items():
             if bot.owner == fd:
                 # Its keeper was killed: nobody would restart, stop or report this bot.
@@ -177,7 +186,7 @@ class Zygote:
         self._note_idle()
 
     def _kill_overdue(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         for pid, bot in self._bots.items():
             if bot.kill_at is not None and now >= bot.kill_at:
                 bot.kill_at = None
@@ -214,14 +223,14 @@ class Zygote:
 
     def _note_idle(self) -> None:
         if not self._bots and not self._keepers and self._idle_since is None:
-            self._idle_since = time.monotonic()
+            self._idle_since = self._monotonic()
         elif self._bots or self._keepers:
             self._idle_since = None
 
     def _finished(self) -> bool:
         if self._listener is None:
             return not self._bots  # retired: wait for the last bot to be reaped and reported
-        return self._idle_since is not None and time.monotonic() - self._idle_since >= self._idle_seconds
+        return self._idle_since is not None and self._monotonic() - self._idle_since >= self._idle_seconds
 
     def _next_timeout(self) -> float:
         deadlines = [bot.kill_at for bot in self._bots.values() if bot.kill_at is not None]
@@ -229,7 +238,7 @@ class Zygote:
             deadlines.append(self._idle_since + self._idle_seconds)
         if not deadlines:
             return 60.0
-        return max(0.0, min(deadlines) - time.monotonic())
+        return max(0.0, min(deadlines) - self._monotonic())
 
 
 def _request_problem(request: dict[str, Any], fds: list[int]) -> str | None:
