@@ -92,6 +92,8 @@ def test_a_connected_keeper_keeps_the_zygote_even_before_it_asks(tmp_path: Path)
         assert zygote._finished()
     finally:
         keeper.close()
+        for conn in list(zygote._keepers.values()):
+            conn.close()
         zygote._retire()
 
 
