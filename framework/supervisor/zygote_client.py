@@ -121,13 +121,7 @@ class ZygoteConnection:
         return self._sock
 
     def _try_connect(self) -> socket.socket | None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            sock.connect(str(self.paths.socket))
-        except OSError:  # no socket yet, or a stale one nobody listens on
-            sock.close()
-            return None
-        return sock
+        return _connect(self.paths.socket)
 
     def _start(self) -> socket.socket:
         self.paths.start_lock.parent.mkdir(parents=True, exist_ok=True)
@@ -215,17 +209,24 @@ def start_zygote(home: Path, environ: Mapping[str, str]) -> bool:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # a keeper or a zygote holds it: one is being started
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            probe.connect(str(paths.socket))
-            return False  # already running
-        except OSError:
-            pass
-        finally:
-            probe.close()
-        paths.socket.unlink(missing_ok=True)
+        running = _connect(paths.socket)
+        if running is not None:
+            running.close()
+            return False
+        paths.socket.unlink(missing_ok=True)  # stale: its zygote is gone
         _launch_detached(paths, zygote_environ({**environ, "BOT_HOME": str(home)}), lock.fileno())
         return True  # closing our copy of the lock leaves it held by the zygote's
+
+
+def _connect(path: Path) -> socket.socket | None:
+    """A connection to the zygote at ``path``; None when nobody listens there."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(str(path))
+    except OSError:  # no socket yet, or a stale one nobody listens on
+        sock.close()
+        return None
+    return sock
 
 
 def _launch(paths: ZygotePaths, environ: Mapping[str, str], lock_fd: int) -> subprocess.Popen[bytes]:
