@@ -127,6 +127,22 @@ def test_spawn_run_logs_stop_leaves_no_process(project: Project) -> None:
     assert again.stdout.strip() == "alpha is not running"
 
 
+def test_while_waiting_runs_once_between_starting_the_keeper_and_the_bot_being_ready(project: Project) -> None:
+    # ``spawn`` loads Rich there, so the answer is printed the moment the bot is ready.
+    seen: list[KeeperStatus | None] = []
+    [result] = project.supervisor().spawn(
+        [SpawnRequest("alpha", 10, project.paths.log)],
+        while_waiting=lambda: seen.append(read_state(project.paths.state_file)),
+    )
+    record = read_pidfile(project.paths.pidfile)
+    if record is not None:
+        project.keepers.append(record.pid)
+    assert result.ok, (result.message, result.log_tail)
+    assert len(seen) == 1
+    assert seen[0] is None or seen[0].state is not BotState.RUNNING
+    assert project.state().state is BotState.RUNNING
+
+
 def test_crash_loop_backs_off_then_goes_fatal(project: Project) -> None:
     result = project.spawn("--no-ready", "--crash-after-ms", "50")
     assert not result.ok

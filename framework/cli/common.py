@@ -48,6 +48,14 @@ def escape(text: str) -> str:
 out = LazyConsole(highlight=False, soft_wrap=True)
 err = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
+
+def load_consoles() -> None:
+    """Make both consoles now (importing Rich, ~50 ms): for a command that waits on other
+    processes anyway, so its answer is printed the moment it has one."""
+    for console in (out, err):
+        console.console  # noqa: B018  (the property builds it)
+
+
 HomeOption = Annotated[
     Optional[Path],
     typer.Option(

@@ -21,7 +21,7 @@ from ..config.facts import ConfigFacts, config_facts
 from ..paths import BotPaths
 from ..supervisor.logtail import follow, last_log_lines
 from ..supervisor.shares import process_names, started_process_names
-from .common import CliContext, err, escape, fail, out
+from .common import CliContext, err, escape, fail, load_consoles, out
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -149,7 +149,8 @@ def _do_spawn(cli: CliContext, configs: dict[str, BotConfig]) -> bool:
         for bot_id, cfg in configs.items()
         for name in process_names(bot_id, cfg.discord.shards.processes)
     ]
-    results = _supervisor(cli).spawn(requests, on_progress=_print_attempt)
+    # Rich is loaded while the bots connect, not after: the answer is printed at once.
+    results = _supervisor(cli).spawn(requests, on_progress=_print_attempt, while_waiting=load_consoles)
     for result in results:
         _print_spawn(result)
     return consistent and all(r.ok for r in results)

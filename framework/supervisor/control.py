@@ -99,7 +99,7 @@ class Supervisor:
         *,
         ops: ProcessOps | None = None,
         child_cmd: ChildCommand | None = None,
-        poll_interval: float = 0.02,
+        poll_interval: float = 0.01,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -113,11 +113,17 @@ class Supervisor:
 
     # -- spawn ------------------------------------------------------------------
 
-    def spawn(self, requests: list[SpawnRequest], on_progress: ProgressCallback | None = None) -> list[SpawnResult]:
+    def spawn(
+        self,
+        requests: list[SpawnRequest],
+        on_progress: ProgressCallback | None = None,
+        while_waiting: Callable[[], object] | None = None,
+    ) -> list[SpawnResult]:
         """Start a keeper per request, then wait for all of them together.
 
         While Discord cannot be reached the keeper keeps retrying; ``on_progress`` hears
         one line per failed attempt, and the wait lasts until ready or the ready timeout.
+        ``while_waiting`` runs once, after the keepers are started and before the wait.
         """
         results: dict[str, SpawnResult] = {}
         launches: list[_Launch] = []
@@ -126,6 +132,8 @@ class Supervisor:
                 launches.append(self._launch(req))
             except SupervisorError as exc:
                 results[req.bot_id] = SpawnResult(req.bot_id, False, str(exc))
+        if while_waiting is not None:
+            while_waiting()
         pending = {launch.request.bot_id: launch for launch in launches}
         while pending:
             for bot_id, launch in list(pending.items()):

@@ -46,7 +46,7 @@ __all__ = [
     "zygote_environ",
 ]
 START_TIMEOUT_SECONDS = 60.0  # preloading takes 2-3 s on a quiet machine; far more when busy
-_POLL_SECONDS = 0.02
+_POLL_SECONDS = 0.005  # a keeper waiting on a preloading zygote connects within this of it listening
 # Zygotes this process started: kept so each is reaped (polled) once it exits, even after
 # the connection that started it is gone; dropping a running Popen makes Python warn.
 _STARTED: list[subprocess.Popen[bytes]] = []
