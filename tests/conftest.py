@@ -34,14 +34,17 @@ os.environ.setdefault("BOT_ZYGOTE_IDLE_SECONDS", "3")
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_zygote_outlives_the_suite() -> Iterator[None]:
-    """Zygotes started by this pytest process itself are stopped when the suite ends."""
+    """Zygotes started by this pytest process itself are stopped when the suite ends, and
+    the keepers it started (each test stops its own) are reaped."""
     yield
-    from framework.supervisor import zygote_client
+    from framework.supervisor import process_ops, zygote_launch
 
-    for proc in zygote_client._STARTED:
+    for proc in zygote_launch._STARTED:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=10)
+    for proc in process_ops._DETACHED:
+        proc.poll()
 
 
 @pytest.fixture

@@ -257,6 +257,19 @@ def test_a_zygote_older_than_the_code_retires_and_a_fresh_one_forks(tmp_path: Pa
     wait_for(lambda: gone(new_zygote), "the new zygote to exit when idle")  # type: ignore[arg-type]
 
 
+def test_the_zygote_preloads_every_module_the_bot_process_imports() -> None:
+    """What the bot's entry module imports is already loaded in the zygote: a module it
+    lacked would be imported by every bot on its way to ready, each its own copy."""
+    code = (
+        "import importlib, sys, framework.runtime.preload\n"
+        "before = set(sys.modules)\n"
+        "importlib.import_module('framework.runtime.__main__')\n"
+        "print(sorted(set(sys.modules) - before - {'framework.runtime.__main__'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_keeper_stays_light() -> None:
     """The keeper imports no SDK, discord.py, aiohttp or config models: the bots' libraries
     live in the zygote, and the config is read in a short-lived fork of the keeper."""

@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from framework.cli.early_zygote import start_zygote_early
-from framework.supervisor.control import keeper_environ
-from framework.supervisor.zygote_client import ZygoteConnection, start_zygote
+from framework.supervisor.zygote_launch import keeper_environ, start_zygote
+from framework.supervisor.zygote_client import ZygoteConnection
 from framework.supervisor.zygote import Zygote, _listen
 from framework.supervisor.zygote_protocol import ZygotePaths
 from tests.sandbox_helpers import kill_zygotes_of, wait_for, zygotes_of
@@ -114,7 +114,7 @@ def test_the_lock_is_handed_over_even_by_a_launcher_started_with_stdin_closed(
     """With fd 0 closed the lock file opens as fd 0, where the zygote's own stdin would go."""
     code = (
         "import os, sys; from pathlib import Path; os.close(0)\n"
-        "from framework.supervisor.zygote_client import start_zygote\n"
+        "from framework.supervisor.zygote_launch import start_zygote\n"
         "print(start_zygote(Path(sys.argv[1]), os.environ))\n"
     )
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=environ, cwd=REPO,

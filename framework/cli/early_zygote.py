@@ -34,8 +34,7 @@ def start_zygote_early(root_args: Sequence[str], verb_args: Sequence[str]) -> bo
         home = _home(root_args)
         if not any(facts.preload and facts.valid for facts in _target_facts(home, verb_args)):
             return False
-        from ..supervisor.control import keeper_environ
-        from ..supervisor.zygote_client import start_zygote
+        from ..supervisor.zygote_launch import keeper_environ, start_zygote
 
         return start_zygote(home, keeper_environ(home, os.environ))
     except OSError:  # an unwritable run/ folder, say: the keeper will say so properly

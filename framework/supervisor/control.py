@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
-
-import framework
 
 from .. import exitcodes
 from ..errors import SupervisorError
@@ -28,6 +25,7 @@ from .logtail import last_log_lines
 from .pidfile import EXIT_LOCKED, PidCheck, PidStatus, check_pidfile, remove_pidfile
 from .process_ops import ChildHandle, ProcessIdentity, ProcessOps, describe_exit
 from .states import ACTIVE_STATES, BotState, KeeperStatus, read_state, write_state
+from .zygote_launch import keeper_environ
 
 __all__ = ["Supervisor", "SpawnRequest", "SpawnResult", "StopResult", "ChildCommand", "LOG_TAIL_LINES", "keeper_environ"]
 
@@ -334,17 +332,6 @@ class Supervisor:
         status.last_error = last_error
         status.updated_at = time.time()
         write_state(paths.state_file, status)
-
-
-def keeper_environ(home: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment a keeper (and a zygote ``spawn`` starts) runs with."""
-    env = {**environ, "BOT_HOME": str(home)}
-    # The keeper and the runtime run `-m framework...` from the project folder; make
-    # this framework importable there even when it is not installed.
-    source_root = str(Path(framework.__file__).resolve().parent.parent)
-    existing = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = source_root + (os.pathsep + existing if existing else "")
-    return env
 
 
 def _unreachable(status: KeeperStatus) -> bool:

@@ -31,15 +31,14 @@ import os
 import select
 import socket
 import struct
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Mapping
 
 from .forked_child import EXIT_ZYGOTE_LOST, ForkedChild
 from .process_ops import ChildHandle, OutputCallback, ProcessIdentity, ProcessOps
-from .zygote_protocol import START_LOCK_FD_VAR, STALE, ZygotePaths, python_command, receive_message, send_message
+from .zygote_launch import _STARTED, connect_zygote, launch_zygote, start_zygote, zygote_environ
+from .zygote_protocol import STALE, ZygotePaths, python_command, receive_message, send_message
 
 __all__ = [
     "ForkingOps", "ForkedChild", "ZygoteConnection", "ZygoteUnavailable", "EXIT_ZYGOTE_LOST", "start_zygote",
@@ -47,24 +46,10 @@ __all__ = [
 ]
 START_TIMEOUT_SECONDS = 60.0  # preloading takes 2-3 s on a quiet machine; far more when busy
 _POLL_SECONDS = 0.005  # a keeper waiting on a preloading zygote connects within this of it listening
-# Zygotes this process started: kept so each is reaped (polled) once it exits, even after
-# the connection that started it is gone; dropping a running Popen makes Python warn.
-_STARTED: list[subprocess.Popen[bytes]] = []
-# What the zygote inherits from the keeper: where to find Python and the project, never a secret.
-_ZYGOTE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV",
-               "BOT_HOME", "BOT_ZYGOTE_IDLE_SECONDS")
 
 
 class ZygoteUnavailable(Exception):
     """The zygote could not be reached or started; the message says why."""
-
-
-def zygote_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """The zygote's environment: the keeper's minus everything but the paths it needs.
-
-    A bot's secrets reach only that bot, in its own spawn request.
-    """
-    return {name: environ[name] for name in _ZYGOTE_ENV if name in environ}
 
 
 class ZygoteConnection:
@@ -121,7 +106,7 @@ class ZygoteConnection:
         return self._sock
 
     def _try_connect(self) -> socket.socket | None:
-        return _connect(self.paths.socket)
+        return connect_zygote(self.paths.socket)
 
     def _start(self) -> socket.socket:
         self.paths.start_lock.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +130,7 @@ class ZygoteConnection:
                 time.sleep(_POLL_SECONDS)
 
     def _launch_and_connect(self, lock_fd: int) -> socket.socket:
-        proc = _launch(self.paths, self._environ, lock_fd)
+        proc = launch_zygote(self.paths, self._environ, lock_fd)
         deadline = time.monotonic() + self._start_timeout
         while time.monotonic() < deadline:
             sock = self._try_connect()
@@ -193,79 +178,6 @@ class ZygoteConnection:
     @staticmethod
     def _reap_started() -> None:
         _STARTED[:] = [proc for proc in _STARTED if proc.poll() is None]
-
-
-def start_zygote(home: Path, environ: Mapping[str, str]) -> bool:
-    """Launch the project's zygote unless it runs or is being started; never wait for it.
-
-    True when this call launched it. ``environ`` is the keepers' environment (the zygote
-    keeps only its paths). The start lock goes to the new zygote, which releases it once
-    it listens: a keeper that asks meanwhile waits for this zygote instead of launching one.
-    """
-    paths = ZygotePaths(home)
-    paths.start_lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(paths.start_lock, "a") as lock:
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False  # a keeper or a zygote holds it: one is being started
-        running = _connect(paths.socket)
-        if running is not None:
-            running.close()
-            return False
-        paths.socket.unlink(missing_ok=True)  # stale: its zygote is gone
-        _launch_detached(paths, zygote_environ({**environ, "BOT_HOME": str(home)}), lock.fileno())
-        return True  # closing our copy of the lock leaves it held by the zygote's
-
-
-def _connect(path: Path) -> socket.socket | None:
-    """A connection to the zygote at ``path``; None when nobody listens there."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
-        sock.connect(str(path))
-    except OSError:  # no socket yet, or a stale one nobody listens on
-        sock.close()
-        return None
-    return sock
-
-
-def _launch(paths: ZygotePaths, environ: Mapping[str, str], lock_fd: int) -> subprocess.Popen[bytes]:
-    """Start ``python -m framework.supervisor.zygote``, handing it the held start lock."""
-    paths.log.parent.mkdir(parents=True, exist_ok=True)
-    # At 3 or above: a launcher started with stdin (or stdout) closed can hold the lock on
-    # fd 0, which the child's own stdin would replace, freeing the lock while it preloads.
-    handed = fcntl.fcntl(lock_fd, fcntl.F_DUPFD_CLOEXEC, 3)
-    try:
-        with open(paths.log, "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "framework.supervisor.zygote"],
-                cwd=paths.home, env={**environ, START_LOCK_FD_VAR: str(handed)}, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, pass_fds=(handed,),
-                start_new_session=True,  # not in the keeper's group: stopping one bot must not stop it
-            )
-    finally:
-        os.close(handed)
-    _STARTED.append(proc)
-    return proc
-
-
-def _launch_detached(paths: ZygotePaths, environ: Mapping[str, str], lock_fd: int) -> None:
-    """:func:`_launch` from a child that exits at once: the zygote is nobody's child here.
-
-    For a short-lived launcher (the CLI): it neither waits for the zygote nor reaps it, so
-    holding it as a child would leave a zombie (and a warning about a running process) if
-    the zygote exited first."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            _launch(paths, environ, lock_fd)
-            code = 0
-        finally:
-            os._exit(code)  # no cleanup of the parent's state in the child
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise OSError(f"could not launch the zygote (see {paths.log})")
 
 
 def _peer_pid(sock: socket.socket) -> int | None:
