@@ -21,7 +21,9 @@ import pytest
 
 import framework
 from framework.fsutil import read_json
+from framework.paths import BotPaths
 from framework.sandbox import GENERAL_CHANNEL_ID, HUMAN_USER_ID, SandboxThread
+from framework.supervisor.keeper_config import read_keeper_config
 from framework.supervisor.zygote_client import ForkingOps
 from tests.sandbox_helpers import kill_zygotes_of, wait_for
 from tests.stubs.anthropic import BACKGROUND_REPLIES, AnthropicStub
@@ -231,6 +233,46 @@ def test_forked_children_get_their_own_rng_env_and_exit_codes(tmp_path: Path) ->
     wait_for(lambda: gone(zygote), "the idle zygote to exit")
 
 
+def test_the_zygote_imports_an_extra_when_the_first_bot_that_needs_it_asks(tmp_path: Path) -> None:
+    """A bot without Groq keys or a health port is forked without waiting for those
+    imports; the first that needs one has it imported before its fork, and it stays."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("import sys\nprint('groq' in sys.modules, 'prometheus_client' in sys.modules)\n")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BOT_")}, "BOT_ZYGOTE_IDLE_SECONDS": "0.5"}
+    seen = []
+    for extras in ((), ("groq",), (), ("health",)):
+        ops = ForkingOps(tmp_path, env, grace=1.0, notify=lambda line: pytest.fail(f"fell back to exec: {line}"),
+                         extras=extras)
+        output: list[str] = []
+        try:
+            child = ops.spawn([sys.executable, "-u", str(probe)], cwd=tmp_path, env={}, on_output=output.append)
+            wait_for(lambda: child.poll() is not None, "the probe to exit")
+        finally:
+            ops.close()
+        seen.append(output)
+    assert seen == [["False False"], ["True False"], ["True False"], ["True True"]]
+    assert "preloaded groq for the bots that use them" in (tmp_path / "logs" / "zygote.log").read_text()
+
+
+@pytest.mark.parametrize(("yaml", "env", "extras"), [
+    ("", {}, ()),
+    ("", {"GROQ_API_KEY": "gsk-test-1"}, ("groq",)),
+    ("", {"GROQ_API_KEY_2": "gsk-test-2"}, ("groq",)),
+    ("", {"GROQ_API_KEY": " "}, ()),  # an empty key is no key, as for the router
+    ("api: {fallback: {groq: {enabled: false}}}\n", {"GROQ_API_KEY": "gsk-test-1"}, ()),
+    ("health: {port: 9109}\n", {}, ("health",)),
+    ("", {"BOT_HEALTH_PORT": "9109"}, ("health",)),
+])
+def test_the_keeper_asks_for_the_extras_its_bot_will_import(
+    tmp_path: Path, yaml: str, env: dict[str, str], extras: tuple[str, ...]
+) -> None:
+    write_bot(tmp_path, extra=yaml)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "BOT_HEALTH"))}
+    config = read_keeper_config(BotPaths(tmp_path, "alpha"), tmp_path, {**base, "ALPHA_BOT_TOKEN": "x.y.z", **env})
+    assert config.config_error is None
+    assert config.extras == extras
+
+
 def test_a_zygote_older_than_the_code_retires_and_a_fresh_one_forks(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text(PROBE)
@@ -289,17 +331,17 @@ def test_preload_follows_the_config_and_the_environment_switch(
     tmp_path: Path, preload: bool, switch: str | None, forks: bool
 ) -> None:
     from framework.supervisor.keeper import LogSink, _process_ops
+    from framework.supervisor.keeper_config import KeeperConfig
     from framework.supervisor.machine import KeeperSettings
     import logging
 
     environ = {} if switch is None else {"BOT_PRELOAD": switch}
-    ops = _process_ops(tmp_path, environ, preload, KeeperSettings(), LogSink(logging.NullHandler()))
+    config = KeeperConfig(preload=preload)
+    ops = _process_ops(tmp_path, environ, config, KeeperSettings(), LogSink(logging.NullHandler()))
     assert isinstance(ops, ForkingOps) is forks
 
 
 def test_the_keeper_reads_its_config_in_a_fork(tmp_path: Path) -> None:
-    from framework.paths import BotPaths
-    from framework.supervisor.keeper_config import read_keeper_config
 
     write_bot(tmp_path, "alpha", "ALPHA_BOT_TOKEN", extra="supervisor: {stopwaitsecs: 4, preload: false}\n")
     paths = BotPaths(tmp_path, "alpha")

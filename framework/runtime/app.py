@@ -79,8 +79,6 @@ class BotRuntime:
     async def run(self) -> int:
         # Imported here so `bot_manager status` and friends never pay for discord.py or the SDKs.
         from ..discord.adapter import configure_endpoints
-        from .health import HealthServer
-        from .metrics import BotMetrics
         from .wiring import build_bot
 
         config, paths = self.config, self.paths
@@ -92,7 +90,11 @@ class BotRuntime:
         paths.ready_file.unlink(missing_ok=True)
         configure_endpoints(settings.discord_api_base, settings.discord_gateway_url)
 
-        metrics = BotMetrics(config.bot_id, self.clock) if config.health.port is not None else None
+        metrics = None
+        if config.health.port is not None:  # aiohttp.web and prometheus_client only for a bot that serves them
+            from .metrics import BotMetrics
+
+            metrics = BotMetrics(config.bot_id, self.clock)
         async with AsyncExitStack() as resources:
             await asyncio.to_thread(self._adopt_synced_history)
             bot = await build_bot(
@@ -105,6 +107,8 @@ class BotRuntime:
                 metrics=metrics,
             )
             if metrics is not None:  # bound before Discord connects: probes see "not ready" until READY
+                from .health import HealthServer
+
                 self.health = HealthServer(
                     config.health, metrics, gateway_ready=bot.client.session_live,
                     write_problem=bot.store.write_problem, stopping=lambda: self._closing or self._stop.is_set(),

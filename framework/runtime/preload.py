@@ -11,8 +11,8 @@ from __future__ import annotations
 
 # Not ``framework.runtime.__main__``: the child runs it with runpy as ``__main__``, which
 # warns when the module is already imported. Everything it imports is below.
-# The providers are imported explicitly: the runtime may import an SDK only when a bot
-# has a key for it, but in the zygote an SDK costs one shared copy for every bot.
+# What only some bots use (the Groq SDK, the health endpoint) is not here: the zygote
+# imports each when the first bot that needs it asks (``extras.py``).
 import codecs
 import concurrent.futures.thread  # noqa: F401  (asyncio.to_thread's, first used as a bot starts)
 
@@ -24,12 +24,9 @@ import framework.discord.adapter  # noqa: F401
 import framework.exitcodes  # noqa: F401
 import framework.images  # noqa: F401  (Pillow: the runtime imports it only for a bot with images on)
 import framework.llm.anthropic_llm  # noqa: F401
-import framework.llm.groq_llm  # noqa: F401
 import framework.llm.openai_compat  # noqa: F401
 import framework.runtime.app  # noqa: F401
-import framework.runtime.health  # noqa: F401
 import framework.runtime.logs  # noqa: F401
-import framework.runtime.metrics  # noqa: F401
 import framework.runtime.wiring  # noqa: F401
 import framework.storage  # noqa: F401
 import framework.sync.dbmerge  # noqa: F401  (every start adopts history a sync brought)

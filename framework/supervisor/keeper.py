@@ -44,7 +44,7 @@ from .machine import Keeper, KeeperSettings
 from .pidfile import EXIT_LOCKED, KeeperLock
 from ..clock import SystemBlockingClock
 from .process_ops import ProcessOps
-from .keeper_config import read_keeper_config
+from .keeper_config import KeeperConfig, read_keeper_config
 from .shares import SHARE_VARS
 from .zygote_client import ForkingOps
 from .zygote_protocol import preload_switched_off
@@ -154,7 +154,7 @@ def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> 
         return give_up(exitcodes.FAILURE, f"cannot open the log file {log_path}: {exc.strerror or exc}")
     sink = LogSink(handler)
     settings = config.settings
-    ops = _process_ops(home, environ, config.preload, settings, sink)
+    ops = _process_ops(home, environ, config, settings, sink)
     keeper = Keeper(
         bot_id,
         paths,
@@ -192,13 +192,14 @@ def _supervise(bot_id: str, home: Path, paths: BotPaths, command: list[str]) -> 
 
 
 def _process_ops(
-    home: Path, environ: dict[str, str], preload: bool, settings: KeeperSettings, sink: LogSink
+    home: Path, environ: dict[str, str], config: KeeperConfig, settings: KeeperSettings, sink: LogSink
 ) -> ProcessOps | ForkingOps:
     """Fork bots from the project's zygote unless the config or ``BOT_PRELOAD=0`` says not to."""
-    if not preload or preload_switched_off(environ):
+    if not config.preload or preload_switched_off(environ):
         return ProcessOps()
     return ForkingOps(
-        home, environ, grace=settings.stopwaitsecs, notify=lambda message: sink.event(logging.WARNING, message)
+        home, environ, grace=settings.stopwaitsecs, notify=lambda message: sink.event(logging.WARNING, message),
+        extras=config.extras,
     )
 
 

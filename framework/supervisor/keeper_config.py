@@ -36,6 +36,7 @@ class KeeperConfig:
     share: dict[str, str] | None = None  # the shard process's environment (empty for a whole bot)
     secrets: dict[str, str] | None = None  # value -> name, for the redactor
     config_error: str | None = None  # the loader's first line: a configuration error
+    extras: tuple[str, ...] = ()  # what the zygote imports before forking it (runtime/extras.py)
 
 
 def read_keeper_config(paths: BotPaths, home: Path, environ: Mapping[str, str]) -> KeeperConfig:
@@ -65,6 +66,7 @@ def _compute(paths: BotPaths, home: Path, environ: Mapping[str, str]) -> dict[st
     from ..config import load_bot_config, merged_environ
     from ..errors import ConfigError
     from ..redact import secret_values
+    from ..runtime.extras import extras_for
     from .shares import shard_process_env
 
     try:
@@ -72,6 +74,7 @@ def _compute(paths: BotPaths, home: Path, environ: Mapping[str, str]) -> dict[st
         share = shard_process_env(config, paths.shard_process)
     except ConfigError as exc:
         return {"config_error": str(exc).splitlines()[0]}
+    merged = merged_environ(home, environ)
     return {
         "settings": asdict(KeeperSettings.from_config(config.supervisor)),
         "preload": config.supervisor.preload,
@@ -79,7 +82,8 @@ def _compute(paths: BotPaths, home: Path, environ: Mapping[str, str]) -> dict[st
         "max_size_mb": config.logging.max_size_mb,
         "backup_count": config.logging.backup_count,
         "share": share,
-        "secrets": secret_values(merged_environ(home, environ), [config.discord.token_env_var]),
+        "secrets": secret_values(merged, [config.discord.token_env_var]),
+        "extras": extras_for(config, merged),
     }
 
 
@@ -94,4 +98,5 @@ def _decode(data: dict[str, Any]) -> KeeperConfig:
         backup_count=data["backup_count"],
         share=dict(data["share"]),
         secrets=dict(data["secrets"]),
+        extras=tuple(data["extras"]),
     )

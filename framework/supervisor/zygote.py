@@ -140,6 +140,7 @@ class Zygote:
             self._reply(conn, {"error": STALE})
             return
         assert command is not None
+        self._load_extras(request.get("extras") or [])
         inherited = [self._selector.fileno(), *self._keepers, *(bot.pidfd for bot in self._bots.values())]
         if self._listener is not None:
             inherited.append(self._listener.fileno())
@@ -155,6 +156,21 @@ class Zygote:
         self._selector.register(pidfd, selectors.EVENT_READ, ("bot", pid))
         self._idle_since = None
         self._reply(conn, {"pid": pid})
+
+    def _load_extras(self, names: list[str]) -> None:
+        """Import what this bot needs beyond the common preload, before forking it: it and
+        every later bot then share it. Frozen like the preload, so no bot's collections
+        walk it. A failed import is the bot's to report: it imports the module itself."""
+        from framework.runtime.extras import load_extras
+
+        loaded = len(sys.modules)
+        try:
+            load_extras(names)
+        except Exception as exc:  # noqa: BLE001  (the forked bot meets and reports the same error)
+            _say(f"could not preload {', '.join(names)}: {type(exc).__name__}: {exc}")
+        if len(sys.modules) != loaded:
+            _say(f"preloaded {', '.join(names)} for the bots that use them")
+            gc.freeze()
 
     def _reap(self, pid: int) -> None:
         bot = self._bots.pop(pid)
@@ -253,6 +269,11 @@ def _request_problem(request: dict[str, Any], fds: list[int]) -> str | None:
         return "env must map strings to strings"
     if not isinstance(cwd, str) or not os.path.isdir(cwd):
         return f"cwd {cwd!r} is not a directory"
+    from framework.runtime.extras import EXTRAS
+
+    extras = request.get("extras", [])
+    if not isinstance(extras, list) or not all(isinstance(e, str) and e in EXTRAS for e in extras):
+        return f"extras must be a list of {sorted(EXTRAS)}"
     return None
 
 

@@ -33,7 +33,7 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from .forked_child import EXIT_ZYGOTE_LOST, ForkedChild
 from .process_ops import ChildHandle, OutputCallback, ProcessIdentity, ProcessOps
@@ -64,10 +64,15 @@ class ZygoteConnection:
         self._exits: dict[int, int] = {}
         self.lost = False  # the connection ended while we held it: the zygote is gone
 
-    def spawn(self, argv: list[str], cwd: Path, env: Mapping[str, str], grace: float, output_fd: int) -> int:
-        """Ask the zygote to fork ``argv``; the bot's pid. Reconnects (and restarts a stale
-        or dead zygote) twice before giving up with :class:`ZygoteUnavailable`."""
-        request = {"op": "spawn", "argv": argv, "cwd": str(cwd), "env": dict(env), "grace": grace}
+    def spawn(
+        self, argv: list[str], cwd: Path, env: Mapping[str, str], grace: float, output_fd: int,
+        extras: Sequence[str] = (),
+    ) -> int:
+        """Ask the zygote to fork ``argv`` (after importing ``extras``, ``runtime/extras.py``);
+        the bot's pid. Reconnects (and restarts a stale or dead zygote) twice before giving
+        up with :class:`ZygoteUnavailable`."""
+        request = {"op": "spawn", "argv": argv, "cwd": str(cwd), "env": dict(env), "grace": grace,
+                   "extras": list(extras)}
         problem = "no answer"
         for _attempt in range(3):
             sock = self._connected()
@@ -200,9 +205,11 @@ class ForkingOps:
         notify: Callable[[str], None],
         fallback: ProcessOps | None = None,
         start_timeout: float = START_TIMEOUT_SECONDS,
+        extras: Sequence[str] = (),
     ) -> None:
         self.zygote = ZygoteConnection(home, {**environ, "BOT_HOME": str(home)}, start_timeout=start_timeout)
         self._grace = grace
+        self._extras = tuple(extras)
         self._notify = notify
         self._fallback = fallback or ProcessOps()
         self._forked: dict[int, ForkedChild] = {}
@@ -212,7 +219,7 @@ class ForkingOps:
             return self._fallback.spawn(argv, cwd=cwd, env=env, on_output=on_output)
         read_fd, write_fd = os.pipe()
         try:
-            pid = self.zygote.spawn(argv, cwd, env, self._grace, write_fd)
+            pid = self.zygote.spawn(argv, cwd, env, self._grace, write_fd, self._extras)
         except ZygoteUnavailable as exc:
             os.close(read_fd)
             self._notify(f"preload unavailable ({exc}); starting the bot without it")
