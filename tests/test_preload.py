@@ -262,6 +262,7 @@ def test_the_zygote_imports_an_extra_when_the_first_bot_that_needs_it_asks(tmp_p
     ("api: {fallback: {groq: {enabled: false}}}\n", {"GROQ_API_KEY": "gsk-test-1"}, ()),
     ("health: {port: 9109}\n", {}, ("health",)),
     ("", {"BOT_HEALTH_PORT": "9109"}, ("health",)),
+    ("tools: {coding: {files: true}}\naccess: {mode: master_dm}\n", {}, ("coding",)),
 ])
 def test_the_keeper_asks_for_the_extras_its_bot_will_import(
     tmp_path: Path, yaml: str, env: dict[str, str], extras: tuple[str, ...]

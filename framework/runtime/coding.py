@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from typing import TYPE_CHECKING
+
 from ..clock import Clock
-from ..coding import CodingParts, ToolCall, build_coding, jail_owner
 from ..config import BotConfig
 from ..config.coding import coding_access_problem, workspace_path
 from ..errors import ConfigError
 from ..paths import BotPaths
 from .conversation_log import ConversationLog
+
+if TYPE_CHECKING:  # the coding package is imported by a bot with the tools on (the zygote's "coding" extra)
+    from ..coding import CodingParts, ToolCall
 
 __all__ = ["open_coding"]
 
@@ -42,6 +46,8 @@ async def open_coding(
             call.duration_s, call.bytes_out, f" ({call.note})" if call.note else "",
         )
         decisions.record_tool(clock.now().isoformat(), fields)
+
+    from ..coding import build_coding, jail_owner
 
     workspace = paths.home / workspace_path(coding, config.bot_id)
     # The jail probe runs a process: keep it off the event loop.

@@ -1,7 +1,8 @@
 """What only some bots import, and which bot needs which.
 
-The zygote preloads what every bot imports (``preload.py``). A Groq SDK or a health
-endpoint is imported by a bot only when its config and keys call for it; the zygote
+The zygote preloads what every bot imports (``preload.py``). The Groq SDK, the health
+endpoint or the coding tools are imported by a bot only when its config and keys call
+for them; the zygote
 imports such an extra when the first bot that needs it asks to be forked, before forking
 it, so that bot and every later one share it. A bot that needs none of them is forked as
 soon as the zygote has the common set: the first bot of a folder never waits for imports
@@ -28,12 +29,14 @@ __all__ = ["EXTRAS", "extras_for", "load_extras"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "groq": ("framework.llm.groq_llm",),
     "health": ("framework.runtime.health", "framework.runtime.metrics"),
+    "coding": ("framework.coding",),
 }
 
 
 def extras_for(config: BotConfig, environ: Mapping[str, str]) -> list[str]:
     """The extras this bot's runtime will import, by the rules it builds with: the Groq
-    link needs a ``GROQ_API_KEY[_N]`` (``llm/router.py``), the endpoint a port."""
+    link needs a ``GROQ_API_KEY[_N]`` (``llm/router.py``), the endpoint a port, the coding
+    tools ``tools.coding`` on."""
     from ..llm.keypool import KeyPool
 
     extras = []
@@ -42,6 +45,8 @@ def extras_for(config: BotConfig, environ: Mapping[str, str]) -> list[str]:
         extras.append("groq")
     if config.health.port is not None or (environ.get(HEALTH_PORT_ENV) or "").strip():
         extras.append("health")
+    if config.tools.coding.enabled:
+        extras.append("coding")
     return extras
 
 

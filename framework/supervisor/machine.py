@@ -70,7 +70,7 @@ class KeeperSettings:
     poll_interval: float = 0.1  # how often the keeper looks at the child and the ready file
     # ... while the bot is starting: the ready file is what `spawn` and a restart wait for,
     # and a forked bot is ready in a few hundred milliseconds.
-    starting_poll_interval: float = 0.01
+    starting_poll_interval: float = 0.005
 
     @classmethod
     def from_config(cls, supervisor: Any) -> KeeperSettings:
