@@ -1,12 +1,12 @@
 """What only some bots import, and which bot needs which.
 
 The zygote preloads what every bot imports (``preload.py``). The Groq SDK, the health
-endpoint or the coding tools are imported by a bot only when its config and keys call
-for them; the zygote
-imports such an extra when the first bot that needs it asks to be forked, before forking
-it, so that bot and every later one share it. A bot that needs none of them is forked as
-soon as the zygote has the common set: the first bot of a folder never waits for imports
-it will not use.
+endpoint and the coding tools are imported by a bot only when its config and keys call
+for them; the zygote imports such an extra when the first bot that needs it asks to be
+forked, before forking it, so that bot and every later one share it. A bot that needs
+none of them is forked as soon as the zygote has the common set: the first bot of a
+folder never waits for imports it will not use. Like the preload, importing an extra
+must start no thread: the zygote forks right after.
 
 Light on purpose: the keeper's config reader and the zygote's request check use the
 names; only :func:`load_extras` imports anything heavy.

@@ -26,6 +26,7 @@ import framework.images  # noqa: F401  (Pillow: the runtime imports it only for 
 import framework.llm.anthropic_llm  # noqa: F401
 import framework.llm.openai_compat  # noqa: F401
 import framework.runtime.app  # noqa: F401
+import framework.runtime.extras  # noqa: F401  (the zygote's request check reads its names)
 import framework.runtime.logs  # noqa: F401
 import framework.runtime.wiring  # noqa: F401
 import framework.storage  # noqa: F401
