@@ -10,10 +10,10 @@ zygote reports, with Popen's meaning (negative for a signal), so the keeper's st
 machine cannot tell the two apart.
 
 Whoever launches the zygote hands it the locked ``run/zygote.start.lock``; the zygote
-holds it until it listens. So ``spawn`` can launch it first thing (:func:`start_zygote`,
-before it even validates), letting the preload run on another core while the CLI and
-the keeper start, and a keeper that comes later waits on the lock and connects instead
-of launching a second one.
+holds it until it listens. So ``spawn`` can launch it first thing (``zygote_launch.py``:
+:func:`start_zygote`, before it even validates), letting the preload run on another core
+while the CLI and the keeper start, and a keeper that comes later waits on the lock and
+connects instead of launching a second one.
 
 A command the zygote cannot run (not this interpreter) and a zygote that cannot be
 started fall back to exec (``ProcessOps.spawn``), with a warning in the bot's log.
