@@ -1,9 +1,9 @@
-"""The modules a bot process needs, imported once by the zygote before it forks bots.
+"""The modules every bot process needs, imported once by the zygote before it forks bots.
 
 Everything here is imported for its side effect: after ``import framework.runtime.preload``
-the heavy libraries (discord.py, the model SDKs, aiohttp, pydantic and the config models,
-SQLite, Pillow, prometheus_client) and the framework's runtime are in ``sys.modules``, so a
-forked bot finds them loaded and shares their memory with every other bot. Importing must
+the heavy libraries (discord.py, the anthropic SDK, aiohttp, pydantic and the config
+models, SQLite, Pillow) and the framework's runtime are in ``sys.modules``, so a forked
+bot finds them loaded and shares their memory with every other bot. Importing must
 start no thread, open no socket and create no event loop: the zygote forks after this.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 # Not ``framework.runtime.__main__``: the child runs it with runpy as ``__main__``, which
 # warns when the module is already imported. Everything it imports is below.
-# What only some bots use (the Groq SDK, the health endpoint) is not here: the zygote
-# imports each when the first bot that needs it asks (``extras.py``).
+# What only some bots use (the Groq SDK, the health endpoint, the coding tools) is not
+# here: the zygote imports each when the first bot that needs it asks (``extras.py``).
 import codecs
 import concurrent.futures.thread  # noqa: F401  (asyncio.to_thread's, first used as a bot starts)
 
