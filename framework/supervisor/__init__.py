@@ -9,6 +9,7 @@ Modules (the CLI uses ``control``, ``statusview`` and ``logtail``)::
     keeper.py       `python -m framework.supervisor.keeper BOT`: wires the real OS to Keeper
     zygote.py       `python -m framework.supervisor.zygote`: the preloaded fork server (one per project)
     zygote_child.py what a forked child does before it runs the bot
+    zygote_launch.py launching a zygote (spawn first thing, or a keeper), the start lock's hand-over
     zygote_client.py ForkingOps: the keeper's side of the zygote (connect, start on demand, fork)
     forked_child.py ForkedChild: a forked bot as the keeper's ChildHandle
     keeper_config.py the keeper's config values, read in a short-lived fork (no pydantic in the keeper)

@@ -12,7 +12,7 @@ copies only the calling thread, so a lock held by another thread, a loop or a co
 session would be copied broken into every bot. Bots are reaped here (they are our
 children) through pidfds, and their exit status goes back to their keeper.
 
-Life: ``spawn`` or the first keeper that needs it starts it (``zygote_client``), handing
+Life: ``spawn`` or the first keeper that needs it starts it (``zygote_launch``), handing
 it the held start lock, which it releases once it listens. A keeper whose
 connection closes (it was killed) takes its bot with it: SIGTERM, then SIGKILL to the
 bot's group after the request's grace period, so a bot never outlives its keeper and
@@ -314,7 +314,7 @@ def _idle_seconds() -> float:
 
 
 def _release_start_lock() -> None:
-    """Close the held start lock our launcher handed us (see ``zygote_client``), if any."""
+    """Close the held start lock our launcher handed us (see ``zygote_launch``), if any."""
     raw = os.environ.pop(START_LOCK_FD_VAR, "")
     if raw.isdigit():
         try:

@@ -37,13 +37,10 @@ from typing import Callable, Mapping, Sequence
 
 from .forked_child import EXIT_ZYGOTE_LOST, ForkedChild
 from .process_ops import ChildHandle, OutputCallback, ProcessIdentity, ProcessOps
-from .zygote_launch import _STARTED, connect_zygote, launch_zygote, start_zygote, zygote_environ
+from .zygote_launch import connect_zygote, launch_zygote, reap_launched, zygote_environ
 from .zygote_protocol import STALE, ZygotePaths, python_command, receive_message, send_message
 
-__all__ = [
-    "ForkingOps", "ForkedChild", "ZygoteConnection", "ZygoteUnavailable", "EXIT_ZYGOTE_LOST", "start_zygote",
-    "zygote_environ",
-]
+__all__ = ["ForkingOps", "ForkedChild", "ZygoteConnection", "ZygoteUnavailable", "EXIT_ZYGOTE_LOST", "zygote_environ"]
 START_TIMEOUT_SECONDS = 60.0  # preloading takes 2-3 s on a quiet machine; far more when busy
 _POLL_SECONDS = 0.005  # a keeper waiting on a preloading zygote connects within this of it listening
 
@@ -99,7 +96,7 @@ class ZygoteConnection:
             self._sock.close()
             self._sock = None
         self.lost = False
-        self._reap_started()
+        reap_launched()
 
     # -- connecting ---------------------------------------------------------------
 
@@ -179,10 +176,6 @@ class ZygoteConnection:
             self._exits[pid] = code
             return True
         return False
-
-    @staticmethod
-    def _reap_started() -> None:
-        _STARTED[:] = [proc for proc in _STARTED if proc.poll() is None]
 
 
 def _peer_pid(sock: socket.socket) -> int | None:

@@ -25,7 +25,7 @@ import framework
 
 from .zygote_protocol import START_LOCK_FD_VAR, ZygotePaths
 
-__all__ = ["connect_zygote", "keeper_environ", "launch_zygote", "start_zygote", "zygote_environ"]
+__all__ = ["connect_zygote", "keeper_environ", "launch_zygote", "reap_launched", "start_zygote", "zygote_environ"]
 
 # Zygotes this process started: kept so each is reaped (polled) once it exits, even after
 # the connection that started it is gone; dropping a running Popen makes Python warn.
@@ -106,6 +106,11 @@ def launch_zygote(paths: ZygotePaths, environ: Mapping[str, str], lock_fd: int) 
         os.close(handed)
     _STARTED.append(proc)
     return proc
+
+
+def reap_launched() -> None:
+    """Reap the zygotes this process launched that have exited (and forget them)."""
+    _STARTED[:] = [proc for proc in _STARTED if proc.poll() is None]
 
 
 def _launch_detached(paths: ZygotePaths, environ: Mapping[str, str], lock_fd: int) -> None:
