@@ -6,7 +6,9 @@ Each test sets BOT_PRELOAD itself, so the fork path is tested whatever the suite
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import os
 import signal
 import subprocess
@@ -355,3 +357,34 @@ def test_the_keeper_reads_its_config_in_a_fork(tmp_path: Path) -> None:
     paths.config.write_text("bot_id: alpha\nname: Alpha\n")  # no discord section
     broken = read_keeper_config(paths, tmp_path, {})
     assert broken.settings is None and broken.config_error == "bots/alpha.yaml: personality: required field is missing"
+
+
+def test_the_next_zygote_finds_its_modules_where_the_first_recorded_them(tmp_path: Path) -> None:
+    """The first zygote of a settled project records where its modules live; the next
+    imports them from there, and the bots it forks run the same code."""
+    probe = tmp_path / "probe.py"
+    files = [importlib.util.find_spec(name).origin for name in ("discord", "anthropic")]  # type: ignore[union-attr]
+    probe.write_text("import anthropic, discord\nprint(discord.__file__ == %r, anthropic.__file__ == %r)\n" % tuple(files))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BOT_")}, "BOT_ZYGOTE_IDLE_SECONDS": "0.2"}
+    for folder in ("run", "logs"):
+        (tmp_path / folder).mkdir()
+    an_hour_ago = time.time() - 3600
+    os.utime(tmp_path, (an_hour_ago, an_hour_ago))  # the project folder is on the zygote's path
+    seen = []
+    for _ in range(2):
+        ops = ForkingOps(tmp_path, env, grace=1.0, notify=lambda line: pytest.fail(f"fell back to exec: {line}"))
+        output: list[str] = []
+        try:
+            child = ops.spawn([sys.executable, "-u", str(probe)], cwd=tmp_path, env={}, on_output=output.append)
+            wait_for(lambda: child.poll() is not None, "the probe to exit")
+            zygote = ops.zygote.zygote_pid
+        finally:
+            ops.close()
+        wait_for(lambda: gone(zygote), "the idle zygote to exit")
+        seen.append(output)
+    assert seen == [["True True"], ["True True"]]
+    first, second = [line for line in (tmp_path / "logs" / "zygote.log").read_text().splitlines() if "ready in" in line]
+    assert first.endswith("(modules searched for; where they live recorded in zygote.modules)")
+    found = re.search(r"\((\d+) modules found from zygote.modules\)$", second)
+    assert found is not None and int(found.group(1)) > 3000, second
+

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from . import module_index
 from .zygote_protocol import START_LOCK_FD_VAR, STALE, ZygotePaths, python_command, receive_message, send_message
 
 __all__ = ["main", "Zygote"]
@@ -332,19 +333,28 @@ def main() -> int:
     # collection before the freeze: it would take ~0.2 s, all of it on the first bot's way
     # to ready, to free ~2,000 objects (about 0.5 MB, which the bots share instead).
     gc.disable()
+    paths = ZygotePaths(home)
+    finder = module_index.install(paths.module_index)  # skips the search for each module
     import framework.runtime.preload  # noqa: F401
 
+    module_index.uninstall(finder)
+    if finder is not None:
+        found = f"{finder.answered} modules found from {paths.module_index.name}"
+    elif module_index.record(paths.module_index):
+        found = f"modules searched for; where they live recorded in {paths.module_index.name}"
+    else:
+        found = "modules searched for"
     gc.freeze()
     threads = len(os.listdir("/proc/self/task"))
     if threads != 1:  # a library started a thread at import: forking now would copy it broken
         _say(f"refusing to fork bots: {threads} threads after preloading (expected 1)")
         return 1
-    listener = _listen(ZygotePaths(home).socket)
+    listener = _listen(paths.socket)
     _release_start_lock()  # keepers waiting on it now find the socket
     # Not gc.get_freeze_count(): it walks all ~200,000 frozen objects (26 ms measured), and
     # the first keeper is already waiting.
-    _say(f"ready in {time.time() - started_at:.2f} s")
-    return Zygote(listener, ZygotePaths(home).socket, started_at, _idle_seconds()).serve()
+    _say(f"ready in {time.time() - started_at:.2f} s ({found})")
+    return Zygote(listener, paths.socket, started_at, _idle_seconds()).serve()
 
 
 if __name__ == "__main__":

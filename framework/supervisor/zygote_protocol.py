@@ -53,6 +53,7 @@ class ZygotePaths:
         self.socket = home / "run" / "zygote.sock"
         self.start_lock = home / "run" / "zygote.start.lock"  # held from a zygote's launch until it listens
         self.log = home / "logs" / "zygote.log"
+        self.module_index = home / "run" / "zygote.modules"  # where the preload's modules live
 
 
 def send_message(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
