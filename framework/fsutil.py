@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json"]
 
@@ -15,8 +15,9 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644, *, sync: bool = True) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``.
+def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes], mode: int = 0o644, *, sync: bool = True) -> None:
+    """Write ``data`` (or its parts, in order) to ``path`` via a temp file in the same
+    folder and ``os.replace``.
 
     ``sync=False`` skips the fsync: for a cache, which a crash may lose but never tear."""
     import tempfile  # on use: read-only callers (``bot_manager status``) never load it
@@ -25,7 +26,10 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644, *, sync: bool
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if isinstance(data, bytes):
+                fh.write(data)
+            else:
+                fh.writelines(data)
             if sync:
                 fh.flush()
                 os.fsync(fh.fileno())

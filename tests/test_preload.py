@@ -360,8 +360,8 @@ def test_the_keeper_reads_its_config_in_a_fork(tmp_path: Path) -> None:
 
 
 def test_the_next_zygote_finds_its_modules_where_the_first_recorded_them(tmp_path: Path) -> None:
-    """The first zygote of a settled project records where its modules live; the next
-    imports them from there, and the bots it forks run the same code."""
+    """The first zygote of a settled project has where its modules live and their code
+    recorded; the next imports them from there, and the bots it forks run the same code."""
     probe = tmp_path / "probe.py"
     files = [importlib.util.find_spec(name).origin for name in ("discord", "anthropic")]  # type: ignore[union-attr]
     probe.write_text("import anthropic, discord\nprint(discord.__file__ == %r, anthropic.__file__ == %r)\n" % tuple(files))
@@ -370,6 +370,7 @@ def test_the_next_zygote_finds_its_modules_where_the_first_recorded_them(tmp_pat
         (tmp_path / folder).mkdir()
     an_hour_ago = time.time() - 3600
     os.utime(tmp_path, (an_hour_ago, an_hour_ago))  # the project folder is on the zygote's path
+    log = tmp_path / "logs" / "zygote.log"
     seen = []
     for _ in range(2):
         ops = ForkingOps(tmp_path, env, grace=1.0, notify=lambda line: pytest.fail(f"fell back to exec: {line}"))
@@ -381,10 +382,11 @@ def test_the_next_zygote_finds_its_modules_where_the_first_recorded_them(tmp_pat
         finally:
             ops.close()
         wait_for(lambda: gone(zygote), "the idle zygote to exit")
+        wait_for(lambda: "modules recorded in zygote.modules" in log.read_text(), "the record to be written")
         seen.append(output)
     assert seen == [["True True"], ["True True"]]
-    first, second = [line for line in (tmp_path / "logs" / "zygote.log").read_text().splitlines() if "ready in" in line]
-    assert first.endswith("(modules searched for; where they live recorded in zygote.modules)")
-    found = re.search(r"\((\d+) modules found from zygote.modules\)$", second)
-    assert found is not None and int(found.group(1)) > 3000, second
+    first, second = [line for line in log.read_text().splitlines() if "ready in" in line]
+    assert first.endswith("(modules searched for; recording them in zygote.modules)")
+    found = re.search(r"\((\d+) modules found from zygote.modules, (\d+) with their code\)$", second)
+    assert found is not None and int(found.group(1)) > 3000 and int(found.group(2)) > 3000, second
 

@@ -67,6 +67,7 @@ class Zygote:
         started_at: float,
         idle_seconds: float,
         *,
+        helpers: list[int] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._monotonic = monotonic
@@ -79,6 +80,11 @@ class Zygote:
         self._selector.register(listener, selectors.EVENT_READ, "accept")
         self._keepers: dict[int, socket.socket] = {}
         self._bots: dict[int, _Bot] = {}
+        # Processes of our own (the module record's writer), reaped when they exit.
+        self._helpers: dict[int, int] = {}
+        for pid in helpers or []:
+            self._helpers[pid] = os.pidfd_open(pid)
+            self._selector.register(self._helpers[pid], selectors.EVENT_READ, ("helper", pid))
         self._idle_since: float | None = self._monotonic()
         self._source_root = Path(__file__).resolve().parent.parent
 
@@ -100,6 +106,8 @@ class Zygote:
             self._from_keeper(fileobj)
         elif isinstance(what, tuple) and what[0] == "bot":
             self._reap(what[1])
+        elif isinstance(what, tuple) and what[0] == "helper":
+            self._reap_helper(what[1])
 
     def _accept(self) -> None:
         if self._listener is None:
@@ -142,7 +150,8 @@ class Zygote:
             return
         assert command is not None
         self._load_extras(request.get("extras") or [])
-        inherited = [self._selector.fileno(), *self._keepers, *(bot.pidfd for bot in self._bots.values())]
+        inherited = [self._selector.fileno(), *self._keepers, *(bot.pidfd for bot in self._bots.values()),
+                     *self._helpers.values()]
         if self._listener is not None:
             inherited.append(self._listener.fileno())
         pid = os.fork()
@@ -187,6 +196,12 @@ class Zygote:
             self._reply(conn, {"exit": code, "pid": pid})
         self._note_idle()
 
+    def _reap_helper(self, pid: int) -> None:
+        pidfd = self._helpers.pop(pid)
+        self._selector.unregister(pidfd)
+        os.close(pidfd)
+        os.waitpid(pid, 0)  # it says how it went in our log itself
+
     def _keeper_gone(self, conn: socket.socket) -> None:
         fd = conn.fileno()
         self._selector.unregister(conn)
@@ -230,12 +245,27 @@ class Zygote:
             pass
 
     def _code_changed(self) -> bool:
-        for path in self._source_root.rglob("*.py"):
+        """Whether a framework source file is newer than this zygote (or has gone).
+
+        Checked before every fork, so with ``os.scandir`` rather than ``Path.rglob``:
+        0.8 ms instead of 4 ms for the framework's ~240 files."""
+        folders = [str(self._source_root)]
+        while folders:
             try:
-                if path.stat().st_mtime > self._started_at:
-                    return True
-            except FileNotFoundError:
+                entries = os.scandir(folders.pop())
+            except FileNotFoundError:  # a package removed
                 return True
+            with entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "__pycache__":
+                            folders.append(entry.path)
+                    elif entry.name.endswith(".py"):
+                        try:
+                            if entry.stat().st_mtime > self._started_at:
+                                return True
+                        except FileNotFoundError:
+                            return True
         return False
 
     def _note_idle(self) -> None:
@@ -334,27 +364,37 @@ def main() -> int:
     # to ready, to free ~2,000 objects (about 0.5 MB, which the bots share instead).
     gc.disable()
     paths = ZygotePaths(home)
-    finder = module_index.install(paths.module_index)  # skips the search for each module
+    finder = module_index.install(paths.module_index)  # no search, nor bytecode cache reads
     import framework.runtime.preload  # noqa: F401
 
     module_index.uninstall(finder)
-    if finder is not None:
-        found = f"{finder.answered} modules found from {paths.module_index.name}"
-    elif module_index.record(paths.module_index):
-        found = f"modules searched for; where they live recorded in {paths.module_index.name}"
-    else:
-        found = "modules searched for"
+    # Gathered before the freeze (its objects are freed before any fork), recorded by a
+    # helper once we listen: the first bot does not wait for the record to be written.
+    collected = module_index.collect(started_at) if finder is None else None
     gc.freeze()
     threads = len(os.listdir("/proc/self/task"))
     if threads != 1:  # a library started a thread at import: forking now would copy it broken
         _say(f"refusing to fork bots: {threads} threads after preloading (expected 1)")
         return 1
     listener = _listen(paths.socket)
-    _release_start_lock()  # keepers waiting on it now find the socket
+    _release_start_lock()  # keepers waiting on it now find the socket (and the helper never holds it)
+    helpers = []
+    if collected is not None:
+        try:
+            helpers.append(module_index.record_in_background(paths.module_index, collected))
+        except OSError as exc:
+            _say(f"could not start the module record's writer: {exc}")
+        del collected
+    if finder is not None:
+        found = f"{finder.answered} modules found from {paths.module_index.name}, {finder.from_record} with their code"
+    elif helpers:
+        found = f"modules searched for; recording them in {paths.module_index.name}"
+    else:
+        found = "modules searched for"
     # Not gc.get_freeze_count(): it walks all ~200,000 frozen objects (26 ms measured), and
     # the first keeper is already waiting.
     _say(f"ready in {time.time() - started_at:.2f} s ({found})")
-    return Zygote(listener, paths.socket, started_at, _idle_seconds()).serve()
+    return Zygote(listener, paths.socket, started_at, _idle_seconds(), helpers=helpers).serve()
 
 
 if __name__ == "__main__":
