@@ -16,6 +16,12 @@ writes a ready file from ``on_ready``. Measured, medians of the rounds:
 * PSS of ten bots, all connected and idle (sum of ``/proc/<pid>/smaps_rollup`` Pss), and with
   the zygote and the ten keepers, against ten bare bots.
 
+Cold is measured twice a round: first with the project's module record removed (its
+zygote searches for every module and reads every bytecode cache, as the first zygote of a
+project does, or the first after an upgrade; its helper then records them), then with the
+record in ``run/zygote.modules``, as every later cold start finds it. The report says how
+each zygote started (from its log).
+
 ``--with-exec`` also measures the same with ``BOT_PRELOAD=0`` (a fresh interpreter per bot).
 Everything is offline: the sandbox Discord server and the Anthropic stub run in this process.
 """
@@ -119,6 +125,10 @@ class Project:
     def keeper_pid(self, bot: str) -> int:
         return int(json.loads((self.home / "run" / f"{bot}.pid").read_text())["pid"])
 
+    @property
+    def record(self) -> Path:
+        return self.home / "run" / "zygote.modules"
+
     def zygote_pid(self) -> int | None:
         for proc in psutil.process_iter(["cmdline", "cwd"]):
             try:
@@ -188,8 +198,8 @@ def measure_one(project: Project, bare: BareBots, rounds: int, idle: float, prel
     bare.stop([proc])
     project.cli("spawn", "alpha")
     project.cli("stop", "alpha")
-    out: dict[str, list[float]] = {k: [] for k in ("bare_ready", "spawn_warm", "spawn_cold", "restart", "bare_pss",
-                                                   "bot_keeper_pss", "bot_keeper_zygote_pss")}
+    out: dict[str, list[float]] = {k: [] for k in ("bare_ready", "spawn_warm", "spawn_cold", "spawn_cold_unrecorded",
+                                                   "restart", "bare_pss", "bot_keeper_pss", "bot_keeper_zygote_pss")}
     for _ in range(rounds):
         proc, elapsed = bare.start_to_ready()
         out["bare_ready"].append(elapsed)
@@ -198,6 +208,13 @@ def measure_one(project: Project, bare: BareBots, rounds: int, idle: float, prel
         bare.stop([proc])
 
         if preload:
+            # The first zygote of a project (or after an upgrade) has no module record yet:
+            # it searches, and its helper records them for the next.
+            project.stop_zygote()
+            project.record.unlink(missing_ok=True)
+            out["spawn_cold_unrecorded"].append(project.cli("spawn", "alpha"))
+            project.cli("stop", "alpha")
+            wait_until(project.record.exists, "the module record")
             project.stop_zygote()
             out["spawn_cold"].append(project.cli("spawn", "alpha"))
             project.cli("stop", "alpha")
@@ -210,6 +227,14 @@ def measure_one(project: Project, bare: BareBots, rounds: int, idle: float, prel
         out["bot_keeper_zygote_pss"].append(one + (pss(zygote) if zygote else 0))
         project.cli("stop", "alpha")
     return out
+
+
+def zygote_starts(project: Project) -> list[str]:
+    """How each zygote of the project started: its log's ``ready in`` lines, the time and
+    what it did about the module record (searched and recorded, or found from it)."""
+    log = project.home / "logs" / "zygote.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [line.partition("] ")[2] for line in lines if "] ready in " in line]
 
 
 def measure_ten(project: Project, bare: BareBots, idle: float) -> dict[str, float]:
@@ -264,13 +289,17 @@ def summarise(one: dict[str, list[float]], ten: dict[str, float]) -> dict[str, o
     if one["spawn_cold"]:
         result["spawn_to_ready_cold_s"] = med(one["spawn_cold"])
         result["spawn_to_ready_cold_ratio"] = med(one["spawn_cold"]) / bare_ready
+        result["spawn_to_ready_cold_unrecorded_s"] = med(one["spawn_cold_unrecorded"])
+        result["spawn_to_ready_cold_unrecorded_ratio"] = med(one["spawn_cold_unrecorded"]) / bare_ready
     return result
 
 
 def report(name: str, res: dict[str, object]) -> None:
     rows = [
         ("spawn to ready, zygote warm", "spawn_to_ready_warm_s", "spawn_to_ready_warm_ratio", "1.0x"),
-        ("spawn to ready, zygote cold", "spawn_to_ready_cold_s", "spawn_to_ready_cold_ratio", "-"),
+        ("spawn to ready, zygote cold", "spawn_to_ready_cold_s", "spawn_to_ready_cold_ratio", "1.0x"),
+        ("  ... and no module record yet", "spawn_to_ready_cold_unrecorded_s", "spawn_to_ready_cold_unrecorded_ratio",
+         "-"),
         ("kill -9 to running again", "kill9_to_running_s", "kill9_to_running_ratio", "0.5x"),
         ("one bot + keeper PSS", "bot_and_keeper_pss_mb", "bot_and_keeper_pss_ratio", "1.2x"),
         ("one bot + keeper + zygote PSS", "bot_keeper_zygote_pss_mb", "bot_keeper_zygote_pss_ratio", "-"),
@@ -285,6 +314,10 @@ def report(name: str, res: dict[str, object]) -> None:
             label = label.replace(", zygote warm", "")
         if value_key in res:
             print(f"{label:<34}{res[value_key]:>10.3f}{res[ratio_key]:>8.2f}x{target:>8}")
+    starts = res.get("zygote_starts") or []
+    if starts:
+        found = sum("found from" in line for line in starts)  # type: ignore[union-attr]
+        print(f"zygote starts: {len(starts)}, {found} with the module record; the first: {starts[0]}")
 
 
 def main() -> int:
@@ -307,6 +340,7 @@ def main() -> int:
             ten = measure_ten(project, bare, args.idle)
             project.stop_zygote()
             results[name] = summarise(one, ten)
+            results[name]["zygote_starts"] = zygote_starts(project)  # type: ignore[index]
             report(name, results[name])  # type: ignore[arg-type]
         sandbox.run(stub.stop())
     print(f"\n(medians of {args.rounds} rounds; PSS after {args.idle:g} s connected and idle)")

@@ -14,7 +14,7 @@ Modules (the CLI uses ``control``, ``statusview`` and ``logtail``)::
     forked_child.py ForkedChild: a forked bot as the keeper's ChildHandle
     keeper_config.py the keeper's config values, read in a short-lived fork (no pydantic in the keeper)
     zygote_protocol.py the socket's messages and paths
-    module_index.py where the preload's modules live, so the next zygote skips the search for them
+    module_index.py where the preload's modules live and their bytecode, recorded for the next zygote
     control.py      Supervisor: spawn and stop keepers from the CLI
     statusview.py   status rows (psutil, state files, ledgers)
     status_table.py the status table as plain text (no Rich)
