@@ -147,6 +147,7 @@ def test_a_bytecode_cache_older_than_its_source_is_not_recorded(project: Path) -
     "a module that would shadow it, earlier on the path",
     "a module that became a package",
     "a truncated record",
+    "a record others may write",
 ])
 def test_a_record_the_disk_no_longer_matches_is_not_used(project: Path, change: str) -> None:
     assert python(project, IMPORT_AND_RECORD) == ["True"]
@@ -164,9 +165,11 @@ def test_a_record_the_disk_no_longer_matches_is_not_used(project: Path, change: 
         (pkg / "mod").mkdir()
         (pkg / "mod" / "__init__.py").write_text("from .. import VALUE\nVALUE = VALUE + '.package'\n")
         expected = "package.package"
-    else:
+    elif change == "a truncated record":
         record = project / "run" / "modules"
         record.write_bytes(record.read_bytes()[:100])
+    else:
+        (project / "run" / "modules").chmod(0o666)
     answered, from_record, value, *_ = python(project, INSTALL_AND_IMPORT)
     assert (answered, from_record, value) == ("False", "False", expected)  # searched for, as without a record
 

@@ -20,8 +20,9 @@ A record is used only while it still describes the disk:
   modification time (to the nanosecond) it had when recorded, and names that file;
   otherwise the module is loaded from its own bytecode cache as usual.
 
-The record is in marshal's format, like the bytecode caches it copies, and as trusted as
-they are: it lives in the project's ``run/``, never synced. ``python -m
+The record is in marshal's format, like the bytecode caches it copies, and trusted as
+they are: it lives in the project's ``run/``, never synced, and is used only when this
+user wrote it and nobody else may change it (mode 0600). ``python -m
 framework.supervisor.module_index INDEX`` is the helper that writes it.
 """
 
@@ -127,6 +128,10 @@ def load(index: Path) -> ModuleIndexFinder | None:
     """The record at ``index`` as a finder; None when it is missing, unreadable or stale."""
     try:
         with open(index, "rb") as fh:
+            owner = os.fstat(fh.fileno())
+            # Code we will run: only from a file this user wrote and nobody else may change.
+            if owner.st_uid != os.getuid() or owner.st_mode & 0o022:
+                return None
             image = mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ)
     except (OSError, ValueError):  # missing, or empty
         return None
@@ -216,7 +221,7 @@ def record(index: Path, collected: bytes) -> int:
             offset += len(data)
     head = marshal.dumps(header)
     # Not fsynced: losing the record to a crash only costs the next zygote its search.
-    atomic_write_bytes(index, [len(head).to_bytes(_LENGTH_BYTES, "little"), head, *area], sync=False)
+    atomic_write_bytes(index, [len(head).to_bytes(_LENGTH_BYTES, "little"), head, *area], 0o600, sync=False)
     return len(header["modules"])
 
 
