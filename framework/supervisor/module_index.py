@@ -56,9 +56,9 @@ _LENGTH_BYTES = 8  # the file: the header's length, the header (marshal), the co
 class ModuleIndexFinder:
     """A meta path finder that answers, for the recorded names only, the recorded file."""
 
-    def __init__(self, modules: dict[str, list[Any]], image: mmap.mmap | None = None, code_start: int = 0) -> None:
+    def __init__(self, modules: dict[str, list[Any]], image: mmap.mmap, code_start: int) -> None:
         self._modules = modules
-        self._image = image
+        self._image: mmap.mmap | None = image  # None once closed
         self._code_start = code_start
         self.answered = 0  # how many imports it resolved
         self.from_record = 0  # how many of those took their code from the record
@@ -265,8 +265,6 @@ def _entry(name: str, module: ModuleType) -> list[Any] | None:
     if not isinstance(spec, ModuleSpec) or spec.name != name or not spec.has_location:
         return None
     kind = _KINDS.get(type(spec.loader))
-    if kind is None and isinstance(spec.loader, _RecordedSourceLoader):
-        kind = "source"
     if kind is None or not isinstance(spec.origin, str) or not os.path.isabs(spec.origin):
         return None
     search = spec.submodule_search_locations
